@@ -1,0 +1,7 @@
+import { buildProgram } from './program';
+
+const program = buildProgram();
+program.parseAsync(process.argv).catch((error: unknown) => {
+  process.stderr.write(`siglip-batch: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = process.exitCode || 1;
+});

@@ -1,0 +1,20 @@
+import { Command } from 'commander';
+import packageJson from '../package.json' with { type: 'json' };
+import { registerWorkerCommand } from './commands/worker-command';
+
+/**
+ * The `siglip-batch` command and its subcommands. Each capability registers its own
+ * subcommand here as it is built.
+ */
+export function buildProgram(): Command {
+  const program = new Command('siglip-batch')
+    .description(
+      'Turn buckets of images into SigLIP embeddings and label scores: a producer plans shards and ' +
+        'queues them in Redis (BullMQ); workers embed them with ONNX Runtime and write Parquet.',
+    )
+    .version(packageJson.version, '-V, --version', 'print the version')
+    .showHelpAfterError()
+    .configureHelp({ sortSubcommands: true });
+  registerWorkerCommand(program);
+  return program;
+}

@@ -1,0 +1,46 @@
+/**
+ * Proves the layering is enforced: each forbidden import below must make ESLint report
+ * `@nx/enforce-module-boundaries`, and each allowed one must not. The code is linted as if it
+ * were a file of the named project (nothing is written to disk).
+ */
+import { ESLint } from 'eslint';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const eslint = new ESLint({ cwd: root });
+
+async function boundaryErrors(filePath: string, code: string): Promise<string[]> {
+  const [result] = await eslint.lintText(code, { filePath: `${root}${filePath}` });
+  return (result?.messages ?? [])
+    .filter((message) => message.ruleId === '@nx/enforce-module-boundaries')
+    .map((message) => message.message);
+}
+
+describe('module boundaries', () => {
+  const forbidden: Array<[string, string, string, RegExp]> = [
+    ['libs/model imports libs/io', 'libs/model/src/probe.ts', "import * as io from '@siglip-batch/io';\nexport { io };\n", /tagged with "scope:model"/],
+    ['libs/model imports the job contract', 'libs/model/src/probe.ts', "import * as jobs from '@siglip-batch/jobs';\nexport { jobs };\n", /tagged with "scope:model"/],
+    ['libs/io imports libs/model', 'libs/io/src/probe.ts', "import * as model from '@siglip-batch/model';\nexport { model };\n", /tagged with "scope:io"/],
+    ['the job contract imports libs/io', 'libs/jobs/src/probe.ts', "import * as io from '@siglip-batch/io';\nexport { io };\n", /tagged with "scope:jobs"/],
+    ['an app imports another app', 'apps/producer/src/probe.ts', "import * as worker from '../../worker/src/program';\nexport { worker };\n", /apps|project/i],
+    ['a lib imports an app', 'libs/io/src/probe.ts', "import * as producer from '../../../apps/producer/src/program';\nexport { producer };\n", /apps|project/i],
+  ];
+  for (const [name, file, code, expected] of forbidden) {
+    it(`refuses: ${name}`, async () => {
+      const errors = await boundaryErrors(file, code);
+      expect(errors.length, `no boundary error for ${name}`).toBeGreaterThan(0);
+      expect(errors.join('\n')).toMatch(expected);
+    });
+  }
+
+  const allowed: Array<[string, string, string]> = [
+    ['the worker composes model, io and jobs', 'apps/worker/src/probe.ts', "import * as m from '@siglip-batch/model';\nimport * as i from '@siglip-batch/io';\nimport * as j from '@siglip-batch/jobs';\nexport { m, i, j };\n"],
+    ['libs/io uses the job contract', 'libs/io/src/probe.ts', "import * as jobs from '@siglip-batch/jobs';\nexport { jobs };\n"],
+  ];
+  for (const [name, file, code] of allowed) {
+    it(`allows: ${name}`, async () => {
+      expect(await boundaryErrors(file, code)).toEqual([]);
+    });
+  }
+});

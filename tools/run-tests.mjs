@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// The project's test command (`npm test`): the unit suite (files in parallel), then the
+// cross-process suite in test/ (one file at a time). Prints one closing line,
+// `N passed, N failed`, summed over both, and exits non-zero if anything failed.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outDir = join(root, '.test-output');
+mkdirSync(outDir, { recursive: true });
+const extra = process.argv.slice(2);
+
+let passed = 0;
+let failed = 0;
+let exitCode = 0;
+for (const project of ['unit', 'e2e']) {
+  const report = join(outDir, `${project}.json`);
+  rmSync(report, { force: true });
+  const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
+  const result = spawnSync(
+    process.execPath,
+    [vitest, 'run', '--project', project, '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...extra],
+    { cwd: root, stdio: 'inherit', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } },
+  );
+  let counted = false;
+  try {
+    const json = JSON.parse(readFileSync(report, 'utf8'));
+    passed += json.numPassedTests ?? 0;
+    // A file that fails to load has no tests in it but must count as a failure.
+    failed += (json.numFailedTests ?? 0) + (json.numFailedTestSuites ?? 0) - countFailedSuitesWithFailedTests(json);
+    counted = true;
+  } catch {
+    // no report: the run itself broke
+  }
+  if (result.status !== 0) {
+    exitCode = 1;
+    if (!counted || failed === 0) failed += 1;
+  }
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(exitCode);
+
+function countFailedSuitesWithFailedTests(json) {
+  return (json.testResults ?? []).filter(
+    (file) => file.status === 'failed' && (file.assertionResults ?? []).some((t) => t.status === 'failed'),
+  ).length;
+}

@@ -1,0 +1,32 @@
+import { defineConfig } from 'vitest/config';
+
+// Two suites share one moto server and one Redis (see test/support/global-setup.ts):
+// - unit: `*.spec.ts` beside the code, files run in parallel;
+// - e2e: cross-process tests in `test/`, one file at a time, because they start
+//   processes and measure behaviour that is timing-sensitive on a 2-core machine.
+export default defineConfig({
+  test: {
+    globalSetup: ['./test/support/global-setup.ts'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['apps/**/*.spec.ts', 'libs/**/*.spec.ts', 'tools/**/*.spec.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
