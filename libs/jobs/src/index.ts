@@ -1,1 +1,12 @@
-export {};
+export * from './run-id';
+export * from './shard-key';
+export * from './run-layout';
+export * from './queue-name';
+export * from './run-spec';
+export * from './plan-file';
+export * from './shard-stats';
+export * from './run-manifest';
+export * from './job-data';
+export * from './job-defaults';
+export * from './redis-connection';
+export * from './redis-keys';

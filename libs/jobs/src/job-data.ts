@@ -1,0 +1,18 @@
+import { z } from 'zod';
+import { RUN_ID_PATTERN } from './run-id';
+
+/**
+ * A shard job carries only run id + shard number: the object list is in the store
+ * (`_plan/<shard>.json`), so payloads stay tiny whatever the shard size.
+ */
+export const shardJobDataSchema = z.object({
+  runId: z.string().regex(RUN_ID_PATTERN),
+  shard: z.number().int().nonnegative(),
+});
+export type ShardJobData = z.infer<typeof shardJobDataSchema>;
+
+export const finalizeJobDataSchema = z.object({ runId: z.string().regex(RUN_ID_PATTERN) });
+export type FinalizeJobData = z.infer<typeof finalizeJobDataSchema>;
+
+/** BullMQ job names on a model queue. */
+export const JOB_NAMES = { shard: 'shard', finalize: 'finalize' } as const;

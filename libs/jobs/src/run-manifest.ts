@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { RUN_ID_PATTERN } from './run-id';
+import { labelSpecSchema, modelRefSchema } from './run-spec';
+
+const fileEntrySchema = z.object({
+  shard: z.number().int().nonnegative(),
+  key: z.string(),
+  rows: z.number().int().nonnegative(),
+});
+export type ManifestFileEntry = z.infer<typeof fileEntrySchema>;
+
+/**
+ * `_manifest.json`: written once every planned shard has stats. Readers trust a run only through
+ * its manifest and read exactly the files it lists.
+ */
+export const runManifestSchema = z.object({
+  schemaVersion: z.literal(1),
+  runId: z.string().regex(RUN_ID_PATTERN),
+  source: z.string(),
+  model: modelRefSchema,
+  labels: z.array(labelSpecSchema).nullable(),
+  templates: z.array(z.string()),
+  embeddingDim: z.number().int().positive(),
+  shards: z.number().int().nonnegative(),
+  parts: z.array(fileEntrySchema),
+  errors: z.array(fileEntrySchema),
+  labelsFile: z.string().nullable(),
+  counts: z.object({
+    planned: z.number().int().nonnegative(),
+    ok: z.number().int().nonnegative(),
+    error: z.number().int().nonnegative(),
+    byErrorCode: z.record(z.string(), z.number().int().nonnegative()),
+  }),
+  timings: z.object({
+    createdAt: z.string(),
+    listedAt: z.string().nullable(),
+    finalizedAt: z.string(),
+    shardMs: z.record(z.string(), z.number().nonnegative()),
+  }),
+});
+export type RunManifest = z.infer<typeof runManifestSchema>;

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { RUN_ID_PATTERN } from './run-id';
+import { MODEL_VARIANTS } from './queue-name';
+
+/** Default number of objects per shard. */
+export const DEFAULT_SHARD_SIZE = 1000;
+/** Default per-label threshold on the sigmoid probability. */
+export const DEFAULT_LABEL_THRESHOLD = 0.1;
+/** Default prompt template (the transformers zero-shot pipeline's). */
+export const DEFAULT_TEMPLATE = 'This is a photo of {}.';
+
+export const labelSpecSchema = z.object({
+  label: z.string().min(1),
+  /** Prompts for this label; empty means "the run's templates applied to the label". */
+  prompts: z.array(z.string().min(1)).default([]),
+  threshold: z.number().min(0).max(1).default(DEFAULT_LABEL_THRESHOLD),
+});
+export type LabelSpec = z.infer<typeof labelSpecSchema>;
+
+export const modelRefSchema = z.object({
+  /** Content hash of the model directory (see libs/model). */
+  hash: z.string().regex(/^[0-9a-f]{16,}$/),
+  variant: z.enum(MODEL_VARIANTS),
+  checkpoint: z.string(),
+  embedDim: z.number().int().positive(),
+  textLength: z.number().int().positive(),
+  imageSize: z.object({ height: z.number().int().positive(), width: z.number().int().positive() }),
+});
+export type ModelRef = z.infer<typeof modelRefSchema>;
+
+export const sourceKindSchema = z.enum(['s3', 'file', 'manifest-text', 'manifest-parquet']);
+export type SourceKind = z.infer<typeof sourceKindSchema>;
+
+/**
+ * A run as the producer froze it: stored in the run folder (`_run.json`) and in Redis. The
+ * copy in the store is the one that survives Redis losing its data.
+ */
+export const runSpecSchema = z.object({
+  schemaVersion: z.literal(1),
+  runId: z.string().regex(RUN_ID_PATTERN),
+  source: z.string().min(1),
+  sourceKind: sourceKindSchema,
+  /** Output root URI; the run folder is `<output>/<runId>/`. */
+  output: z.string().min(1),
+  model: modelRefSchema,
+  /** Labels to score, or null for embeddings only. Never an empty list. */
+  labels: z.array(labelSpecSchema).min(1).nullable(),
+  templates: z.array(z.string().includes('{}')).min(1),
+  shardSize: z.number().int().positive().max(1_000_000),
+  priority: z.number().int().min(0).max(2_097_152),
+  filters: z.object({
+    suffixes: z.array(z.string()),
+    maxBytes: z.number().int().positive(),
+    maxPixels: z.number().int().positive(),
+  }),
+  createdAt: z.string(),
+});
+export type RunSpec = z.infer<typeof runSpecSchema>;

@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import { RUN_ID_PATTERN } from './run-id';
+
+/** Error codes of the errors file (SPEC §3). New codes may be added; readers keep unknown ones. */
+export const ERROR_CODES = [
+  'not_found',
+  'empty_object',
+  'too_large_bytes',
+  'too_large_pixels',
+  'unsupported_format',
+  'decode_failed',
+  'access_denied',
+  'not_allowed',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/**
+ * `_stats/<shard>.json`, written after the shard's part and errors files: its existence is what
+ * makes a shard done, in Redis or not.
+ */
+export const shardStatsSchema = z.object({
+  schemaVersion: z.literal(1),
+  runId: z.string().regex(RUN_ID_PATTERN),
+  shard: z.number().int().nonnegative(),
+  planned: z.number().int().nonnegative(),
+  ok: z.number().int().nonnegative(),
+  error: z.number().int().nonnegative(),
+  errorCodes: z.record(z.string(), z.number().int().nonnegative()),
+  /** Key (relative to the run folder) and rows of the part file; null when no object succeeded. */
+  part: z.object({ key: z.string(), rows: z.number().int().nonnegative() }).nullable(),
+  errors: z.object({ key: z.string(), rows: z.number().int().nonnegative() }).nullable(),
+  attempt: z.number().int().positive(),
+  worker: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  timingsMs: z.record(z.string(), z.number().nonnegative()),
+});
+export type ShardStats = z.infer<typeof shardStatsSchema>;
