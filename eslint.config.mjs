@@ -36,6 +36,8 @@ export default [
           depConstraints,
         },
       ],
+      // noUncheckedIndexedAccess is on: a checked `match[1]!` is clearer than a cast.
+      '@typescript-eslint/no-non-null-assertion': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
     },
   },
