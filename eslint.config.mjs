@@ -6,7 +6,9 @@ import nx from '@nx/eslint-plugin';
  * - libs never import apps;
  * - libs/model knows nothing of queues, S3 or the job contract;
  * - libs/io knows nothing of the model;
- * - libs/jobs (the job contract) stands alone.
+ * - libs/jobs (the job contract) stands alone;
+ * - libs/pipeline (planner, shard processor, finaliser, run registry) composes model, io and
+ *   jobs so that the producer, the worker and one-process mode run the very same code.
  */
 export const depConstraints = [
   { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
@@ -14,8 +16,9 @@ export const depConstraints = [
   { sourceTag: 'scope:model', onlyDependOnLibsWithTags: ['scope:model'] },
   { sourceTag: 'scope:io', onlyDependOnLibsWithTags: ['scope:io', 'scope:jobs'] },
   { sourceTag: 'scope:jobs', onlyDependOnLibsWithTags: ['scope:jobs'] },
-  { sourceTag: 'scope:producer', onlyDependOnLibsWithTags: ['scope:jobs', 'scope:io', 'scope:model'] },
-  { sourceTag: 'scope:worker', onlyDependOnLibsWithTags: ['scope:jobs', 'scope:io', 'scope:model'] },
+  { sourceTag: 'scope:pipeline', onlyDependOnLibsWithTags: ['scope:pipeline', 'scope:jobs', 'scope:io', 'scope:model'] },
+  { sourceTag: 'scope:producer', onlyDependOnLibsWithTags: ['scope:pipeline', 'scope:jobs', 'scope:io', 'scope:model'] },
+  { sourceTag: 'scope:worker', onlyDependOnLibsWithTags: ['scope:pipeline', 'scope:jobs', 'scope:io', 'scope:model'] },
 ];
 
 export default [

@@ -35,6 +35,7 @@ await build({
     '@siglip-batch/jobs': join(root, 'libs/jobs/src/index.ts'),
     '@siglip-batch/io': join(root, 'libs/io/src/index.ts'),
     '@siglip-batch/model': join(root, 'libs/model/src/index.ts'),
+    '@siglip-batch/pipeline': join(root, 'libs/pipeline/src/index.ts'),
   },
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
 });

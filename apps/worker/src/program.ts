@@ -1,10 +1,56 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import packageJson from '../package.json' with { type: 'json' };
+import { runWorker } from './run-worker';
+import { launchPerGpu } from './gpu-launcher';
+
+export interface WorkerCliOptions {
+  model: string;
+  device: string;
+  variant: string;
+  batchSize: number;
+  concurrency: number;
+  fetchConcurrency: number;
+  decodeConcurrency: number;
+  threads?: number;
+  allow: string[];
+  prefix: string;
+  redisUrl?: string;
+  s3Endpoint?: string;
+  shutdownTimeout: number;
+  lockDuration: number;
+  gpus?: string;
+  json: boolean;
+}
+
+const int = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(value)}`);
+  return n;
+};
 
 /** The worker process's command line (`siglip-batch worker …`). */
 export function buildWorkerProgram(): Command {
   return new Command('siglip-batch worker')
     .description("Consume one model's shard queue: fetch, decode, embed and write Parquet.")
     .version(packageJson.version, '-V, --version', 'print the version')
-    .showHelpAfterError();
+    .requiredOption('--model <dir>', 'model directory (see tools/export); the worker serves only this model')
+    .addOption(new Option('--device <device>', 'cpu, cuda or cuda:N (never a silent CPU fallback)').default('cpu'))
+    .addOption(new Option('--variant <variant>', 'model variant').choices(['fp32', 'fp16', 'quantized']).default('fp32'))
+    .option('--batch-size <n>', 'images per inference batch', int('--batch-size'), 32)
+    .option('--concurrency <n>', 'shards processed at once (2 overlaps I/O with inference)', int('--concurrency'), 2)
+    .option('--fetch-concurrency <n>', 'objects fetched at once per shard', int('--fetch-concurrency'), 16)
+    .option('--decode-concurrency <n>', 'images decoded at once per shard', int('--decode-concurrency'), 4)
+    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: one per core)', int('--threads'))
+    .option('--allow <uris>', 'only read sources under these URIs (comma-separated; default: anything)', (v: string, prev: string[]) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)], [] as string[])
+    .option('--prefix <prefix>', 'BullMQ key prefix', process.env['SIGLIP_BATCH_PREFIX'] ?? 'bull')
+    .option('--redis-url <url>', 'Redis URL (default: REDIS_URL or redis://127.0.0.1:6379)')
+    .option('--s3-endpoint <url>', 'S3 endpoint (default: AWS_ENDPOINT_URL_S3)')
+    .option('--shutdown-timeout <ms>', 'on SIGTERM, finish the current shards within this time, then hand them back', int('--shutdown-timeout'), 60_000)
+    .option('--lock-duration <ms>', 'BullMQ job lock duration', int('--lock-duration'), 60_000)
+    .option('--gpus <list>', 'start one worker process per GPU, e.g. 0,1,2,3 (each gets --device cuda:N)')
+    .option('--json', 'log as JSON lines (default when not on a terminal)', !process.stderr.isTTY)
+    .showHelpAfterError()
+    .action(async (options: WorkerCliOptions) => {
+      process.exitCode = options.gpus ? await launchPerGpu(options.gpus, process.argv.slice(2)) : await runWorker(options);
+    });
 }

@@ -34,6 +34,8 @@ export const planFileSchema = z.object({
   shard: z.number().int().nonnegative(),
   extraColumns: z.array(extraColumnSchema),
   objects: z.array(plannedObjectSchema).min(1),
+  /** Where the listing resumes after this shard's last object (a source key or `#<position>`). */
+  cursor: z.string(),
 });
 export type PlanFile = z.infer<typeof planFileSchema>;
 

@@ -49,7 +49,7 @@ describe('shard job data', () => {
 
 describe('plan file', () => {
   it('refuses an empty object list', () => {
-    expect(planFileSchema.safeParse({ schemaVersion: 1, runId: 'r1', shard: 0, extraColumns: [], objects: [] }).success).toBe(false);
+    expect(planFileSchema.safeParse({ schemaVersion: 1, runId: 'r1', shard: 0, extraColumns: [], objects: [], cursor: 'a' }).success).toBe(false);
   });
 });
 

@@ -11,6 +11,7 @@ export const ERROR_CODES = [
   'decode_failed',
   'access_denied',
   'not_allowed',
+  'invalid_uri',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -1,0 +1,128 @@
+import type { Command } from 'commander';
+import { runSpecSchema, type LabelSpec } from '@siglip-batch/jobs';
+import {
+  ProblemList,
+  buildRunSpec,
+  checkOutputWritable,
+  checkSourceReadable,
+  loadSiglipModel,
+  openRunFolder,
+  parseLabelList,
+  readLabelFile,
+  runLocally,
+  specDifferences,
+  type LoadedModel,
+} from '@siglip-batch/pipeline';
+import { addConnectionOptions, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
+import { ProgressLine } from '../shared/progress';
+import { collect, positiveInt } from '../shared/parsers';
+
+interface EmbedCliOptions extends ConnectionOptions {
+  source: string;
+  out: string;
+  model: string;
+  run?: string;
+  labels?: string;
+  labelsFile?: string;
+  template: string[];
+  device: string;
+  variant: 'fp32' | 'fp16' | 'quantized';
+  batchSize: number;
+  shardSize?: number;
+  suffix: string[];
+  maxBytes?: number;
+  maxPixels?: number;
+  threads?: number;
+}
+
+export function registerEmbedCommand(program: Command): void {
+  const command = program
+    .command('embed')
+    .description('one-process mode: embed a source into a run folder without Redis (same shard processor and outputs)')
+    .requiredOption('--source <uri>', 'S3 prefix, local directory, or manifest')
+    .requiredOption('--out <uri>', 'output root; the run folder is <out>/<run>/')
+    .requiredOption('--model <dir>', 'model directory')
+    .option('--run <id>', 'run id (default: local-<date>-<time>)')
+    .option('--labels <list>', 'comma-separated labels to score')
+    .option('--labels-file <file>', 'labels file (text, JSON or YAML)')
+    .option('--template <text>', 'prompt template with {} (repeatable)', collect, [] as string[])
+    .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
+    .option('--variant <variant>', 'fp32, fp16 or quantized', 'fp32')
+    .option('--batch-size <n>', 'images per inference batch', positiveInt('--batch-size'), 32)
+    .option('--shard-size <n>', 'objects per shard', positiveInt('--shard-size'))
+    .option('--suffix <ext>', 'only keys ending with this (repeatable)', collect, [] as string[])
+    .option('--max-bytes <n>', 'larger objects become too_large_bytes rows', positiveInt('--max-bytes'))
+    .option('--max-pixels <n>', 'larger images become too_large_pixels rows', positiveInt('--max-pixels'))
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', positiveInt('--threads'));
+  addConnectionOptions(command, false).action(async (options: EmbedCliOptions) => {
+    process.exitCode = await embedCommand(options);
+  });
+}
+
+async function embedCommand(options: EmbedCliOptions): Promise<number> {
+  const s3 = s3OptionsOf(options);
+  const problems = new ProblemList();
+  if (options.labels !== undefined && options.labelsFile !== undefined) problems.add('give --labels or --labels-file, not both');
+  const labels = await problems.check('labels', async (): Promise<{ labels: LabelSpec[] | null; templates?: string[] }> =>
+    options.labels !== undefined ? { labels: parseLabelList(options.labels) } : options.labelsFile !== undefined ? readLabelFile(options.labelsFile) : { labels: null },
+  );
+  await problems.check(`--source ${options.source}`, () => checkSourceReadable(options.source, s3));
+  await problems.check(`--out ${options.out}`, () => checkOutputWritable(options.out, s3));
+  const model: LoadedModel | undefined = await problems.check(`model ${options.model}`, () =>
+    loadSiglipModel(options.model, { device: options.device, variant: options.variant, ...(options.threads ? { intraOpThreads: options.threads } : {}) }),
+  );
+  const runId = options.run ?? `local-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-')}`;
+  let spec = model && labels
+    ? await problems.check('run', () =>
+        buildRunSpec({
+          runId,
+          source: options.source,
+          output: options.out,
+          model: model.ref,
+          labels: labels.labels,
+          templates: options.template.length > 0 ? options.template : labels.templates ?? [],
+          ...(options.shardSize ? { shardSize: options.shardSize } : {}),
+          suffixes: options.suffix,
+          ...(options.maxBytes ? { maxBytes: options.maxBytes } : {}),
+          ...(options.maxPixels ? { maxPixels: options.maxPixels } : {}),
+        }),
+      )
+    : undefined;
+  if (spec) {
+    const folder = openRunFolder(spec, s3);
+    const stored = await problems.check('run folder', () => folder.readRunSpec());
+    folder.store.close();
+    if (stored) {
+      const differences = specDifferences(runSpecSchema.parse(stored), spec);
+      if (differences.length > 0) problems.add(`run ${runId} already exists in ${options.out} with a different ${differences.join(', ')}`);
+      else spec = runSpecSchema.parse(stored);
+    }
+  }
+  if (problems.problems.length > 0) await model?.close();
+  problems.throwIfAny();
+
+  const progress = new ProgressLine('{bar} {value}/{total} objects{listing}');
+  progress.start(0, { listing: ' (listing…)' });
+  try {
+    const manifest = await runLocally({
+      spec: spec!,
+      model: model!,
+      s3,
+      processor: { batchSize: options.batchSize },
+      onProgress: (p) => progress.update(p.objectsDone, { listing: p.listingComplete ? '' : ' (listing…)' }, p.objectsPlanned),
+    });
+    progress.stop();
+    const folder = openRunFolder(spec!, s3);
+    const where = folder.uriOf('');
+    folder.store.close();
+    process.stderr.write(
+      `run ${manifest.runId}: ${manifest.counts.planned} objects, ${manifest.counts.ok} embedded, ${manifest.counts.error} errors` +
+        `${Object.keys(manifest.counts.byErrorCode).length ? ` (${Object.entries(manifest.counts.byErrorCode).map(([c, n]) => `${c} ${n}`).join(', ')})` : ''}\n`,
+    );
+    process.stdout.write(`${where}\n`);
+    return 0;
+  } finally {
+    progress.stop();
+    await model!.close();
+  }
+}

@@ -1,0 +1,182 @@
+import type { Command } from 'commander';
+import type { Redis } from 'ioredis';
+import { parseLocation, type RunFolder } from '@siglip-batch/io';
+import { assertRunId, redisOptions, runSpecSchema, type LabelSpec, type RunSpec } from '@siglip-batch/jobs';
+import {
+  ProblemList,
+  buildRunSpec,
+  checkSourceReadable,
+  checkOutputWritable,
+  connectCheckedRedis,
+  inspectSiglipModel,
+  openRunFolder,
+  parseLabelList,
+  readLabelFile,
+  specDifferences,
+} from '@siglip-batch/pipeline';
+import { enqueueRun } from '../enqueue/run-enqueuer';
+import { addConnectionOptions, redisUrlOf, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
+import { ProgressLine } from '../shared/progress';
+import { positiveInt, nonNegativeInt, collect } from '../shared/parsers';
+
+interface EnqueueCliOptions extends ConnectionOptions {
+  run?: string;
+  resume?: string;
+  source?: string;
+  out?: string;
+  model?: string;
+  variant: 'fp32' | 'fp16' | 'quantized';
+  labels?: string;
+  labelsFile?: string;
+  template: string[];
+  shardSize?: number;
+  priority?: number;
+  suffix: string[];
+  maxBytes?: number;
+  maxPixels?: number;
+  maxWaiting: number;
+  json?: boolean;
+}
+
+export function registerEnqueueCommand(program: Command): void {
+  const command = program
+    .command('enqueue')
+    .description('plan a run into its output folder and queue its shards for the workers (idempotent; resumable)')
+    .option('--run <id>', 'run id ([a-z0-9][a-z0-9_-]{0,63})')
+    .option('--resume <id>', 'continue run <id> from its folder in --out (after an interruption, or after Redis lost its data)')
+    .option('--source <uri>', 'S3 prefix, local directory, or manifest (.txt of URIs, .parquet with a uri column)')
+    .option('--out <uri>', 'output root (s3://bucket/prefix or a local directory); the run folder is <out>/<run>/')
+    .option('--model <dir>', 'model directory (its content hash selects the queue)')
+    .option('--variant <variant>', 'model variant: fp32, fp16 or quantized', 'fp32')
+    .option('--labels <list>', 'comma-separated labels to score')
+    .option('--labels-file <file>', 'labels file: text (one per line), JSON or YAML (labels with prompts and thresholds)')
+    .option('--template <text>', 'prompt template with {} (repeatable; several are averaged)', collect, [] as string[])
+    .option('--shard-size <n>', 'objects per shard (default 1000)', positiveInt('--shard-size'))
+    .option('--priority <n>', 'BullMQ priority (1 = highest; default: none)', nonNegativeInt('--priority'))
+    .option('--suffix <ext>', 'only objects whose key ends with this (repeatable, e.g. .jpg)', collect, [] as string[])
+    .option('--max-bytes <n>', 'objects larger than this become too_large_bytes error rows', positiveInt('--max-bytes'))
+    .option('--max-pixels <n>', 'images with more pixels become too_large_pixels error rows (bombs)', positiveInt('--max-pixels'))
+    .option('--max-waiting <n>', 'backpressure: at most this many shard jobs waiting in the queue', positiveInt('--max-waiting'), 200)
+    .option('--json', 'print the summary as JSON');
+  addConnectionOptions(command).action(async (options: EnqueueCliOptions) => {
+    process.exitCode = await enqueueCommand(options);
+  });
+}
+
+async function enqueueCommand(options: EnqueueCliOptions): Promise<number> {
+  const s3 = s3OptionsOf(options);
+  const { spec, folder, redis } = await resolveConfiguration(options);
+  const progress = new ProgressLine('{bar} {objects} objects listed | {shards} shards planned, {enqueued} enqueued, {skipped} already done');
+  progress.start(1, { objects: 0, shards: 0, enqueued: 0, skipped: 0 });
+  try {
+    const summary = await enqueueRun({
+      spec,
+      folder,
+      redis,
+      prefix: options.prefix,
+      s3,
+      maxWaiting: options.maxWaiting,
+      onNotice: (message) => process.stderr.write(`${message}\n`),
+      onProgress: (p) =>
+        progress.update(p.complete ? 1 : 0, {
+          objects: p.objectsPlanned,
+          shards: p.shardsPlanned,
+          enqueued: p.shardsEnqueued,
+          skipped: p.shardsAlreadyDone,
+        }),
+    });
+    progress.stop();
+    const line = summary.alreadyComplete
+      ? `run ${spec.runId} is already complete (${summary.objectsPlanned} objects, ${summary.shardsPlanned} shards): nothing enqueued`
+      : `run ${spec.runId}: ${summary.objectsPlanned} objects in ${summary.shardsPlanned} shards; ${summary.shardsEnqueued} enqueued, ` +
+        `${summary.shardsAlreadyDone} already done; queue ${summary.queue}; folder ${folder.uriOf('')}`;
+    if (options.json) process.stdout.write(`${JSON.stringify({ run: spec.runId, folder: folder.uriOf(''), ...summary })}\n`);
+    else process.stdout.write(`${line}\n`);
+    return 0;
+  } finally {
+    progress.stop();
+    folder.store.close();
+    redis.disconnect();
+  }
+}
+
+/** Every problem of the command line, Redis, the model and the locations, in one error. */
+async function resolveConfiguration(options: EnqueueCliOptions): Promise<{ spec: RunSpec; folder: RunFolder; redis: Redis }> {
+  const problems = new ProblemList();
+  const s3 = s3OptionsOf(options);
+  const redisPromise = problems.check('Redis', () => connectCheckedRedis(redisUrlOf(options), redisOptions('producer')));
+  let spec: RunSpec | undefined;
+
+  if (options.resume) {
+    if (options.run && options.run !== options.resume) problems.add('--run and --resume name different runs');
+    if (!options.out) problems.add('--resume needs --out (the output root that holds the run folder)');
+    else {
+      spec = await problems.check(`run ${options.resume} in ${options.out}`, async () => {
+        const folder = openRunFolder({ output: parseLocation(options.out!).uri, runId: options.resume! }, s3);
+        try {
+          const stored = await folder.readRunSpec();
+          if (!stored) throw new Error(`no run folder with a _run.json at ${folder.uriOf('')}`);
+          return runSpecSchema.parse(stored);
+        } finally {
+          folder.store.close();
+        }
+      });
+    }
+  } else {
+    for (const [flag, value] of [['--run', options.run], ['--source', options.source], ['--out', options.out], ['--model', options.model]] as const) {
+      if (!value) problems.add(`${flag} is required (or --resume <run> with --out)`);
+    }
+    const labels = await problems.check('labels', () => resolveLabels(options));
+    const model = options.model ? await problems.check(`model ${options.model}`, () => inspectSiglipModel(options.model!, options.variant)) : undefined;
+    if (options.source) await problems.check(`--source ${options.source}`, () => checkSourceReadable(options.source!, s3));
+    if (options.out) await problems.check(`--out ${options.out}`, () => checkOutputWritable(options.out!, s3));
+    if (options.run && options.source && options.out && model && labels !== undefined) {
+      spec = await problems.check('run', () =>
+        buildRunSpec({
+          runId: options.run!,
+          source: options.source!,
+          output: options.out!,
+          model,
+          labels: labels.labels,
+          templates: options.template.length > 0 ? options.template : labels.templates ?? [],
+          ...(options.shardSize ? { shardSize: options.shardSize } : {}),
+          ...(options.priority !== undefined ? { priority: options.priority } : {}),
+          suffixes: options.suffix,
+          ...(options.maxBytes ? { maxBytes: options.maxBytes } : {}),
+          ...(options.maxPixels ? { maxPixels: options.maxPixels } : {}),
+        }),
+      );
+    } else if (options.run) {
+      await problems.check('--run', () => assertRunId(options.run!));
+    }
+  }
+  const redis = await redisPromise;
+  let folder: RunFolder | undefined;
+  if (spec) {
+    folder = openRunFolder(spec, s3);
+    const stored = await problems.check(`run folder ${folder.uriOf('')}`, () => folder!.readRunSpec());
+    if (stored && !options.resume) {
+      const differences = specDifferences(runSpecSchema.parse(stored), spec);
+      if (differences.length > 0) {
+        problems.add(`run ${spec.runId} already exists in ${folder.uriOf('')} with a different ${differences.join(', ')}: use another --run, or --resume ${spec.runId}`);
+      } else {
+        spec = runSpecSchema.parse(stored);
+      }
+    } else if (!stored) {
+      await problems.check(`run folder ${folder.uriOf('')}`, () => folder!.writeRunSpec(spec!));
+    }
+  }
+  if (problems.problems.length > 0) {
+    redis?.disconnect();
+    folder?.store.close();
+  }
+  problems.throwIfAny();
+  return { spec: spec!, folder: folder!, redis: redis! };
+}
+
+async function resolveLabels(options: EnqueueCliOptions): Promise<{ labels: LabelSpec[] | null; templates?: string[] }> {
+  if (options.labels !== undefined && options.labelsFile !== undefined) throw new Error('give --labels or --labels-file, not both');
+  if (options.labels !== undefined) return { labels: parseLabelList(options.labels) };
+  if (options.labelsFile !== undefined) return readLabelFile(options.labelsFile);
+  return { labels: null };
+}

@@ -1,0 +1,62 @@
+import type { Command } from 'commander';
+import { parseLocation } from '@siglip-batch/io';
+import { assertRunId, redisOptions } from '@siglip-batch/jobs';
+import { connectCheckedRedis, openRunFolder } from '@siglip-batch/pipeline';
+import { addConnectionOptions, redisUrlOf, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
+import { formatStatus, statusFromRedis, statusFromStore, type RunStatus } from '../status/run-status';
+
+interface StatusCliOptions extends ConnectionOptions {
+  watch?: boolean;
+  json?: boolean;
+  out?: string;
+  interval: string;
+}
+
+const FINAL = new Set(['completed', 'failed', 'cancelled']);
+
+export function registerStatusCommand(program: Command): void {
+  const command = program
+    .command('status')
+    .description('progress of a run: shards, objects by status and error code, rate, ETA, whether a worker serves its model')
+    .argument('<run>', 'run id')
+    .option('--watch', 'refresh until the run ends')
+    .option('--json', 'print {"run","state","shards","objects","rate","eta",…} as JSON')
+    .option('--out <uri>', 'output root, to read the run from its folder when Redis no longer knows it')
+    .option('--interval <ms>', 'refresh interval with --watch', '2000');
+  addConnectionOptions(command).action(async (runId: string, options: StatusCliOptions) => {
+    assertRunId(runId);
+    const redis = await connectCheckedRedis(redisUrlOf(options), redisOptions('producer'), false);
+    try {
+      for (;;) {
+        const status = await readStatus(runId, options, redis);
+        if (!status) {
+          process.stderr.write(
+            `run ${runId} is not known to Redis${options.out ? ` nor found in ${options.out}` : ' (records expire after a run ends): pass --out <output root> to read its folder'}\n`,
+          );
+          process.exitCode = 1;
+          return;
+        }
+        if (options.json) process.stdout.write(`${JSON.stringify(status)}\n`);
+        else process.stdout.write(`${options.watch && process.stdout.isTTY ? '\x1b[2J\x1b[H' : ''}${formatStatus(status)}\n`);
+        if (!options.watch || FINAL.has(status.state)) {
+          if (status.state === 'failed') process.exitCode = 3;
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, Number(options.interval) || 2000));
+      }
+    } finally {
+      redis.disconnect();
+    }
+  });
+}
+
+async function readStatus(runId: string, options: StatusCliOptions, redis: import('ioredis').Redis): Promise<RunStatus | undefined> {
+  const live = await statusFromRedis(redis, options.prefix, runId);
+  if (live || !options.out) return live;
+  const folder = openRunFolder({ output: parseLocation(options.out).uri, runId }, s3OptionsOf(options));
+  try {
+    return await statusFromStore(folder, runId);
+  } finally {
+    folder.store.close();
+  }
+}

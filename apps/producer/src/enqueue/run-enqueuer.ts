@@ -1,0 +1,158 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { RunFolder, S3Options } from '@siglip-batch/io';
+import {
+  FINALIZE_JOB_OPTIONS,
+  JOB_NAMES,
+  SHARD_JOB_OPTIONS,
+  finalizeJobId,
+  queueNameForModel,
+  runRecordKey,
+  shardJobId,
+  type RunSpec,
+} from '@siglip-batch/jobs';
+import { RunLock, RunRegistry, planRun, type PlanProgress } from '@siglip-batch/pipeline';
+
+export interface EnqueueOptions {
+  spec: RunSpec;
+  folder: RunFolder;
+  redis: Redis;
+  /** BullMQ prefix. */
+  prefix: string;
+  s3?: S3Options;
+  /** At most this many shard jobs waiting in the model's queue; listing pauses above it. */
+  maxWaiting: number;
+  signal?: AbortSignal;
+  onProgress?(progress: EnqueueProgress): void;
+  onNotice?(message: string): void;
+}
+
+export interface EnqueueProgress extends PlanProgress {
+  shardsEnqueued: number;
+  shardsAlreadyDone: number;
+}
+
+export interface EnqueueSummary extends EnqueueProgress {
+  queue: string;
+  /** True when the run already had its manifest: nothing was added. */
+  alreadyComplete: boolean;
+}
+
+/**
+ * Plans a run into the store and enqueues its shards, idempotently: what is done is decided
+ * from the store (plans, stats, manifest), so enqueuing a run again — even after Redis lost
+ * every job — adds exactly the shards that have no stats, and nothing for a finished run.
+ */
+export async function enqueueRun(options: EnqueueOptions): Promise<EnqueueSummary> {
+  const { spec, folder, redis, prefix } = options;
+  const queueName = queueNameForModel(spec.model.hash, spec.model.variant);
+  const registry = new RunRegistry(redis, prefix);
+  const queue = new Queue(queueName, { connection: redis, prefix, defaultJobOptions: SHARD_JOB_OPTIONS });
+  const lock = new RunLock(redis, `${runRecordKey(prefix, spec.runId)}:planning`);
+  await lock.acquire(() => options.onNotice?.(`another producer is enqueuing run ${spec.runId}; waiting for it`), options.signal);
+  try {
+    const manifest = await folder.readManifest();
+    if (manifest) {
+      await registry.register(spec, queueName);
+      await registry.setState(spec.runId, 'completed');
+      return {
+        queue: queueName,
+        alreadyComplete: true,
+        shardsPlanned: manifest.shards,
+        objectsPlanned: manifest.counts.planned,
+        complete: true,
+        shardsEnqueued: 0,
+        shardsAlreadyDone: manifest.shards,
+      };
+    }
+    await registry.register(spec, queueName);
+    // Done is decided by the store: shards with stats are never enqueued again, and Redis's
+    // view of them is rebuilt (it may have lost everything).
+    const done = new Set<number>();
+    for await (const shard of folder.listStats()) {
+      done.add(shard);
+      if (!(await registry.isShardDone(spec.runId, shard))) {
+        const stats = await folder.readStats(shard);
+        if (stats) await registry.markShardDone(stats);
+      }
+    }
+
+    const progress: EnqueueProgress = { shardsPlanned: 0, objectsPlanned: 0, complete: false, shardsEnqueued: 0, shardsAlreadyDone: 0 };
+    const report = () => options.onProgress?.({ ...progress });
+    const result = await planRun({
+      folder,
+      spec,
+      ...(options.s3 ? { s3: options.s3 } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      onProgress: (planned) => {
+        Object.assign(progress, planned);
+        void registry.setListing(spec.runId, planned).catch(() => undefined);
+        report();
+      },
+      onShard: async (shard, { resumed }) => {
+        if (done.has(shard)) {
+          progress.shardsAlreadyDone++;
+          return;
+        }
+        await waitForRoom(queue, options.maxWaiting, options.signal);
+        if (await ensureShardJob(queue, spec, shard, resumed)) progress.shardsEnqueued++;
+        report();
+      },
+    });
+    Object.assign(progress, result);
+    await registry.setListing(spec.runId, result);
+    const record = await registry.get(spec.runId);
+    if (record && (record.state === 'listing' || record.state === 'failed' || record.state === 'cancelled')) {
+      await registry.setState(spec.runId, 'running');
+    }
+    await ensureFinalizeJob(queue, spec);
+    return { queue: queueName, alreadyComplete: false, ...progress };
+  } finally {
+    await lock.release().catch(() => undefined);
+    await queue.close();
+  }
+}
+
+/** Adds the shard's job, or revives it when it failed earlier; true when work was added. */
+async function ensureShardJob(queue: Queue, spec: RunSpec, shard: number, resumed: boolean): Promise<boolean> {
+  const jobId = shardJobId(spec.runId, shard);
+  if (resumed) {
+    const existing = await queue.getJob(jobId);
+    if (existing) {
+      const state = await existing.getState();
+      if (state === 'failed') {
+        await existing.retry('failed');
+        return true;
+      }
+      // A completed job without stats cannot happen (stats are written before completion),
+      // unless the store was changed by hand: start it again.
+      if (state === 'completed') await existing.remove();
+      else return false;
+    }
+  }
+  const job = await queue.add(JOB_NAMES.shard, { runId: spec.runId, shard }, { jobId, ...(spec.priority > 0 ? { priority: spec.priority } : {}) });
+  return job.id === jobId;
+}
+
+/** The finalise job has a fixed id; one left finished by an earlier attempt is replaced. */
+async function ensureFinalizeJob(queue: Queue, spec: RunSpec): Promise<void> {
+  const jobId = finalizeJobId(spec.runId);
+  const existing = await queue.getJob(jobId);
+  if (existing) {
+    const state = await existing.getState();
+    if (state !== 'completed' && state !== 'failed') return;
+    await existing.remove();
+  }
+  await queue.add(JOB_NAMES.finalize, { runId: spec.runId }, { jobId, ...FINALIZE_JOB_OPTIONS, ...(spec.priority > 0 ? { priority: spec.priority } : {}) });
+}
+
+/** Backpressure: wait while the queue holds `maxWaiting` or more jobs not yet started. */
+async function waitForRoom(queue: Queue, maxWaiting: number, signal?: AbortSignal): Promise<void> {
+  for (;;) {
+    const counts = await queue.getJobCounts('waiting', 'prioritized');
+    const waiting = (counts['waiting'] ?? 0) + (counts['prioritized'] ?? 0);
+    if (waiting < maxWaiting) return;
+    if (signal?.aborted) throw signal.reason;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}

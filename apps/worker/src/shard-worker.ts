@@ -1,0 +1,211 @@
+import { hostname } from 'node:os';
+import { DelayedError, Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  JOB_NAMES,
+  finalizeJobDataSchema,
+  finalizeJobId,
+  shardJobDataSchema,
+  type ShardStats,
+} from '@siglip-batch/jobs';
+import { PermanentShardError, RunRegistry, finalizeRun, processShard } from '@siglip-batch/pipeline';
+import type { AllowList } from './allow-list';
+import type { RunContexts } from './run-contexts';
+import type { Log } from './logger';
+
+export interface ShardWorkerOptions {
+  queueName: string;
+  prefix: string;
+  /** Connection factory: BullMQ workers need their own blocking connection. */
+  connection: Redis;
+  contexts: RunContexts;
+  allow: AllowList;
+  /** Shards processed at once: 2 overlaps one shard's I/O with the other's inference. */
+  concurrency: number;
+  batchSize: number;
+  fetchConcurrency: number;
+  decodeConcurrency: number;
+  /** BullMQ lock duration (ms); renewed at half of it, off a responsive event loop. */
+  lockDurationMs: number;
+  workerId?: string;
+  log: Log;
+}
+
+export interface ShardResult {
+  runId: string;
+  shard: number;
+  ok: number;
+  error: number;
+  duplicate?: boolean;
+  skipped?: string;
+}
+
+/**
+ * The BullMQ side of a worker: takes shard and finalise jobs from its model's queue and runs
+ * the shared pipeline code on them. A shard job returns a result only after its stats object
+ * is in the store; everything it writes is keyed by the shard, so a retry overwrites.
+ */
+export class ShardWorker {
+  readonly worker: Worker;
+  private readonly queue: Queue;
+  private readonly registry: RunRegistry;
+  readonly workerId: string;
+
+  constructor(private readonly options: ShardWorkerOptions) {
+    this.workerId = options.workerId ?? `${hostname()}:${process.pid}`;
+    this.registry = new RunRegistry(options.connection, options.prefix);
+    this.queue = new Queue(options.queueName, { connection: options.connection, prefix: options.prefix });
+    this.worker = new Worker(options.queueName, (job, token, signal) => this.handle(job, token, signal), {
+      connection: options.connection.duplicate(),
+      prefix: options.prefix,
+      concurrency: options.concurrency,
+      lockDuration: options.lockDurationMs,
+      stalledInterval: Math.max(5_000, Math.floor(options.lockDurationMs / 2)),
+      maxStalledCount: 2,
+      autorun: false,
+      name: `siglip-batch:${this.workerId}`,
+    });
+    this.worker.on('failed', (job, error) => {
+      if (job) void this.onFailed(job, error).catch((e: Error) => options.log({ level: 'error', msg: 'failed-handler', error: e.message }));
+    });
+    this.worker.on('error', (error) => options.log({ level: 'error', msg: 'worker error', error: error.message }));
+  }
+
+  run(): Promise<void> {
+    return this.worker.run();
+  }
+
+  private async handle(job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<unknown> {
+    if (job.name === JOB_NAMES.finalize) return this.finalize(job, token);
+    const { runId, shard } = shardJobDataSchema.parse(job.data);
+    const started = performance.now();
+    try {
+      const result = await this.processShardJob(job, runId, shard, signal);
+      this.options.log({ level: 'info', msg: 'shard done', ...result, ms: Math.round(performance.now() - started) });
+      return result;
+    } catch (error) {
+      if (signal?.aborted && token) {
+        // Shutdown deadline passed: hand the shard back to the queue instead of waiting for
+        // its lock to expire; whatever was written is overwritten by the next attempt.
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      if (error instanceof PermanentShardError) throw new UnrecoverableError(error.message);
+      throw error;
+    }
+  }
+
+  private async processShardJob(job: Job, runId: string, shard: number, signal: AbortSignal | undefined): Promise<ShardResult> {
+    const run = await this.options.contexts.get(runId);
+    const record = await this.registry.get(runId);
+    if (record?.state === 'cancelled') return { runId, shard, ok: 0, error: 0, skipped: 'cancelled' };
+    const existing = await run.context.folder.readStats(shard);
+    if (existing) {
+      // Delivered again after its stats were written (a crash before the job completed).
+      await this.markDone(existing);
+      return { runId, shard, ok: existing.ok, error: existing.error, duplicate: true };
+    }
+    const plan = await run.context.folder.readPlan(shard);
+    if (!plan) throw new PermanentShardError(`shard ${shard} of run ${runId} has no plan in ${run.context.folder.uriOf('')}`);
+    const refused = plan.objects.find((object) => this.options.allow.refuses(object.uri));
+    if (refused) {
+      throw new PermanentShardError(
+        `shard ${shard} of run ${runId}: ${refused.uri} is outside this worker's --allow list (${this.options.allow.describe()})`,
+      );
+    }
+    const stats = await processShard(run.context, shard, {
+      batchSize: this.options.batchSize,
+      fetchConcurrency: this.options.fetchConcurrency,
+      decodeConcurrency: this.options.decodeConcurrency,
+      workerId: this.workerId,
+      attempt: job.attemptsMade + 1,
+      ...(signal ? { signal } : {}),
+      onBatch: ({ images }) => {
+        void this.registry.addInferred(runId, images).catch(() => undefined);
+      },
+    });
+    await this.markDone(stats);
+    return { runId, shard, ok: stats.ok, error: stats.error };
+  }
+
+  private async markDone(stats: ShardStats): Promise<void> {
+    await this.registry.markShardDone(stats);
+    const record = await this.registry.get(stats.runId);
+    if (record && record.listingComplete && record.shardsDone >= record.shardsPlanned) {
+      await this.promoteFinalize(stats.runId);
+    }
+  }
+
+  private async promoteFinalize(runId: string): Promise<void> {
+    const job = await this.queue.getJob(finalizeJobId(runId));
+    if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
+  }
+
+  private async finalize(job: Job, token: string | undefined): Promise<unknown> {
+    const { runId } = finalizeJobDataSchema.parse(job.data);
+    const run = await this.options.contexts.get(runId);
+    const record = await this.registry.get(runId);
+    if (record?.state === 'cancelled') return { runId, state: 'cancelled' };
+    if (record && !(record.listingComplete && record.shardsDone + Object.keys(record.failedShards).length >= record.shardsPlanned)) {
+      // Redis's counters say shards are still out: check again later without reading every
+      // stats object (this does not use up an attempt). The store decides once they say done.
+      await job.moveToDelayed(Date.now() + 3_000, token);
+      throw new DelayedError();
+    }
+    const outcome = await finalizeRun({ folder: run.context.folder, spec: run.context.spec, failedShards: record?.failedShards ?? {} });
+    switch (outcome.state) {
+      case 'completed':
+        await this.registry.setState(runId, 'completed');
+        await this.registry.expireAfterEnd(runId);
+        this.options.log({ level: 'info', msg: 'run completed', runId, ...outcome.manifest.counts });
+        return { runId, state: 'completed', counts: outcome.manifest.counts };
+      case 'failed': {
+        const reason = outcome.failed.map((f) => `shard ${f.shard}: ${f.reason}`).join('; ');
+        await this.registry.setState(runId, 'failed', reason);
+        await this.registry.expireAfterEnd(runId);
+        this.options.log({ level: 'error', msg: 'run failed', runId, reason });
+        return { runId, state: 'failed', reason };
+      }
+      case 'listing':
+      case 'waiting': {
+        if (record?.state !== 'listing' && outcome.state === 'waiting') {
+          await this.registry.setState(runId, 'running');
+        }
+        // Check again later; this does not use up an attempt.
+        await job.moveToDelayed(Date.now() + 3_000, token);
+        throw new DelayedError();
+      }
+    }
+  }
+
+  private async onFailed(job: Job, error: Error): Promise<void> {
+    if (job.name !== JOB_NAMES.shard) return;
+    const parsed = shardJobDataSchema.safeParse(job.data);
+    if (!parsed.success) return;
+    const attempts = job.opts.attempts ?? 1;
+    const final = error instanceof UnrecoverableError || error.name === 'UnrecoverableError' || job.attemptsMade >= attempts;
+    this.options.log({ level: final ? 'error' : 'warn', msg: final ? 'shard failed' : 'shard attempt failed', ...parsed.data, attempt: job.attemptsMade, error: error.message });
+    if (!final) return;
+    await this.registry.markShardFailed(parsed.data.runId, parsed.data.shard, error.message);
+    await this.promoteFinalize(parsed.data.runId);
+  }
+
+  /** Stop taking jobs; wait for the current ones up to `deadlineMs`, then hand them back. */
+  async close(deadlineMs: number): Promise<'finished' | 'released'> {
+    const closing = this.worker.close();
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      closing.then(() => 'finished' as const),
+      new Promise<'deadline'>((resolve) => {
+        timer = setTimeout(() => resolve('deadline'), deadlineMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (outcome === 'deadline') {
+      this.worker.cancelAllJobs('shutdown deadline');
+      await closing;
+    }
+    await this.queue.close();
+    return outcome === 'deadline' ? 'released' : 'finished';
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * What the shard processor needs from a model, as an interface: the worker and one-process
+ * mode adapt libs/model's SigLIP to it (see `siglip-embedder.ts`), tests can wrap it.
+ */
+export interface PreprocessedImage {
+  /** Normalised CHW float32 pixels of one image (3·H·W values). */
+  pixels: Float32Array;
+  /** Size after EXIF orientation, before resizing. */
+  width: number;
+  height: number;
+}
+
+/** A per-object failure of decoding or preprocessing; `code` is an errors-file code. */
+export interface ImageFailure {
+  code: string;
+  message: string;
+}
+
+export interface ImageEmbedder {
+  /** Embedding width D. */
+  readonly embedDim: number;
+  /** Values per preprocessed image (3·H·W). */
+  readonly pixelsPerImage: number;
+  /** Decode + preprocess; a bad image resolves to an {@link ImageFailure}, never throws for it. */
+  preprocess(bytes: Buffer, options: { maxPixels: number }): Promise<PreprocessedImage | ImageFailure>;
+  /**
+   * L2-normalised embeddings of `count` images packed in `pixels` (count·pixelsPerImage),
+   * count·D values. The buffer may be transferred to another thread: callers must not reuse it.
+   */
+  embedImages(pixels: Float32Array, count: number): Promise<Float32Array>;
+  /** True when an error of `embedImages` means "not enough memory for this batch". */
+  isOutOfMemory(error: unknown): boolean;
+}
+
+/** Label scoring of image embeddings (sigmoid probabilities and tags). */
+export interface LabelScorer {
+  readonly labels: string[];
+  /** Probabilities, count·L values, label order as in `labels`. */
+  score(embeddings: Float32Array, count: number): Float32Array;
+  /** Labels whose score reaches their threshold, best first. */
+  tags(scores: Float32Array, row: number): string[];
+}
+
+export function isImageFailure(value: PreprocessedImage | ImageFailure): value is ImageFailure {
+  return (value as ImageFailure).code !== undefined;
+}

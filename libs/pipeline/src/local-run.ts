@@ -1,0 +1,55 @@
+import type { S3Options } from '@siglip-batch/io';
+import type { RunManifest, RunSpec, ShardStats } from '@siglip-batch/jobs';
+import type { LoadedModel } from './loaded-model';
+import { createRunContext } from './run-context';
+import { finalizeRun } from './run-finalizer';
+import { planRun } from './run-planner';
+import { processShard, type ShardProcessorOptions } from './shard-processor';
+
+export interface LocalRunOptions {
+  spec: RunSpec;
+  model: LoadedModel;
+  s3?: S3Options;
+  processor?: Omit<ShardProcessorOptions, 'workerId' | 'attempt'>;
+  onProgress?(progress: { objectsPlanned: number; objectsDone: number; listingComplete: boolean }): void;
+}
+
+/**
+ * One-process mode: the same planner, shard processor and finaliser as the distributed
+ * pipeline, without Redis. Shards are processed as they are planned; a shard that already
+ * has stats (an earlier, interrupted invocation) is not processed again.
+ */
+export async function runLocally(options: LocalRunOptions): Promise<RunManifest> {
+  const { spec, model } = options;
+  const context = await createRunContext(spec, model, options.s3);
+  let objectsDone = 0;
+  let objectsPlanned = 0;
+  let listingComplete = false;
+  const report = () => options.onProgress?.({ objectsPlanned, objectsDone, listingComplete });
+  try {
+    await context.folder.writeRunSpec(spec);
+    await planRun({
+      folder: context.folder,
+      spec,
+      ...(options.s3 ? { s3: options.s3 } : {}),
+      onProgress: (progress) => {
+        objectsPlanned = progress.objectsPlanned;
+        listingComplete = progress.complete;
+        report();
+      },
+      onShard: async (shard) => {
+        let stats: ShardStats | undefined = await context.folder.readStats(shard);
+        if (!stats) {
+          stats = await processShard(context, shard, { ...options.processor, workerId: `local:${process.pid}`, attempt: 1 });
+        }
+        objectsDone += stats.planned;
+        report();
+      },
+    });
+    const outcome = await finalizeRun({ folder: context.folder, spec });
+    if (outcome.state !== 'completed') throw new Error(`run ${spec.runId} could not be finalised: ${JSON.stringify(outcome)}`);
+    return outcome.manifest;
+  } finally {
+    context.close();
+  }
+}

@@ -1,0 +1,62 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { redactRedisUrl } from '@siglip-batch/jobs';
+
+/**
+ * Opens a connection and checks what the pipeline needs of Redis: it answers, the credentials
+ * are accepted, and `maxmemory-policy` is `noeviction` (an evicting Redis silently drops
+ * queued jobs and locks). Throws with a message naming the problem; never shows a password.
+ */
+export async function connectCheckedRedis(url: string, options: RedisOptions, checkPolicy = true): Promise<Redis> {
+  const shown = redactRedisUrl(url);
+  const redis = new Redis(url, { ...options, lazyConnect: true });
+  let lastError: Error | undefined;
+  redis.on('error', (error: Error) => {
+    lastError = error;
+  });
+  try {
+    await withTimeout(redis.connect(), 8000, `Redis at ${shown} did not answer within 8 s`);
+    await redis.ping();
+  } catch (error) {
+    redis.disconnect();
+    const message = describeRedisError((error as Error) ?? lastError, shown);
+    throw new Error(message);
+  }
+  if (checkPolicy) {
+    const policy = await maxmemoryPolicy(redis);
+    if (policy !== undefined && policy !== 'noeviction') {
+      redis.disconnect();
+      throw new Error(
+        `Redis at ${shown} has maxmemory-policy ${policy}; BullMQ needs noeviction (an evicting Redis drops queued jobs): ` +
+          'set `maxmemory-policy noeviction` in redis.conf or with CONFIG SET',
+      );
+    }
+  }
+  return redis;
+}
+
+/** The eviction policy, from INFO (works where CONFIG is disabled, as on managed Redis). */
+export async function maxmemoryPolicy(redis: Redis): Promise<string | undefined> {
+  const info = await redis.info('memory');
+  const match = /^maxmemory_policy:(\S+)/m.exec(info);
+  return match?.[1];
+}
+
+function describeRedisError(error: Error | undefined, shown: string): string {
+  const text = error?.message ?? 'unknown error';
+  if (/WRONGPASS|NOAUTH|invalid password|invalid username-password/i.test(text)) {
+    return `Redis at ${shown} refused the credentials (wrong password or user): set them in REDIS_URL`;
+  }
+  if (/ECONNREFUSED/.test(text)) return `Redis is not reachable at ${shown} (connection refused): is redis-server running?`;
+  if (/ENOTFOUND|EAI_AGAIN/.test(text)) return `Redis host of ${shown} cannot be resolved`;
+  return `Redis is not reachable at ${shown}: ${text.replace(/:\/\/[^@\s]*@/g, '://***@')}`;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), ms);
+    }),
+  ]);
+}

@@ -1,0 +1,85 @@
+import type { RunFolder } from '@siglip-batch/io';
+import { RUN_LAYOUT, type RunManifest, type RunSpec, type ShardStats } from '@siglip-batch/jobs';
+
+export type FinalizeOutcome =
+  | { state: 'completed'; manifest: RunManifest }
+  | { state: 'listing' }
+  | { state: 'waiting'; missing: number[] }
+  | { state: 'failed'; failed: Array<{ shard: number; reason: string }> };
+
+export interface FinalizeOptions {
+  folder: RunFolder;
+  spec: RunSpec;
+  /** Shards that failed permanently (from the queue), with their reasons. */
+  failedShards?: Record<number, string>;
+  /** Stats read at once. @defaultValue 32 */
+  concurrency?: number;
+}
+
+/**
+ * Writes `_manifest.json` once the listing is complete and every planned shard has its stats.
+ * Counts are summed from the stats objects in the store, never from Redis. Until then it
+ * reports what is missing; a shard that failed permanently ends the run `failed`, named.
+ */
+export async function finalizeRun(options: FinalizeOptions): Promise<FinalizeOutcome> {
+  const { folder, spec } = options;
+  const listing = await folder.readListing();
+  if (!listing?.complete) return { state: 'listing' };
+
+  const stats: Array<ShardStats | undefined> = new Array(listing.shardsPlanned);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(options.concurrency ?? 32, listing.shardsPlanned) }, async () => {
+    while (next < listing.shardsPlanned) {
+      const shard = next++;
+      stats[shard] = await folder.readStats(shard);
+    }
+  });
+  await Promise.all(lanes);
+
+  const missing: number[] = [];
+  for (let shard = 0; shard < listing.shardsPlanned; shard++) if (!stats[shard]) missing.push(shard);
+  if (missing.length > 0) {
+    const failed = missing
+      .filter((shard) => options.failedShards?.[shard] !== undefined)
+      .map((shard) => ({ shard, reason: options.failedShards![shard]! }));
+    if (failed.length > 0) return { state: 'failed', failed };
+    return { state: 'waiting', missing };
+  }
+
+  const byErrorCode: Record<string, number> = {};
+  const shardMs: Record<string, number> = {};
+  let ok = 0;
+  let error = 0;
+  const parts: RunManifest['parts'] = [];
+  const errors: RunManifest['errors'] = [];
+  for (const shardStats of stats as ShardStats[]) {
+    ok += shardStats.ok;
+    error += shardStats.error;
+    for (const [code, n] of Object.entries(shardStats.errorCodes)) byErrorCode[code] = (byErrorCode[code] ?? 0) + n;
+    for (const [name, ms] of Object.entries(shardStats.timingsMs)) shardMs[name] = (shardMs[name] ?? 0) + ms;
+    if (shardStats.part) parts.push({ shard: shardStats.shard, ...shardStats.part });
+    if (shardStats.errors) errors.push({ shard: shardStats.shard, ...shardStats.errors });
+  }
+  const manifest: RunManifest = {
+    schemaVersion: 1,
+    runId: spec.runId,
+    source: spec.source,
+    model: spec.model,
+    labels: spec.labels,
+    templates: spec.templates,
+    embeddingDim: spec.model.embedDim,
+    shards: listing.shardsPlanned,
+    parts,
+    errors,
+    labelsFile: spec.labels && (await folder.store.exists(folder.keyOf(RUN_LAYOUT.labels))) ? RUN_LAYOUT.labels : null,
+    counts: { planned: listing.objectsPlanned, ok, error, byErrorCode },
+    timings: { createdAt: spec.createdAt, listedAt: listing.updatedAt, finalizedAt: new Date().toISOString(), shardMs },
+  };
+  if (ok + error !== listing.objectsPlanned) {
+    throw new Error(
+      `run ${spec.runId}: stats count ${ok + error} rows but ${listing.objectsPlanned} objects were planned; refusing to write a manifest`,
+    );
+  }
+  await folder.writeManifest(manifest);
+  return { state: 'completed', manifest };
+}

@@ -1,0 +1,374 @@
+import { createHash } from 'node:crypto';
+import { encodeErrorsFile, encodePartFile, type ObjectStore, type RunFolder } from '@siglip-batch/io';
+import { errorsKey, partKey, type PlanFile, type RunSpec, type ShardStats } from '@siglip-batch/jobs';
+import { AsyncQueue, Semaphore } from './async-pool';
+import { isImageFailure, type ImageEmbedder, type LabelScorer } from './embedder';
+import { PermanentShardError, TransientShardError } from './shard-errors';
+import type { StoreResolver } from './store-resolver';
+
+/** Options of the shard processor, with the defaults the benchmarks justify. */
+export interface ShardProcessorOptions {
+  /** Objects fetched at once. @defaultValue 16 */
+  fetchConcurrency?: number;
+  /** Images decoded and preprocessed at once. @defaultValue 4 */
+  decodeConcurrency?: number;
+  /** Images per inference batch. @defaultValue 32 */
+  batchSize?: number;
+  /**
+   * Share of a shard's objects that may fail transiently and still be retried in place; above
+   * it the shard fails at once and is retried later by the queue. @defaultValue 0.1
+   */
+  maxTransientShare?: number;
+  /** In-place retry rounds for transient fetch failures. @defaultValue 3 */
+  transientRetries?: number;
+  /** Delay before the first in-place retry round; doubles each round. @defaultValue 1000 */
+  transientRetryDelayMs?: number;
+  /** Who processes the shard (for the stats object). */
+  workerId: string;
+  /** Attempt number (1 for the first). */
+  attempt: number;
+  signal?: AbortSignal;
+  /** Called after each inference batch (metrics, progress, lock extension). */
+  onBatch?(info: { images: number; inferMs: number }): void;
+}
+
+export interface ShardContext {
+  spec: RunSpec;
+  folder: RunFolder;
+  resolver: StoreResolver;
+  embedder: ImageEmbedder;
+  scorer: LabelScorer | null;
+  /** Key-value metadata written into both Parquet files (run, model, labels …). */
+  fileMetadata: Record<string, string>;
+}
+
+type Outcome =
+  | { kind: 'ok'; etag: string; size: number; sha256: string; width: number; height: number }
+  | { kind: 'error'; code: string; message: string; etag: string | null; size: number | null }
+  | { kind: 'transient'; message: string };
+
+interface Decoded {
+  index: number;
+  pixels: Float32Array;
+}
+
+/**
+ * Processes one shard: plan → fetch (bounded) → decode + preprocess → batched inference →
+ * scores → part file, errors file, then the stats object that marks the shard done.
+ *
+ * Permanent per-object faults become error rows. Transient faults are retried in place when
+ * they are few; otherwise (or when they persist) the shard throws {@link TransientShardError}
+ * and nothing is committed. Outputs are derived from the shard number, so a retry overwrites.
+ */
+export async function processShard(ctx: ShardContext, shard: number, options: ShardProcessorOptions): Promise<ShardStats> {
+  const startedAt = new Date();
+  const timings = { fetchMs: 0, decodeMs: 0, inferMs: 0, writeMs: 0 };
+  const plan = await ctx.folder.readPlan(shard);
+  if (!plan) throw new PermanentShardError(`shard ${shard} of run ${ctx.spec.runId} has no plan in the store`);
+  const count = plan.objects.length;
+  const dim = ctx.embedder.embedDim;
+  const embeddings = new Float32Array(count * dim);
+  const outcomes: Array<Outcome | undefined> = new Array(count);
+
+  const pass = (indices: number[]) => runPass(ctx, plan, indices, options, embeddings, outcomes, timings);
+  await pass(plan.objects.map((_, index) => index));
+
+  const maxShare = options.maxTransientShare ?? 0.1;
+  let delay = options.transientRetryDelayMs ?? 1000;
+  for (let round = 0; ; round++) {
+    const transient = transientIndices(outcomes);
+    if (transient.length === 0) break;
+    const first = outcomes[transient[0]!] as { message: string };
+    if (transient.length > Math.max(1, Math.floor(count * maxShare)) || round >= (options.transientRetries ?? 3)) {
+      throw new TransientShardError(
+        `shard ${shard}: ${transient.length} of ${count} objects failed transiently (e.g. ${first.message}); the shard will be retried`,
+        transient.length,
+      );
+    }
+    await sleep(delay, options.signal);
+    delay *= 2;
+    await pass(transient);
+  }
+
+  const writeStarted = performance.now();
+  const stats = await commitShard(ctx, plan, embeddings, outcomes, options, startedAt, timings);
+  timings.writeMs = performance.now() - writeStarted;
+  stats.timingsMs = { ...timings };
+  return stats;
+}
+
+async function runPass(
+  ctx: ShardContext,
+  plan: PlanFile,
+  indices: number[],
+  options: ShardProcessorOptions,
+  embeddings: Float32Array,
+  outcomes: Array<Outcome | undefined>,
+  timings: { fetchMs: number; decodeMs: number; inferMs: number },
+): Promise<void> {
+  const batchSize = Math.max(1, options.batchSize ?? 32);
+  const fetchConcurrency = Math.max(1, options.fetchConcurrency ?? 16);
+  const decodeConcurrency = Math.max(1, options.decodeConcurrency ?? 4);
+  const { maxBytes, maxPixels } = ctx.spec.filters;
+  // Objects between "fetch started" and "inferred": bounds memory whatever the shard size.
+  const slots = new Semaphore(batchSize * 2 + fetchConcurrency + decodeConcurrency);
+  const decodeSlots = new Semaphore(decodeConcurrency);
+  const ready = new AsyncQueue<Decoded>();
+
+  const decode = async (index: number, bytes: Buffer, etag: string): Promise<void> => {
+    await decodeSlots.acquire();
+    const decodeStarted = performance.now();
+    try {
+      const image = await ctx.embedder.preprocess(bytes, { maxPixels });
+      if (isImageFailure(image)) {
+        outcomes[index] = { kind: 'error', code: image.code, message: image.message, etag, size: bytes.length };
+        slots.release();
+        return;
+      }
+      outcomes[index] = {
+        kind: 'ok',
+        etag,
+        size: bytes.length,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+        width: image.width,
+        height: image.height,
+      };
+      ready.push({ index, pixels: image.pixels });
+    } catch (error) {
+      // preprocess reports bad images as values; a throw here is unexpected, so the object
+      // is not committed as data: it counts as transient and the shard is retried.
+      outcomes[index] = { kind: 'transient', message: `preprocessing failed unexpectedly: ${(error as Error).message}` };
+      slots.release();
+    } finally {
+      timings.decodeMs += performance.now() - decodeStarted;
+      decodeSlots.release();
+    }
+  };
+
+  const produce = async (): Promise<void> => {
+    // Objects of one plan usually share a store; a manifest may mix buckets.
+    const groups = new Map<ObjectStore, Array<{ key: string; index: number }>>();
+    for (const index of indices) {
+      const object = plan.objects[index]!;
+      let resolved: { store: ObjectStore; key: string };
+      try {
+        resolved = ctx.resolver.resolve(object.uri);
+      } catch (error) {
+        // A manifest line that is no object URI is bad input: a row of its own.
+        outcomes[index] = { kind: 'error', code: 'invalid_uri', message: (error as Error).message, etag: object.etag, size: object.size };
+        continue;
+      }
+      const { store, key } = resolved;
+      let group = groups.get(store);
+      if (!group) groups.set(store, (group = []));
+      group.push({ key, index });
+    }
+    const decoding = new Set<Promise<void>>();
+    for (const [store, items] of groups) {
+      const gated = (async function* () {
+        for (const item of items) {
+          await slots.acquire();
+          yield item;
+        }
+      })();
+      const fetchStarted = performance.now();
+      for await (const result of store.getMany(gated, {
+        concurrency: fetchConcurrency,
+        maxBytes,
+        ...(options.signal ? { signal: options.signal } : {}),
+      })) {
+        const { index } = result.item;
+        const object = plan.objects[index]!;
+        if (!result.ok) {
+          outcomes[index] = result.transient
+            ? { kind: 'transient', message: `${object.uri}: ${result.message}` }
+            : { kind: 'error', code: result.code, message: result.message, etag: object.etag, size: object.size };
+          slots.release();
+          continue;
+        }
+        const task = decode(index, result.bytes, result.etag);
+        decoding.add(task);
+        void task.then(() => decoding.delete(task));
+      }
+      timings.fetchMs += performance.now() - fetchStarted;
+    }
+    await Promise.all(decoding);
+  };
+
+  const consume = async (): Promise<void> => {
+    let batch: Decoded[] = [];
+    const flush = async () => {
+      const images = batch;
+      batch = [];
+      await inferBatch(ctx.embedder, images, embeddings, timings, options);
+      for (let i = 0; i < images.length; i++) slots.release();
+    };
+    for await (const item of ready) {
+      batch.push(item);
+      if (batch.length >= batchSize) await flush();
+    }
+    if (batch.length > 0) await flush();
+  };
+
+  const consumer = consume().catch((error: unknown) => {
+    // Unblock the producers: nothing more will be inferred in this pass.
+    slots.cancel(error);
+    throw error;
+  });
+  try {
+    await produce();
+    ready.end();
+  } catch (error) {
+    ready.fail(error);
+    await consumer.catch(() => undefined);
+    throw error;
+  }
+  await consumer;
+}
+
+async function inferBatch(
+  embedder: ImageEmbedder,
+  images: Decoded[],
+  embeddings: Float32Array,
+  timings: { inferMs: number },
+  options: ShardProcessorOptions,
+): Promise<void> {
+  const perImage = embedder.pixelsPerImage;
+  const dim = embedder.embedDim;
+  const run = async (part: Decoded[]): Promise<void> => {
+    const pixels = new Float32Array(part.length * perImage);
+    part.forEach((image, i) => pixels.set(image.pixels, i * perImage));
+    const started = performance.now();
+    let result: Float32Array;
+    try {
+      result = await embedder.embedImages(pixels, part.length);
+    } catch (error) {
+      // Not enough memory for this batch: split it and retry the halves.
+      if (embedder.isOutOfMemory(error) && part.length > 1) {
+        const half = Math.ceil(part.length / 2);
+        await run(part.slice(0, half));
+        await run(part.slice(half));
+        return;
+      }
+      throw error;
+    }
+    const inferMs = performance.now() - started;
+    timings.inferMs += inferMs;
+    part.forEach((image, i) => embeddings.set(result.subarray(i * dim, (i + 1) * dim), image.index * dim));
+    options.onBatch?.({ images: part.length, inferMs });
+  };
+  await run(images);
+}
+
+function transientIndices(outcomes: Array<Outcome | undefined>): number[] {
+  const indices: number[] = [];
+  outcomes.forEach((outcome, index) => {
+    if (outcome === undefined || outcome.kind === 'transient') indices.push(index);
+  });
+  return indices;
+}
+
+async function commitShard(
+  ctx: ShardContext,
+  plan: PlanFile,
+  embeddings: Float32Array,
+  outcomes: Array<Outcome | undefined>,
+  options: ShardProcessorOptions,
+  startedAt: Date,
+  timings: Record<string, number>,
+): Promise<ShardStats> {
+  const { folder, scorer } = ctx;
+  const dim = ctx.embedder.embedDim;
+  const okIndex: number[] = [];
+  const errorIndex: number[] = [];
+  outcomes.forEach((outcome, index) => (outcome!.kind === 'ok' ? okIndex : errorIndex).push(index));
+  const errorCodes: Record<string, number> = {};
+  const extraOf = (index: number) => plan.objects[index]!.extra ?? [];
+  const hasExtra = plan.extraColumns.length > 0;
+
+  let part: ShardStats['part'] = null;
+  const shardPartKey = partKey(plan.shard);
+  if (okIndex.length > 0) {
+    const okEmbeddings = new Float32Array(okIndex.length * dim);
+    okIndex.forEach((index, row) => okEmbeddings.set(embeddings.subarray(index * dim, (index + 1) * dim), row * dim));
+    const oks = okIndex.map((index) => outcomes[index] as Extract<Outcome, { kind: 'ok' }>);
+    let scores: Float32Array | undefined;
+    let tags: string[][] | undefined;
+    if (scorer) {
+      scores = scorer.score(okEmbeddings, okIndex.length);
+      tags = okIndex.map((_, row) => scorer.tags(scores!, row));
+    }
+    const bytes = encodePartFile({
+      uri: okIndex.map((index) => plan.objects[index]!.uri),
+      etag: oks.map((ok) => ok.etag),
+      sizeBytes: oks.map((ok) => ok.size),
+      sha256: oks.map((ok) => ok.sha256),
+      width: oks.map((ok) => ok.width),
+      height: oks.map((ok) => ok.height),
+      embedding: okEmbeddings,
+      dim,
+      ...(scorer && scores && tags ? { scores, labels: scorer.labels, tags } : {}),
+      ...(hasExtra ? { extra: { columns: plan.extraColumns, values: okIndex.map(extraOf) } } : {}),
+      metadata: ctx.fileMetadata,
+    });
+    await folder.writePart(plan.shard, bytes, options.signal ? { signal: options.signal } : {});
+    part = { key: shardPartKey, rows: okIndex.length };
+  } else {
+    // An earlier attempt may have embedded objects that are gone now.
+    await folder.store.delete(folder.keyOf(shardPartKey));
+  }
+
+  let errors: ShardStats['errors'] = null;
+  const shardErrorsKey = errorsKey(plan.shard);
+  if (errorIndex.length > 0) {
+    const rows = errorIndex.map((index) => outcomes[index] as Extract<Outcome, { kind: 'error' }>);
+    for (const row of rows) errorCodes[row.code] = (errorCodes[row.code] ?? 0) + 1;
+    const bytes = encodeErrorsFile({
+      uri: errorIndex.map((index) => plan.objects[index]!.uri),
+      etag: rows.map((row) => row.etag),
+      sizeBytes: rows.map((row) => row.size),
+      errorCode: rows.map((row) => row.code),
+      error: rows.map((row) => row.message),
+      ...(hasExtra ? { extra: { columns: plan.extraColumns, values: errorIndex.map(extraOf) } } : {}),
+      metadata: ctx.fileMetadata,
+    });
+    await folder.writeErrors(plan.shard, bytes, options.signal ? { signal: options.signal } : {});
+    errors = { key: shardErrorsKey, rows: errorIndex.length };
+  } else {
+    // An earlier attempt may have left one (e.g. objects that were missing then).
+    await folder.deleteErrors(plan.shard);
+  }
+
+  const stats: ShardStats = {
+    schemaVersion: 1,
+    runId: plan.runId,
+    shard: plan.shard,
+    planned: plan.objects.length,
+    ok: okIndex.length,
+    error: errorIndex.length,
+    errorCodes,
+    part,
+    errors,
+    attempt: options.attempt,
+    worker: options.workerId,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    timingsMs: timings,
+  };
+  await folder.writeStats(stats);
+  return stats;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+}

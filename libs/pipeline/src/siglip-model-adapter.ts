@@ -1,0 +1,108 @@
+import {
+  ImageError,
+  ImagePreprocessor,
+  InferenceOutOfMemoryError,
+  SiglipModel,
+  buildLabelSet,
+  loadModelDir,
+  type ModelVariant,
+  type SiglipModelInfo,
+} from '@siglip-batch/model';
+import type { LabelSpec, ModelRef } from '@siglip-batch/jobs';
+import type { ImageEmbedder, ImageFailure, LabelScorer, PreprocessedImage } from './embedder';
+import type { EncodedLabels, LoadedModel } from './loaded-model';
+
+/**
+ * Version of the preprocessing recorded in every Parquet file: bump it whenever pixels can
+ * change (resampler, colour handling), so that stored embeddings can be told apart.
+ */
+export const PREPROCESSING_VERSION = 'siglip-batch/1 pillow-bicubic exif no-icc alpha-dropped';
+
+export interface LoadSiglipOptions {
+  /** `cpu`, `cuda` or `cuda:N`. */
+  device: string;
+  variant: ModelVariant;
+  intraOpThreads?: number;
+}
+
+function refOf(info: SiglipModelInfo): ModelRef {
+  return {
+    hash: info.contentHash,
+    variant: info.variant,
+    checkpoint: info.checkpoint,
+    embedDim: info.embedDim,
+    textLength: info.textLength,
+    imageSize: { height: info.imageSize.height, width: info.imageSize.width },
+  };
+}
+
+/** What the producer needs of a model: its validated directory, without ONNX sessions. */
+export async function inspectSiglipModel(dir: string, variant: ModelVariant = 'fp32'): Promise<ModelRef> {
+  return refOf(await loadModelDir(dir, { variant }));
+}
+
+/** Loads a SigLIP model dir (sessions on their own thread) as the pipeline's {@link LoadedModel}. */
+export async function loadSiglipModel(dir: string, options: LoadSiglipOptions): Promise<LoadedModel> {
+  const model = await SiglipModel.load(dir, {
+    device: options.device,
+    variant: options.variant,
+    ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
+  } as Parameters<typeof SiglipModel.load>[1]);
+  return new SiglipLoadedModel(model);
+}
+
+class SiglipLoadedModel implements LoadedModel {
+  readonly ref: ModelRef;
+  readonly preprocessing = PREPROCESSING_VERSION;
+  readonly embedder: ImageEmbedder;
+  // One preprocessor per pixel limit (runs may set their own).
+  private readonly preprocessors = new Map<number, ImagePreprocessor>();
+
+  constructor(private readonly model: SiglipModel) {
+    this.ref = refOf(model.info);
+    const { height, width } = model.info.imageSize;
+    this.embedder = {
+      embedDim: model.embedDim,
+      pixelsPerImage: 3 * height * width,
+      preprocess: (bytes, options) => this.preprocess(bytes, options.maxPixels),
+      embedImages: (pixels, count) => model.embedImages(pixels, count),
+      isOutOfMemory: (error) => error instanceof InferenceOutOfMemoryError,
+    };
+  }
+
+  private async preprocess(bytes: Buffer, maxPixels: number): Promise<PreprocessedImage | ImageFailure> {
+    let preprocessor = this.preprocessors.get(maxPixels);
+    if (!preprocessor) {
+      preprocessor = new ImagePreprocessor(this.model.info.preprocess, { maxPixels });
+      this.preprocessors.set(maxPixels, preprocessor);
+    }
+    try {
+      return await preprocessor.preprocess(bytes);
+    } catch (error) {
+      if (error instanceof ImageError) return { code: error.code, message: error.message };
+      throw error;
+    }
+  }
+
+  async encodeLabels(labels: LabelSpec[], templates: string[]): Promise<EncodedLabels> {
+    const set = buildLabelSet(
+      labels.map((label) => ({
+        label: label.label,
+        threshold: label.threshold,
+        ...(label.prompts.length > 0 ? { prompts: label.prompts } : {}),
+      })),
+      { templates },
+    );
+    const scorer = await this.model.labelScorer(set);
+    const adapted: LabelScorer = {
+      labels: [...set.labels],
+      score: (embeddings) => scorer.score(embeddings),
+      tags: (scores, row) => scorer.row(scores, row).tags,
+    };
+    return { scorer: adapted, prompts: set.prompts.map((p) => [...p]), embeddings: scorer.embeddings };
+  }
+
+  close(): Promise<void> {
+    return this.model.close();
+  }
+}
