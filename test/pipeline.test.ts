@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { encodeManifestParquet } from '@siglip-batch/io';
 import { queueNameForModel, runManifestSchema, type RunManifest } from '@siglip-batch/jobs';
 import { RunRegistry, inspectSiglipModel } from '@siglip-batch/pipeline';
-import { SiglipModel } from '@siglip-batch/model';
+import { SiglipModel, computeContentHash } from '@siglip-batch/model';
 import { BROKEN_OBJECTS, makeSampleImage, type SampleImage } from './support/sample-images';
 import { TINY_MODEL, runCli, startWorker, waitForRunEnd, waitForWorkerStart, type WorkerProcess } from './support/cli';
 import { TEST_AWS_ENV, emptyAndDeleteBucket, makeS3Client, uniqueName, deleteKeysWithPrefix } from './support/harness';
@@ -75,7 +75,9 @@ beforeAll(async () => {
   cpSync(TINY_MODEL, otherModelDir, { recursive: true });
   const config = JSON.parse(readFileSync(join(otherModelDir, 'config.json'), 'utf8')) as Record<string, unknown>;
   writeFileSync(join(otherModelDir, 'config.json'), JSON.stringify({ ...config, _note: 'another model' }, null, 2));
-  rmSync(join(otherModelDir, 'siglip-batch.json'), { force: true });
+  const sidecarPath = join(otherModelDir, 'siglip-batch.json');
+  const sidecar = JSON.parse(readFileSync(sidecarPath, 'utf8')) as Record<string, unknown>;
+  writeFileSync(sidecarPath, JSON.stringify({ ...sidecar, content_hash: await computeContentHash(otherModelDir) }, null, 2));
 
   workers = [1, 2].map(() => startWorker(['--model', TINY_MODEL, '--threads', '1', '--batch-size', '16', '--concurrency', '2'], env));
   otherWorker = startWorker(['--model', otherModelDir, '--threads', '1'], env);

@@ -21,8 +21,8 @@ function prng(seed: number): () => number {
 
 export async function makeSampleImage(index: number): Promise<SampleImage> {
   const random = prng(index * 7919 + 17);
-  const width = 24 + Math.floor(random() * 360);
-  const height = 24 + Math.floor(random() * 300);
+  const width = 24 + Math.floor(random() * 200);
+  const height = 24 + Math.floor(random() * 180);
   const pixels = Buffer.alloc(width * height * 3);
   const [r0, g0, b0] = [random() * 255, random() * 255, random() * 255];
   const [r1, g1, b1] = [random() * 255, random() * 255, random() * 255];
