@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // Two suites share one moto server and one Redis (see test/support/global-setup.ts):
@@ -5,6 +6,10 @@ import { defineConfig } from 'vitest/config';
 // - e2e: cross-process tests in `test/`, one file at a time, because they start
 //   processes and measure behaviour that is timing-sensitive on a 2-core machine.
 export default defineConfig({
+  resolve: {
+    // The shared harness (moto, Redis, per-test buckets and prefixes), for specs beside the code.
+    alias: { '@siglip-batch/testing': fileURLToPath(new URL('./test/support/index.ts', import.meta.url)) },
+  },
   test: {
     globalSetup: ['./test/support/global-setup.ts'],
     projects: [

@@ -33,9 +33,11 @@ describe('siglip-batch', () => {
   });
 
   it("returns the worker process's exit code", () => {
-    const result = run('worker', '--no-such-option');
-    expect(result.status).not.toBe(0);
-    expect(result.stderr).toMatch(/unknown option '--no-such-option'/);
+    // A refused configuration exits with 2 in the worker process; the launcher passes it on.
+    const result = run('worker', '--model', '/nonexistent/model-dir', '--redis-url', 'redis://127.0.0.1:1');
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/\/nonexistent\/model-dir/);
+    expect(result.stderr).toMatch(/Redis/);
   });
 
   it('refuses an unknown subcommand', () => {

@@ -4,7 +4,7 @@
 // native addons (sharp, onnxruntime-node, duckdb) must come from node_modules.
 import { build } from 'esbuild';
 import { existsSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -15,10 +15,12 @@ if (!projectRoot || !existsSync(join(root, projectRoot, 'project.json'))) {
 }
 const isApp = projectRoot.startsWith('apps/');
 const src = join(root, projectRoot, 'src');
+// An app's entry plus the worker-thread entries it starts by path, flat beside main.mjs: a
+// thread file is found as `./<name>.thread.mjs` next to the bundle (see libs/model's session).
+const threadEntries = [...findThreadEntries(src), ...(isApp ? findThreadEntries(join(root, 'libs')) : [])];
 const entryPoints = isApp
-  ? // an app's entry plus any thread entries (`*.thread.ts`) it starts by path
-    [join(src, 'main.ts'), ...findThreadEntries(src)]
-  : [join(src, 'index.ts')];
+  ? [{ in: join(src, 'main.ts'), out: 'main' }, ...threadEntries.map((path) => ({ in: path, out: basename(path, '.ts') }))]
+  : [{ in: join(src, 'index.ts'), out: 'index' }];
 await build({
   entryPoints,
   outdir: join(root, 'dist', projectRoot),

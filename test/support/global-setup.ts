@@ -8,13 +8,7 @@
 import type { TestProject } from 'vitest/node';
 import { startMotoServer, type MotoServer } from './moto-server';
 import { assertRedisReachable, defaultRedisUrl } from './redis-check';
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    s3Endpoint: string;
-    redisUrl: string;
-  }
-}
+import './provided-context';
 
 let moto: MotoServer | undefined;
 

@@ -20,6 +20,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
 import { inject, test as base } from 'vitest';
+import './provided-context';
 
 /** Credentials moto accepts; they are not secrets. */
 export const TEST_AWS_ENV = {

@@ -59,11 +59,11 @@ async function main(): Promise<void> {
     });
     if (enqueue.status !== 0) throw new Error(`enqueue failed (exit ${enqueue.status})`);
     await waitForRun(runId, env);
+    say(`\n$ siglip-batch status ${runId}`);
+    spawnSync(bin, ['status', runId], { env, stdio: 'inherit' });
   } finally {
     await Promise.all(workers.map(stopWorker));
   }
-  say(`\n$ siglip-batch status ${runId}`);
-  spawnSync(bin, ['status', runId], { env, stdio: 'inherit' });
   await query(join(runsDir, runId));
   say(`\nRun folder: ${join(runsDir, runId)}`);
 }
@@ -106,11 +106,9 @@ async function makeSampleImages(): Promise<number> {
     if (!existsSync(join(imagesDir, file))) copyFileSync(join(fixtures, file), join(imagesDir, file));
   }
   const bases = photos.filter((f) => /\.(jpg|png)$/.test(f) && !f.includes('16') && !f.includes('cmyk'));
-  let variants = 0;
   for (const [i, file] of bases.entries()) {
     for (const kind of ['flip', 'tint', 'crop'] as const) {
       const out = join(imagesDir, `variant-${kind}-${basename(file, '.png').replace('.jpg', '')}.jpg`);
-      variants++;
       if (existsSync(out)) continue;
       let image = sharp(join(fixtures, file)).rotate();
       if (kind === 'flip') image = image.flop();
@@ -192,17 +190,17 @@ async function query(folder: string): Promise<void> {
     const D = manifest.embeddingDim;
     await show(
       'DuckDB: rows, embedding width and norms of the part files',
-      `SELECT count(*) AS rows, min(len(embedding)) AS dim, round(avg(sqrt(list_dot_product(embedding, embedding))), 4) AS mean_norm FROM read_parquet(${list(manifest.parts)})`,
+      `SELECT count(*)::INTEGER AS rows, min(len(embedding)) AS dim, round(avg(sqrt(list_dot_product(embedding, embedding))), 4) AS mean_norm FROM read_parquet(${list(manifest.parts)})`,
     );
     await show(
       'DuckDB: nearest neighbour of the first image (cosine similarity)',
       `WITH t AS (SELECT uri, embedding::FLOAT[${D}] AS e FROM read_parquet(${list(manifest.parts)})),
        q AS (SELECT e FROM t ORDER BY uri LIMIT 1)
-       SELECT regexp_extract(t.uri, '[^/]+$') AS image, round(array_cosine_similarity(t.e, q.e), 4) AS cosine FROM t, q ORDER BY cosine DESC LIMIT 3`,
+       SELECT regexp_extract(t.uri, '[^/]+$') AS image, round(array_cosine_similarity(t.e, q.e), 4)::DOUBLE AS cosine FROM t, q ORDER BY cosine DESC LIMIT 3`,
     );
     await show(
       'Top tags per image (first 12; tiny random model: meaningless)',
-      `SELECT regexp_extract(uri, '[^/]+$') AS image, tags[1:3] AS top_tags, round(list_max(scores), 3) AS best_score FROM read_parquet(${list(manifest.parts)}) ORDER BY uri LIMIT 12`,
+      `SELECT regexp_extract(uri, '[^/]+$') AS image, tags[1:3] AS top_tags, round(list_max(scores), 3)::DOUBLE AS best_score FROM read_parquet(${list(manifest.parts)}) ORDER BY uri LIMIT 12`,
     );
   }
   if (manifest.errors.length > 0) {

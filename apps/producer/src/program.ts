@@ -1,5 +1,10 @@
 import { Command } from 'commander';
 import packageJson from '../package.json' with { type: 'json' };
+import { registerCancelCommand } from './commands/cancel-command';
+import { registerEmbedCommand } from './commands/embed-command';
+import { registerEnqueueCommand } from './commands/enqueue-command';
+import { registerModelCommand } from './commands/model-command';
+import { registerStatusCommand } from './commands/status-command';
 import { registerWorkerCommand } from './commands/worker-command';
 
 /**
@@ -15,6 +20,11 @@ export function buildProgram(): Command {
     .version(packageJson.version, '-V, --version', 'print the version')
     .showHelpAfterError()
     .configureHelp({ sortSubcommands: true });
+  registerEnqueueCommand(program);
+  registerStatusCommand(program);
+  registerCancelCommand(program);
+  registerEmbedCommand(program);
+  registerModelCommand(program);
   registerWorkerCommand(program);
   return program;
 }

@@ -5,4 +5,7 @@ buildWorkerProgram()
   .catch((error: unknown) => {
     process.stderr.write(`siglip-batch worker: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = process.exitCode || 1;
-  });
+  })
+  // A worker's work is over once its command returns (after a graceful shutdown or a refused
+  // start): exit even if a library still holds a socket or timer open.
+  .finally(() => process.exit(process.exitCode ?? 0));

@@ -1,1 +1,22 @@
-export {};
+// URIs and stores
+export * from './location';
+export * from './invalid-uri-error';
+export * from './object-store';
+export * from './object-store-error';
+export { compareKeys } from './key-order';
+export { LocalObjectStore, LOCAL_TEMP_PREFIX, localEtag } from './local-object-store';
+export { S3ObjectStore, normalizeEtag, DEFAULT_MULTIPART_THRESHOLD_BYTES, DEFAULT_PART_SIZE_BYTES, type S3ObjectStoreOptions } from './s3-object-store';
+export { classifyS3Error, redactCredentials } from './s3-error';
+export * from './open-store';
+// Parquet
+export * from './parquet/shard-schema';
+export * from './parquet/parquet-shard-writer';
+export { type ParquetWriteOptions, DEFAULT_ROW_GROUP_SIZE } from './parquet/parquet-encoder';
+export * from './parquet/parquet-reader';
+// Run folder documents and manifest sources
+export * from './invalid-document-error';
+export * from './json-document';
+export * from './run-folder';
+export * from './manifest-source';
+export * from './parquet/labels-file';
+export * from './parquet/manifest-file';

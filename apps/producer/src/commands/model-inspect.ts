@@ -1,0 +1,51 @@
+import { availableExecutionProviders, loadModelDir, MODEL_VARIANTS, type ModelVariant } from '@siglip-batch/model';
+import { Command, Option } from 'commander';
+
+/** `siglip-batch model inspect <dir>`: what a model directory holds, validated. */
+export function registerModelInspectCommand(model: Command): void {
+  model
+    .command('inspect')
+    .description('validate a model directory and print its checkpoint, sizes, logit scale/bias, variants and the execution providers available here')
+    .argument('<dir>', 'model directory (ours or a Xenova / onnx-community export)')
+    .addOption(new Option('--variant <variant>', 'variant whose files are checked').choices([...MODEL_VARIANTS]).default('fp32'))
+    .option('--no-verify-hash', 'do not recompute the content hash (trust the sidecar)')
+    .option('--json', 'print JSON')
+    .action(async (dir: string, options: { variant: ModelVariant; verifyHash: boolean; json?: boolean }) => {
+      const info = await loadModelDir(dir, { variant: options.variant, verifyContentHash: options.verifyHash });
+      const providers = await availableExecutionProviders();
+      const report = {
+        dir: info.dir,
+        layout: info.layout,
+        checkpoint: info.checkpoint,
+        content_hash: info.contentHash,
+        embed_dim: info.embedDim,
+        image_size: info.imageSize,
+        text_length: info.textLength,
+        vocab_size: info.vocabSize,
+        logit_scale: info.logitScale,
+        logit_bias: info.logitBias,
+        logit_source: info.logitSource,
+        variants: info.variants,
+        preprocess: info.preprocess,
+        execution_providers: providers,
+      };
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        return;
+      }
+      const lines = [
+        `model         ${info.dir} (${info.layout === 'hub' ? 'hub ONNX export' : 'siglip-batch export'})`,
+        `checkpoint    ${info.checkpoint}`,
+        `content hash  ${info.contentHash}`,
+        `embedding     ${info.embedDim} dims`,
+        `image size    ${info.imageSize.width}×${info.imageSize.height}`,
+        `text length   ${info.textLength} tokens (vocab ${info.vocabSize})`,
+        `logit scale   ${info.logitScale} (exp ${Math.exp(info.logitScale).toFixed(4)})`,
+        `logit bias    ${info.logitBias}   [from ${info.logitSource}]`,
+        `variants      ${info.variants.join(', ') || 'none'}`,
+        `providers     ${providers.join(', ')} (ONNX Runtime, available here)`,
+        `devices       cpu${providers.includes('cuda') ? ', cuda[:N]' : ' (cuda: ONNX Runtime\'s CUDA provider is not installed here)'}`,
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+}

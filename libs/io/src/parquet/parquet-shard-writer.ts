@@ -1,0 +1,158 @@
+/**
+ * Encoders of the two files of a shard (SPEC §3), from columnar inputs.
+ *
+ * part:   uri, etag, size_bytes, sha256, width, height, embedding, [scores, tags], extra…
+ * errors: uri, etag, size_bytes, error_code, error, extra…
+ */
+import type { ExtraColumn, ExtraValue } from '@siglip-batch/jobs';
+import {
+  boolColumn,
+  float32VectorColumn,
+  float64Column,
+  int32Column,
+  int64Column,
+  tableOf,
+  utf8Column,
+  utf8ListColumn,
+  type Column,
+} from './arrow-columns';
+import { encodeTable, type ParquetWriteOptions } from './parquet-encoder';
+import { ERRORS_COLUMNS, METADATA_KEYS, PARQUET_SCHEMA_VERSION, PART_COLUMNS } from './shard-schema';
+
+export interface ExtraColumnsInput {
+  columns: readonly ExtraColumn[];
+  /** Per row, in the order of `columns`; int64 as a JSON decimal string (or a safe integer). */
+  values: readonly (readonly ExtraValue[])[];
+}
+
+export interface PartFileInput {
+  uri: readonly string[];
+  etag: readonly (string | null)[];
+  sizeBytes: ArrayLike<number>;
+  /** Hex SHA-256 of the object's bytes. */
+  sha256: readonly string[];
+  /** After EXIF orientation. */
+  width: ArrayLike<number>;
+  height: ArrayLike<number>;
+  /** rows × dim, row-major, L2-normalised. */
+  embedding: Float32Array;
+  dim: number;
+  /** rows × labels.length sigmoid probabilities; required with labels. */
+  scores?: Float32Array;
+  /** Label names, in the order of the scores (the full label specs go in the metadata). */
+  labels?: readonly string[];
+  /** Per row, the labels over their threshold, best first; required with labels. */
+  tags?: readonly (readonly string[])[];
+  extra?: ExtraColumnsInput;
+  /** Run-level key-value metadata, e.g. from `shardFileMetadata()`. */
+  metadata: Readonly<Record<string, string>>;
+}
+
+export interface ErrorsFileInput {
+  uri: readonly string[];
+  etag: readonly (string | null)[];
+  sizeBytes: ArrayLike<number | null>;
+  errorCode: readonly string[];
+  error: readonly (string | null)[];
+  extra?: ExtraColumnsInput;
+  metadata: Readonly<Record<string, string>>;
+}
+
+export function encodePartFile(input: PartFileInput, options: ParquetWriteOptions = {}): Uint8Array {
+  const rows = input.uri.length;
+  const columns: Column[] = [
+    utf8Column('uri', input.uri, false),
+    utf8Column('etag', input.etag, true),
+    int64Column('size_bytes', input.sizeBytes, true),
+    utf8Column('sha256', input.sha256, true),
+    int32Column('width', input.width, true),
+    int32Column('height', input.height, true),
+    float32VectorColumn('embedding', input.embedding, input.dim, rows),
+  ];
+  const labels = input.labels;
+  if (labels !== undefined) {
+    if (labels.length === 0) throw new RangeError('labels, when given, must not be empty (SPEC §3)');
+    if (!input.scores || !input.tags) throw new TypeError('scores and tags are required with labels');
+    columns.push(float32VectorColumn('scores', input.scores, labels.length, rows), utf8ListColumn('tags', input.tags));
+  } else if (input.scores || input.tags) {
+    throw new TypeError('scores and tags need the labels they refer to');
+  }
+  columns.push(...extraColumns(input.extra, rows, PART_COLUMNS));
+  const metadata = fileMetadata(input.metadata, 'part', input.extra);
+  metadata.set(METADATA_KEYS.embeddingDim, String(input.dim));
+  return encodeTable(tableOf(columns, metadata), {
+    ...options,
+    metadata,
+    statisticsColumns: ['uri', 'size_bytes', 'width', 'height'],
+  });
+}
+
+export function encodeErrorsFile(input: ErrorsFileInput, options: ParquetWriteOptions = {}): Uint8Array {
+  const rows = input.uri.length;
+  const columns: Column[] = [
+    utf8Column('uri', input.uri, false),
+    utf8Column('etag', input.etag, true),
+    int64Column('size_bytes', input.sizeBytes, true),
+    utf8Column('error_code', input.errorCode, false),
+    utf8Column('error', input.error, true),
+    ...extraColumns(input.extra, rows, ERRORS_COLUMNS),
+  ];
+  const metadata = fileMetadata(input.metadata, 'errors', input.extra);
+  return encodeTable(tableOf(columns, metadata), {
+    ...options,
+    metadata,
+    dictionaryColumns: ['error_code'],
+    statisticsColumns: ['uri', 'size_bytes', 'error_code'],
+  });
+}
+
+function fileMetadata(given: Readonly<Record<string, string>>, kind: 'part' | 'errors', extra: ExtraColumnsInput | undefined): Map<string, string> {
+  const metadata = new Map(Object.entries(given));
+  metadata.set(METADATA_KEYS.schemaVersion, String(PARQUET_SCHEMA_VERSION));
+  metadata.set(METADATA_KEYS.fileKind, kind);
+  metadata.set(METADATA_KEYS.extraColumns, JSON.stringify(extra?.columns ?? []));
+  return metadata;
+}
+
+function extraColumns(extra: ExtraColumnsInput | undefined, rows: number, reserved: readonly string[]): Column[] {
+  if (!extra || extra.columns.length === 0) return [];
+  if (extra.values.length !== rows) throw new RangeError(`extra columns have ${extra.values.length} rows, expected ${rows}`);
+  return extra.columns.map((column, index) => {
+    if (reserved.includes(column.name)) throw new TypeError(`extra column "${column.name}" collides with a built-in column`);
+    const cells = extra.values.map((row, rowIndex) => {
+      if (row.length !== extra.columns.length) {
+        throw new RangeError(`extra values of row ${rowIndex} have ${row.length} cells, expected ${extra.columns.length}`);
+      }
+      return row[index] ?? null;
+    });
+    return extraColumn(column, cells);
+  });
+}
+
+function extraColumn(column: ExtraColumn, cells: ExtraValue[]): Column {
+  const wrong = (row: number, expected: string): never => {
+    throw new TypeError(`extra column "${column.name}" (${column.type}) row ${row}: ${JSON.stringify(cells[row])} is not ${expected}`);
+  };
+  switch (column.type) {
+    case 'string':
+      return utf8Column(column.name, cells.map((value) => (value === null ? null : String(value))), true);
+    case 'int64':
+      return int64Column(
+        column.name,
+        cells.map((value, row) => (value === null || typeof value === 'number' || typeof value === 'string' ? value : wrong(row, 'an integer'))),
+        true,
+      );
+    case 'float64':
+      return float64Column(
+        column.name,
+        cells.map((value, row) => (value === null || typeof value === 'number' ? value : wrong(row, 'a number'))),
+        true,
+      );
+    case 'boolean':
+      return boolColumn(
+        column.name,
+        cells.map((value, row) => (value === null || typeof value === 'boolean' ? value : wrong(row, 'a boolean'))),
+        true,
+      );
+  }
+}

@@ -1,0 +1,235 @@
+import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import { ImageError } from './image-error';
+import { describeUnknownBytes, SHARP_FORMAT, sniffImageFormat, type ImageFormat } from './image-format';
+import { resizeBicubic } from './pillow-resample';
+
+/**
+ * What the model's image processor does to pixels (read from `preprocessor_config.json` by
+ * `loadModelDir`; SigLIP: 224×224, rescale 1/255, mean = std = 0.5).
+ */
+export interface ImagePreprocessConfig {
+  /** Output height in pixels (`size.height`). */
+  readonly height: number;
+  /** Output width in pixels (`size.width`). */
+  readonly width: number;
+  /** Whether values are multiplied by `rescaleFactor` (`do_rescale`). */
+  readonly doRescale: boolean;
+  /** `rescale_factor`, 1/255 for SigLIP. */
+  readonly rescaleFactor: number;
+  /** Whether `(x − mean) / std` is applied (`do_normalize`). */
+  readonly doNormalize: boolean;
+  /** Per-channel mean, RGB order (`image_mean`). */
+  readonly mean: readonly [number, number, number];
+  /** Per-channel standard deviation, RGB order (`image_std`). */
+  readonly std: readonly [number, number, number];
+}
+
+export interface ImagePreprocessorOptions {
+  /**
+   * Largest `width × height` (of one frame) that is decoded. Larger images are refused from
+   * their header alone, before any pixel is decoded (decompression bombs), with
+   * `too_large_pixels`.
+   * @defaultValue 100_000_000
+   */
+  readonly maxPixels?: number;
+}
+
+/** An image decoded to 8-bit RGB, EXIF orientation applied. */
+export interface DecodedImage {
+  /** Interleaved RGB, row-major, `width × height × 3` bytes. */
+  readonly rgb: Uint8Array;
+  /** Width after EXIF orientation. */
+  readonly width: number;
+  /** Height after EXIF orientation. */
+  readonly height: number;
+  /** The container format. */
+  readonly format: ImageFormat;
+}
+
+/** One image ready for the vision model. */
+export interface PreprocessedImage {
+  /** `3 × H × W` float32, channels first, normalised. */
+  readonly pixels: Float32Array;
+  /** Width of the source image after EXIF orientation. */
+  readonly width: number;
+  /** Height of the source image after EXIF orientation. */
+  readonly height: number;
+}
+
+export const DEFAULT_MAX_PIXELS = 100_000_000;
+
+/** Decoder warnings that PIL loads through, so they do not make an image undecodable. */
+const BENIGN_DECODER_WARNING = /extraneous bytes before marker|iCCP|incorrect sRGB profile|CRC error|tEXt|zTXt|iTXt|eXIf|exif/i;
+
+/**
+ * Image bytes → SigLIP `pixel_values`, as transformers' `load_image` plus the PIL image
+ * processor compute them (SPEC §2):
+ *
+ * 1. decode with sharp; EXIF orientation applied; the first frame of an animation;
+ * 2. stored colour values kept: an embedded ICC profile is not applied, as PIL does not
+ *    apply it (sharp would convert to sRGB by default — up to 107 levels off);
+ * 3. RGB: alpha dropped (not composited — PIL's `convert('RGB')` drops it), grey and palette
+ *    expanded; CMYK is converted through a CMYK profile and 16-bit is scaled to 8 bits
+ *    properly, where Pillow is naive (the only deliberate differences from Pillow);
+ * 4. resized straight to H × W with Pillow's BICUBIC (our port of its resampler: libvips'
+ *    kernels disagree with it when enlarging), quantised to uint8;
+ * 5. `(x · rescale − mean) / std` in float32, channels first.
+ *
+ * Faults of the image are thrown as `ImageError` with a SPEC §3 code.
+ */
+export class ImagePreprocessor {
+  /** Floats per image: `3 × H × W`. */
+  readonly valuesPerImage: number;
+  private readonly maxPixels: number;
+  /** For each channel, the float32 value of each uint8 level, computed as numpy does. */
+  private readonly lookup: readonly [Float32Array, Float32Array, Float32Array];
+
+  constructor(
+    readonly config: ImagePreprocessConfig,
+    options: ImagePreprocessorOptions = {},
+  ) {
+    if (!(config.width >= 1 && config.height >= 1)) throw new RangeError(`bad output size ${config.width}×${config.height}`);
+    this.valuesPerImage = 3 * config.width * config.height;
+    this.maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+    this.lookup = [channelLookup(config, 0), channelLookup(config, 1), channelLookup(config, 2)];
+  }
+
+  /** Decode, resize and normalise one image into a new `3 × H × W` array. */
+  async preprocess(bytes: Uint8Array): Promise<PreprocessedImage> {
+    const pixels = new Float32Array(this.valuesPerImage);
+    const { width, height } = await this.preprocessInto(bytes, pixels, 0);
+    return { pixels, width, height };
+  }
+
+  /**
+   * Decode, resize and normalise one image straight into slot `index` of a batch
+   * (`batch.length ≥ (index + 1) · 3HW`), so that a batch is assembled without copies.
+   * Returns the source size after EXIF orientation.
+   */
+  async preprocessInto(bytes: Uint8Array, batch: Float32Array, index: number): Promise<{ width: number; height: number }> {
+    const offset = index * this.valuesPerImage;
+    if (!Number.isInteger(index) || index < 0 || offset + this.valuesPerImage > batch.length) {
+      throw new RangeError(`batch of ${batch.length} values has no slot ${index} for ${this.valuesPerImage}-value images`);
+    }
+    const decoded = await this.decode(bytes);
+    this.normalizeInto(this.resize(decoded), batch, offset);
+    return { width: decoded.width, height: decoded.height };
+  }
+
+  /** Steps 1–3: bytes → 8-bit RGB at the image's own (oriented) size. */
+  async decode(bytes: Uint8Array): Promise<DecodedImage> {
+    if (bytes.length === 0) throw new ImageError('empty_object', 'the object is empty (0 bytes)');
+    const format = sniffImageFormat(bytes);
+    if (!format) throw new ImageError('unsupported_format', `not a supported image: ${describeUnknownBytes(bytes)}`);
+
+    let metadata: Metadata;
+    try {
+      metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
+    } catch (error) {
+      throw new ImageError('decode_failed', `cannot read the ${format} header: ${messageOf(error)}`, { cause: error });
+    }
+    if (metadata.format !== SHARP_FORMAT[format]) {
+      throw new ImageError('unsupported_format', `looks like ${format} but decodes as ${metadata.format ?? 'nothing'}`);
+    }
+    const frameWidth = metadata.width;
+    const frameHeight = metadata.pageHeight ?? metadata.height;
+    if (!frameWidth || !frameHeight) throw new ImageError('decode_failed', `the ${format} header has no dimensions`);
+    if (frameWidth * frameHeight > this.maxPixels) {
+      throw new ImageError(
+        'too_large_pixels',
+        `${frameWidth}×${frameHeight} = ${frameWidth * frameHeight} pixels exceeds the limit of ${this.maxPixels}`,
+      );
+    }
+
+    // A CMYK image needs a colour transform to become RGB at all: through its own profile
+    // when it has one, else through libvips' generic CMYK profile. Every other image keeps
+    // its stored values, as PIL does.
+    const ignoreIcc = !(metadata.space === 'cmyk' && metadata.hasProfile === true);
+    let raw: { data: Buffer; info: OutputInfo };
+    try {
+      raw = await this.decodePixels(bytes, ignoreIcc, 'warning');
+    } catch (error) {
+      // Corrupt pixel data (libjpeg's "premature end of data segment" …) is refused as PIL
+      // refuses it; the few warnings PIL loads through (stray bytes before a marker, damaged
+      // ancillary PNG chunks) get a second, lenient decode.
+      if (!BENIGN_DECODER_WARNING.test(messageOf(error))) {
+        throw new ImageError('decode_failed', `cannot decode the ${format} image: ${messageOf(error)}`, { cause: error });
+      }
+      try {
+        raw = await this.decodePixels(bytes, ignoreIcc, 'error');
+      } catch (retryError) {
+        throw new ImageError('decode_failed', `cannot decode the ${format} image: ${messageOf(retryError)}`, { cause: retryError });
+      }
+    }
+    const { data, info } = raw;
+    const rgb = info.channels === 3 ? new Uint8Array(data.buffer, data.byteOffset, data.length) : toRgb(data, info.channels);
+    return { rgb, width: info.width, height: info.height, format };
+  }
+
+  private decodePixels(bytes: Uint8Array, ignoreIcc: boolean, failOn: 'warning' | 'error') {
+    return sharp(bytes, { autoOrient: true, ignoreIcc, failOn, limitInputPixels: this.maxPixels, pages: 1, page: 0 })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+  }
+
+  /** Step 4: Pillow BICUBIC straight to H × W, interleaved uint8 RGB. */
+  resize(decoded: DecodedImage): Uint8Array {
+    return resizeBicubic(decoded.rgb, decoded.width, decoded.height, 3, this.config.width, this.config.height);
+  }
+
+  /** Step 5: interleaved uint8 RGB (H × W) → normalised float32 CHW at `out[offset…]`. */
+  normalizeInto(rgb: Uint8Array, out: Float32Array, offset: number): void {
+    const plane = this.config.width * this.config.height;
+    if (rgb.length !== plane * 3) throw new RangeError(`expected ${plane * 3} RGB bytes, got ${rgb.length}`);
+    const [r, g, b] = this.lookup;
+    for (let i = 0, p = 0; i < plane; i++, p += 3) {
+      out[offset + i] = r[rgb[p]!]!;
+      out[offset + plane + i] = g[rgb[p + 1]!]!;
+      out[offset + 2 * plane + i] = b[rgb[p + 2]!]!;
+    }
+  }
+}
+
+/** A new zeroed batch for `count` images of this preprocessor. */
+export function allocatePixelBatch(preprocessor: ImagePreprocessor, count: number): Float32Array {
+  return new Float32Array(count * preprocessor.valuesPerImage);
+}
+
+/**
+ * The float32 value of every uint8 level in one channel, with numpy's rounding steps:
+ * transformers rescales in float64 then casts to float32, and normalises in float32.
+ */
+function channelLookup(config: ImagePreprocessConfig, channel: 0 | 1 | 2): Float32Array {
+  const table = new Float32Array(256);
+  const mean = Math.fround(config.mean[channel]);
+  const std = Math.fround(config.std[channel]);
+  for (let level = 0; level < 256; level++) {
+    let x = config.doRescale ? Math.fround(level * config.rescaleFactor) : level;
+    if (config.doNormalize) x = Math.fround(Math.fround(x - mean) / std);
+    table[level] = x;
+  }
+  return table;
+}
+
+/** Expand sharp's 1- or 2-band output (which `toColourspace('srgb')` should already prevent) to RGB. */
+function toRgb(data: Buffer, channels: number): Uint8Array {
+  const pixels = data.length / channels;
+  const rgb = new Uint8Array(pixels * 3);
+  for (let i = 0; i < pixels; i++) {
+    const src = i * channels;
+    if (channels < 3) {
+      rgb[i * 3] = rgb[i * 3 + 1] = rgb[i * 3 + 2] = data[src]!;
+    } else {
+      rgb[i * 3] = data[src]!;
+      rgb[i * 3 + 1] = data[src + 1]!;
+      rgb[i * 3 + 2] = data[src + 2]!;
+    }
+  }
+  return rgb;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,56 @@
+/** Messages between `SiglipModel` (main thread) and `inference.thread.ts` (ONNX sessions). */
+
+export type Tower = 'vision' | 'text';
+
+/** What the thread needs to create its two sessions (`workerData`). */
+export interface InferenceThreadInit {
+  readonly visionPath: string;
+  readonly textPath: string;
+  readonly device: { readonly kind: 'cpu' } | { readonly kind: 'cuda'; readonly deviceId: number };
+  readonly intraOpThreads: number;
+  readonly graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Width every pooled output must have. */
+  readonly embedDim: number;
+}
+
+/** An input or output as ONNX Runtime reports it. */
+export interface ValueDescription {
+  readonly name: string;
+  readonly type: string;
+  readonly shape: ReadonlyArray<number | string>;
+}
+
+export interface SessionDescription {
+  readonly inputs: readonly ValueDescription[];
+  readonly outputs: readonly ValueDescription[];
+}
+
+export type ToThread =
+  | {
+      readonly type: 'run';
+      readonly id: number;
+      readonly tower: Tower;
+      /** float32 pixels (vision) or int64 ids (text), transferred. */
+      readonly buffer: ArrayBuffer;
+      readonly dims: readonly number[];
+    }
+  | { readonly type: 'close' };
+
+export interface ErrorPayload {
+  readonly name: string;
+  readonly message: string;
+  /** ORT failed to allocate memory. */
+  readonly outOfMemory: boolean;
+}
+
+export type FromThread =
+  | { readonly type: 'ready'; readonly vision: SessionDescription; readonly text: SessionDescription }
+  | { readonly type: 'init-error'; readonly error: ErrorPayload; readonly deviceFailure: boolean }
+  | {
+      readonly type: 'result';
+      readonly id: number;
+      /** `count × embedDim` float32, L2-normalised, transferred. */
+      readonly buffer: ArrayBuffer;
+    }
+  | { readonly type: 'error'; readonly id: number; readonly error: ErrorPayload }
+  | { readonly type: 'closed' };

@@ -1,0 +1,104 @@
+/**
+ * The thread that owns the ONNX Runtime sessions. `session.run` blocks the thread that calls
+ * it for the whole batch, so it must never be the main thread: BullMQ lock renewal and every
+ * other timer would starve (SPEC §4). The main thread transfers input buffers here and gets
+ * normalised embeddings back, transferred too.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import { fromFloat16Bits, toFloat16Bits } from './float16';
+import { isOutOfMemoryMessage } from './inference-out-of-memory-error';
+import type { ErrorPayload, FromThread, InferenceThreadInit, SessionDescription, ToThread, Tower } from './inference-protocol';
+import { l2NormalizeRows } from './label-scorer';
+
+const init = workerData as InferenceThreadInit;
+const port = parentPort!;
+
+function post(message: FromThread, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(message, transfer);
+}
+
+function errorPayload(error: unknown): ErrorPayload {
+  const message = error instanceof Error ? error.message : String(error);
+  return { name: error instanceof Error ? error.name : 'Error', message, outOfMemory: isOutOfMemoryMessage(message) };
+}
+
+function describe(session: ort.InferenceSession): SessionDescription {
+  const convert = (metadata: readonly ort.InferenceSession.ValueMetadata[]) =>
+    metadata.map((m) => (m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, type: 'non-tensor', shape: [] }));
+  return { inputs: convert(session.inputMetadata), outputs: convert(session.outputMetadata) };
+}
+
+function inputType(session: ort.InferenceSession): string {
+  const m = session.inputMetadata[0];
+  return m?.isTensor ? m.type : 'float32';
+}
+
+async function createSession(path: string): Promise<ort.InferenceSession> {
+  const executionProviders: ort.InferenceSession.ExecutionProviderConfig[] =
+    init.device.kind === 'cuda' ? [{ name: 'cuda', deviceId: init.device.deviceId }] : ['cpu'];
+  return ort.InferenceSession.create(path, {
+    executionProviders,
+    intraOpNumThreads: init.intraOpThreads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: init.graphOptimizationLevel,
+  });
+}
+
+let sessions: Record<Tower, ort.InferenceSession> | undefined;
+
+async function run(tower: Tower, buffer: ArrayBuffer, dims: readonly number[]): Promise<ArrayBuffer> {
+  const session = sessions![tower];
+  const inputName = session.inputNames[0]!;
+  let input: ort.Tensor;
+  if (tower === 'text') {
+    input = new ort.Tensor('int64', new BigInt64Array(buffer), dims);
+  } else if (inputType(session) === 'float16') {
+    input = new ort.Tensor('float16', toFloat16Bits(new Float32Array(buffer)), dims);
+  } else {
+    input = new ort.Tensor('float32', new Float32Array(buffer), dims);
+  }
+  const outputs = await session.run({ [inputName]: input }, ['pooler_output']);
+  const pooled = outputs['pooler_output']!;
+  const [count, width] = pooled.dims;
+  if (pooled.dims.length !== 2 || count !== dims[0] || width !== init.embedDim) {
+    throw new Error(`${tower} pooler_output has dims [${pooled.dims.join(', ')}], expected [${dims[0]}, ${init.embedDim}]`);
+  }
+  const values =
+    pooled.type === 'float16'
+      ? fromFloat16Bits(pooled.data as Uint16Array)
+      : pooled.type === 'float32'
+        ? new Float32Array(pooled.data as Float32Array)
+        : undefined;
+  if (!values) throw new Error(`${tower} pooler_output is ${pooled.type}, expected float32 or float16`);
+  l2NormalizeRows(values, width);
+  return values.buffer as ArrayBuffer;
+}
+
+port.on('message', (message: ToThread) => {
+  if (message.type === 'close') {
+    const open = sessions;
+    sessions = undefined;
+    void Promise.all([open?.vision.release(), open?.text.release()]).finally(() => {
+      post({ type: 'closed' });
+      port.close();
+    });
+    return;
+  }
+  run(message.tower, message.buffer, message.dims).then(
+    (buffer) => post({ type: 'result', id: message.id, buffer }, [buffer]),
+    (error: unknown) => post({ type: 'error', id: message.id, error: errorPayload(error) }),
+  );
+});
+
+try {
+  const vision = await createSession(init.visionPath);
+  const text = await createSession(init.textPath);
+  sessions = { vision, text };
+  post({ type: 'ready', vision: describe(vision), text: describe(text) });
+} catch (error) {
+  const payload = errorPayload(error);
+  const deviceFailure = init.device.kind === 'cuda' && /cuda|provider|shared library|GPU|device/i.test(payload.message);
+  post({ type: 'init-error', error: payload, deviceFailure });
+}

@@ -1,0 +1,455 @@
+import { access, readFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { computeContentHash } from './content-hash';
+import type { ImagePreprocessConfig } from './image-preprocessor';
+import { findLogitParameters, type LogitParameters } from './logit-parameters';
+import { MODEL_VARIANTS, type ModelVariant } from './model-options';
+import { ModelLoadError } from './model-load-error';
+import { ONNX_ELEMENT_TYPES, scanOnnxModel, type OnnxGraphSummary, type OnnxValueInfo } from './onnx-graph-scan';
+import { readSafetensorsScalars } from './safetensors-scalars';
+
+/** The sidecar our export tool writes beside the model files (tools/export/README.md). */
+export const SIDECAR_FILE = 'siglip-batch.json';
+
+/** Where each tower's ONNX file of a variant lives, relative to the model directory. */
+export function towerFile(tower: 'vision' | 'text', variant: ModelVariant): string {
+  const suffix = variant === 'fp32' ? '' : `_${variant}`;
+  return `onnx/${tower}_model${suffix}.onnx`;
+}
+
+/** A model directory, read and validated. */
+export interface SiglipModelInfo {
+  /** Absolute path of the directory. */
+  readonly dir: string;
+  /** `siglip-batch` (our export, with its sidecar) or `hub` (Xenova / onnx-community layout, no sidecar). */
+  readonly layout: 'siglip-batch' | 'hub';
+  /** The checkpoint it was exported from (sidecar), else config's `_name_or_path`, else the folder name. */
+  readonly checkpoint: string;
+  /** sha256 content hash of the config, tokenizer and ONNX files. */
+  readonly contentHash: string;
+  /** Width of both towers' pooled, normalised embeddings. */
+  readonly embedDim: number;
+  /** Input image size of the vision tower (`preprocessor_config.json` `size`). */
+  readonly imageSize: { readonly height: number; readonly width: number };
+  /** Token positions of the text tower (`text_config.max_position_embeddings`). */
+  readonly textLength: number;
+  readonly vocabSize: number;
+  /** The learned logit scale, raw (before `exp`), and bias. */
+  readonly logitScale: number;
+  readonly logitBias: number;
+  /** Where scale and bias were read from. */
+  readonly logitSource: 'sidecar' | 'model.safetensors' | 'onnx/model.onnx';
+  /** Variants whose two tower files are both present. */
+  readonly variants: readonly ModelVariant[];
+  /** The variant validated by `loadModelDir` (its files are `visionFile`, `textFile`). */
+  readonly variant: ModelVariant;
+  readonly visionFile: string;
+  readonly textFile: string;
+  /** Element type of the vision input and both outputs for the chosen variant (`float32`, `float16`). */
+  readonly visionInputType: string;
+  /** What the image processor does, from `preprocessor_config.json`. */
+  readonly preprocess: ImagePreprocessConfig;
+  /** `tokenizer_config.json`, when present. */
+  readonly tokenizerConfig?: Record<string, unknown>;
+}
+
+export interface LoadModelDirOptions {
+  /**
+   * The variant whose files are checked (and used).
+   * @defaultValue 'fp32'
+   */
+  readonly variant?: ModelVariant;
+  /**
+   * Recompute the content hash and compare it with the sidecar's.
+   * @defaultValue true
+   */
+  readonly verifyContentHash?: boolean;
+}
+
+// transformers' SiglipTextConfig / SiglipVisionConfig defaults: config.json files written by
+// `to_diff_dict` leave out values equal to them (google/siglip-base-patch16-224 does).
+const textConfigSchema = z
+  .object({
+    hidden_size: z.number().int().positive().default(768),
+    max_position_embeddings: z.number().int().positive().default(64),
+    vocab_size: z.number().int().positive().default(32000),
+    projection_size: z.number().int().positive().nullish(),
+  })
+  .passthrough();
+const visionConfigSchema = z
+  .object({
+    hidden_size: z.number().int().positive().default(768),
+    image_size: z.number().int().positive().default(224),
+    patch_size: z.number().int().positive().default(16),
+    num_channels: z.number().int().positive().default(3),
+  })
+  .passthrough();
+const configSchema = z
+  .object({
+    model_type: z.string().optional(),
+    _name_or_path: z.string().optional(),
+    text_config: textConfigSchema.default(textConfigSchema.parse({})),
+    vision_config: visionConfigSchema.default(visionConfigSchema.parse({})),
+  })
+  .passthrough();
+
+const rgb = z.union([z.number(), z.array(z.number()).length(3)]);
+const preprocessorSchema = z
+  .object({
+    size: z.object({ height: z.number().int().positive(), width: z.number().int().positive() }).optional(),
+    do_resize: z.boolean().default(true),
+    resample: z.number().int().default(3),
+    do_rescale: z.boolean().default(true),
+    rescale_factor: z.number().positive().default(1 / 255),
+    do_normalize: z.boolean().default(true),
+    image_mean: rgb.default([0.5, 0.5, 0.5]),
+    image_std: rgb.default([0.5, 0.5, 0.5]),
+  })
+  .passthrough();
+
+const sidecarSchema = z
+  .object({
+    format: z.number().int(),
+    checkpoint: z.string().optional(),
+    logit_scale: z.number().optional(),
+    logit_bias: z.number().optional(),
+    embed_dim: z.number().int().optional(),
+    image_size: z.number().int().optional(),
+    text_length: z.number().int().optional(),
+    content_hash: z.string().optional(),
+    variants: z.array(z.string()).optional(),
+  })
+  .passthrough();
+
+/** PIL's resampling filter numbers, for messages. */
+const PIL_FILTERS: Record<number, string> = { 0: 'NEAREST', 1: 'LANCZOS', 2: 'BILINEAR', 3: 'BICUBIC', 4: 'BOX', 5: 'HAMMING' };
+
+/**
+ * Reads and validates a model directory: ours (with the `siglip-batch.json` sidecar) or the
+ * Xenova / onnx-community layout (`onnx/vision_model.onnx`, `onnx/text_model.onnx`,
+ * optionally `onnx/model.onnx`, `tokenizer.json`, `config.json`, `preprocessor_config.json`).
+ *
+ * Sizes come from `config.json` / `preprocessor_config.json`, never from constants. The ONNX
+ * files are read as streams for their input/output names, types and dims, which must agree
+ * with the config. logit_scale / logit_bias come from the sidecar, else `model.safetensors`,
+ * else the combined `onnx/model.onnx` (found by role); a model without them is refused.
+ *
+ * Every problem is collected and thrown once as a `ModelLoadError`.
+ */
+export async function loadModelDir(dirArg: string, options: LoadModelDirOptions = {}): Promise<SiglipModelInfo> {
+  const dir = resolve(dirArg);
+  const variant = options.variant ?? 'fp32';
+  const problems: string[] = [];
+  const fail = (): never => {
+    throw new ModelLoadError(dir, problems);
+  };
+
+  if (!(await exists(dir))) {
+    problems.push('the directory does not exist');
+    fail();
+  }
+
+  const configJson = await readJson(dir, 'config.json', problems);
+  const preprocessorJson = await readJson(dir, 'preprocessor_config.json', problems);
+  const tokenizerJsonText = await readText(dir, 'tokenizer.json', problems);
+  const sidecarJson = (await exists(join(dir, SIDECAR_FILE))) ? await readJson(dir, SIDECAR_FILE, problems) : undefined;
+  const tokenizerConfig = (await exists(join(dir, 'tokenizer_config.json')))
+    ? ((await readJson(dir, 'tokenizer_config.json', problems)) as Record<string, unknown> | undefined)
+    : undefined;
+
+  const config = configJson === undefined ? undefined : parseWith(configSchema, configJson, 'config.json', problems);
+  const preprocessor =
+    preprocessorJson === undefined ? undefined : parseWith(preprocessorSchema, preprocessorJson, 'preprocessor_config.json', problems);
+  const sidecar = sidecarJson === undefined ? undefined : parseWith(sidecarSchema, sidecarJson, SIDECAR_FILE, problems);
+  if (config?.model_type !== undefined && config.model_type !== 'siglip') {
+    problems.push(`config.json: model_type is "${config.model_type}", not "siglip"`);
+  }
+  if (tokenizerJsonText !== undefined) checkTokenizerJson(tokenizerJsonText, problems);
+
+  const visionHidden = config?.vision_config.hidden_size;
+  const textWidth = config ? (config.text_config.projection_size ?? config.text_config.hidden_size) : undefined;
+  const textLength = config?.text_config.max_position_embeddings;
+  if (visionHidden !== undefined && textWidth !== undefined && visionHidden !== textWidth) {
+    problems.push(`config.json: vision width ${visionHidden} and text width ${textWidth} differ (SigLIP embeds both in one space)`);
+  }
+  const embedDim = visionHidden;
+
+  let imageSize: { height: number; width: number } | undefined;
+  if (preprocessor) {
+    if (!preprocessor.size) problems.push('preprocessor_config.json: no size {height, width}');
+    else imageSize = preprocessor.size;
+    if (!preprocessor.do_resize) problems.push('preprocessor_config.json: do_resize is false (SigLIP resizes every image)');
+    if (preprocessor.resample !== 3) {
+      problems.push(`preprocessor_config.json: resample is ${PIL_FILTERS[preprocessor.resample] ?? preprocessor.resample}; only BICUBIC (3) is implemented`);
+    }
+    if (imageSize && config && (imageSize.height !== config.vision_config.image_size || imageSize.width !== config.vision_config.image_size)) {
+      problems.push(
+        `preprocessor_config.json size ${imageSize.width}×${imageSize.height} differs from config.json vision_config.image_size ${config.vision_config.image_size}`,
+      );
+    }
+  }
+
+  if (sidecar) {
+    if (sidecar.embed_dim !== undefined && embedDim !== undefined && sidecar.embed_dim !== embedDim) {
+      problems.push(`${SIDECAR_FILE}: embed_dim ${sidecar.embed_dim} differs from config.json's ${embedDim}`);
+    }
+    if (sidecar.image_size !== undefined && imageSize && sidecar.image_size !== imageSize.height) {
+      problems.push(`${SIDECAR_FILE}: image_size ${sidecar.image_size} differs from preprocessor_config.json's ${imageSize.height}`);
+    }
+    if (sidecar.text_length !== undefined && textLength !== undefined && sidecar.text_length !== textLength) {
+      problems.push(`${SIDECAR_FILE}: text_length ${sidecar.text_length} differs from config.json's ${textLength}`);
+    }
+  }
+
+  // The towers of the chosen variant.
+  const variants: ModelVariant[] = [];
+  for (const v of MODEL_VARIANTS) {
+    if ((await exists(join(dir, towerFile('vision', v)))) && (await exists(join(dir, towerFile('text', v))))) variants.push(v);
+  }
+  const visionFile = towerFile('vision', variant);
+  const textFile = towerFile('text', variant);
+  let visionInputType = 'float32';
+  for (const [tower, file] of [
+    ['vision', visionFile],
+    ['text', textFile],
+  ] as const) {
+    if (!(await exists(join(dir, file)))) {
+      const others = variants.length ? ` (variants present: ${variants.join(', ')})` : '';
+      problems.push(`missing ${tower} model ${file} for variant ${variant}${others}`);
+      continue;
+    }
+    let graph: OnnxGraphSummary;
+    try {
+      graph = await scanOnnxModel(join(dir, file));
+    } catch (error) {
+      problems.push(`${file}: not a readable ONNX model (${(error as Error).message})`);
+      continue;
+    }
+    for (const location of graph.externalDataFiles) {
+      if (!(await exists(join(dir, 'onnx', location)))) problems.push(`${file}: its external data file onnx/${location} is missing`);
+    }
+    if (tower === 'vision') {
+      const type = checkTower(file, graph, {
+        input: 'pixel_values',
+        inputTypes: [1, 10],
+        inputDims: [undefined, config?.vision_config.num_channels ?? 3, imageSize?.height, imageSize?.width],
+        inputDimNames: ['batch', 'channels', 'height (preprocessor_config.json size)', 'width (preprocessor_config.json size)'],
+        width: embedDim,
+        widthSource: 'config.json vision_config.hidden_size',
+        problems,
+      });
+      if (type) visionInputType = type;
+    } else {
+      checkTower(file, graph, {
+        input: 'input_ids',
+        inputTypes: [7],
+        inputDims: [undefined, textLength],
+        inputDimNames: ['batch', 'text length (config.json text_config.max_position_embeddings)'],
+        width: embedDim,
+        widthSource: 'the embedding width (config.json vision_config.hidden_size)',
+        problems,
+      });
+    }
+  }
+
+  // logit_scale / logit_bias: sidecar, else model.safetensors, else the combined graph.
+  let logit: LogitParameters | undefined;
+  let logitSource: SiglipModelInfo['logitSource'] = 'sidecar';
+  const missingFromSidecar: string[] = [];
+  if (sidecar) {
+    if (sidecar.logit_scale === undefined) missingFromSidecar.push('logit_scale');
+    if (sidecar.logit_bias === undefined) missingFromSidecar.push('logit_bias');
+    if (missingFromSidecar.length === 0) logit = { logitScale: sidecar.logit_scale!, logitBias: sidecar.logit_bias! };
+  }
+  const looked: string[] = [sidecar ? `${SIDECAR_FILE} (${missingFromSidecar.length ? `no ${missingFromSidecar.join(', no ')}` : 'ok'})` : `no ${SIDECAR_FILE}`];
+  if (!logit && (await exists(join(dir, 'model.safetensors')))) {
+    try {
+      const found = await readSafetensorsScalars(join(dir, 'model.safetensors'), ['logit_scale', 'logit_bias']);
+      const scale = found.get('logit_scale');
+      const bias = found.get('logit_bias');
+      if (scale !== undefined && bias !== undefined) {
+        logit = { logitScale: scale, logitBias: bias };
+        logitSource = 'model.safetensors';
+      } else looked.push(`model.safetensors (no ${scale === undefined ? 'logit_scale' : 'logit_bias'})`);
+    } catch (error) {
+      looked.push(`model.safetensors (unreadable: ${(error as Error).message})`);
+    }
+  } else if (!logit) looked.push('no model.safetensors');
+  if (!logit && (await exists(join(dir, 'onnx/model.onnx')))) {
+    try {
+      const found = findLogitParameters(await scanOnnxModel(join(dir, 'onnx/model.onnx'), { nodes: true }));
+      if (found) {
+        logit = found;
+        logitSource = 'onnx/model.onnx';
+      } else looked.push('onnx/model.onnx (no Exp(scale) · similarity + bias pattern)');
+    } catch (error) {
+      looked.push(`onnx/model.onnx (unreadable: ${(error as Error).message})`);
+    }
+  } else if (!logit) looked.push('no onnx/model.onnx');
+  if (!logit) {
+    const which = missingFromSidecar.length === 1 ? missingFromSidecar[0]! : 'logit_scale and logit_bias';
+    problems.push(`no ${which}: looked in ${looked.join(', ')}; a model without them cannot score labels`);
+  } else if (!Number.isFinite(logit.logitScale) || !Number.isFinite(logit.logitBias)) {
+    problems.push(`logit_scale ${logit.logitScale} / logit_bias ${logit.logitBias} are not finite`);
+  }
+
+  if (problems.length > 0) fail();
+
+  // Only a sound directory is hashed: reading every weight of a broken one helps nobody.
+  let contentHash = sidecar?.content_hash;
+  if (options.verifyContentHash !== false || !contentHash) {
+    const computed = await computeContentHash(dir);
+    if (contentHash && contentHash !== computed) {
+      problems.push(
+        `content hash mismatch: ${SIDECAR_FILE} says ${contentHash} but the files hash to ${computed} (changed since export?)`,
+      );
+      fail();
+    }
+    contentHash = computed;
+  }
+
+  const mean = preprocessor!.image_mean;
+  const std = preprocessor!.image_std;
+  return {
+    dir,
+    layout: sidecar ? 'siglip-batch' : 'hub',
+    checkpoint: sidecar?.checkpoint ?? config!._name_or_path ?? basename(dir),
+    contentHash: contentHash!,
+    embedDim: embedDim!,
+    imageSize: imageSize!,
+    textLength: textLength!,
+    vocabSize: config!.text_config.vocab_size,
+    logitScale: logit!.logitScale,
+    logitBias: logit!.logitBias,
+    logitSource,
+    variants,
+    variant,
+    visionFile,
+    textFile,
+    visionInputType,
+    preprocess: {
+      height: imageSize!.height,
+      width: imageSize!.width,
+      doRescale: preprocessor!.do_rescale,
+      rescaleFactor: preprocessor!.rescale_factor,
+      doNormalize: preprocessor!.do_normalize,
+      mean: typeof mean === 'number' ? [mean, mean, mean] : [mean[0]!, mean[1]!, mean[2]!],
+      std: typeof std === 'number' ? [std, std, std] : [std[0]!, std[1]!, std[2]!],
+    },
+    ...(tokenizerConfig ? { tokenizerConfig } : {}),
+  };
+}
+
+interface TowerExpectation {
+  input: string;
+  inputTypes: number[];
+  inputDims: Array<number | undefined>;
+  inputDimNames: string[];
+  width: number | undefined;
+  widthSource: string;
+  problems: string[];
+}
+
+/** Checks one tower's input and `pooler_output`; returns the input's element type name. */
+function checkTower(file: string, graph: OnnxGraphSummary, want: TowerExpectation): string | undefined {
+  const { problems } = want;
+  const input = graph.inputs.find((i) => i.name === want.input);
+  if (!input) {
+    problems.push(`${file}: no input named ${want.input} (inputs: ${names(graph.inputs)})`);
+  } else {
+    if (!want.inputTypes.includes(input.elemType)) {
+      problems.push(
+        `${file}: input ${want.input} is ${typeName(input.elemType)}, expected ${want.inputTypes.map(typeName).join(' or ')}`,
+      );
+    }
+    checkDims(file, input, want.inputDims, want.inputDimNames, problems);
+  }
+  const extraInputs = graph.inputs.filter((i) => i.name !== want.input);
+  if (extraInputs.length > 0) problems.push(`${file}: unexpected inputs ${names(extraInputs)} (only ${want.input} is fed)`);
+  const pooled = graph.outputs.find((o) => o.name === 'pooler_output');
+  if (!pooled) {
+    problems.push(`${file}: no output named pooler_output (outputs: ${names(graph.outputs)})`);
+  } else {
+    const width = pooled.dims[pooled.dims.length - 1];
+    if (pooled.dims.length !== 2) problems.push(`${file}: pooler_output has ${pooled.dims.length} dims, expected [batch, width]`);
+    else if (typeof width === 'number' && want.width !== undefined && width !== want.width) {
+      problems.push(`${file}: pooler_output width ${width} differs from ${want.widthSource} = ${want.width}`);
+    }
+    if (pooled.elemType !== 1 && pooled.elemType !== 10) problems.push(`${file}: pooler_output is ${typeName(pooled.elemType)}, expected float32 or float16`);
+  }
+  return input ? typeName(input.elemType) : undefined;
+}
+
+function checkDims(
+  file: string,
+  value: OnnxValueInfo,
+  expected: Array<number | undefined>,
+  dimNames: string[],
+  problems: string[],
+): void {
+  if (value.dims.length === 0) return; // shape not recorded: ORT checks at run time
+  if (value.dims.length !== expected.length) {
+    problems.push(`${file}: input ${value.name} has ${value.dims.length} dims [${value.dims.join(', ')}], expected ${expected.length}`);
+    return;
+  }
+  expected.forEach((want, i) => {
+    const got = value.dims[i];
+    if (want !== undefined && typeof got === 'number' && got !== want) {
+      problems.push(`${file}: input ${value.name} ${dimNames[i]} is ${got}, config says ${want}`);
+    }
+  });
+}
+
+function checkTokenizerJson(text: string, problems: string[]): void {
+  try {
+    const json = JSON.parse(text) as { model?: { type?: string } };
+    if (json.model?.type !== 'Unigram') {
+      problems.push(`tokenizer.json: model type ${json.model?.type ?? 'missing'}, expected SentencePiece Unigram`);
+    }
+  } catch (error) {
+    problems.push(`tokenizer.json: not valid JSON (${(error as Error).message})`);
+  }
+}
+
+function names(values: readonly OnnxValueInfo[]): string {
+  return values.length ? values.map((v) => v.name).join(', ') : 'none';
+}
+
+function typeName(elemType: number): string {
+  return ONNX_ELEMENT_TYPES[elemType] ?? `type ${elemType}`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function readText(dir: string, name: string, problems: string[]): Promise<string | undefined> {
+  try {
+    return await readFile(join(dir, name), 'utf8');
+  } catch (error) {
+    problems.push((error as NodeJS.ErrnoException).code === 'ENOENT' ? `missing ${name}` : `cannot read ${name}: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
+async function readJson(dir: string, name: string, problems: string[]): Promise<unknown> {
+  const text = await readText(dir, name, problems);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    problems.push(`${name}: not valid JSON (${(error as Error).message})`);
+    return undefined;
+  }
+}
+
+function parseWith<T extends z.ZodType>(schema: T, value: unknown, file: string, problems: string[]): z.output<T> | undefined {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) problems.push(`${file}: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
+  return undefined;
+}

@@ -1,0 +1,133 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeviceUnavailableError } from './device-unavailable-error';
+import { allocatePixelBatch } from './image-preprocessor';
+import { InferenceOutOfMemoryError } from './inference-out-of-memory-error';
+import { buildLabelSet } from './label-scorer';
+import { ModelLoadError } from './model-load-error';
+import { availableExecutionProviders, SiglipModel, toInferenceError } from './siglip-session';
+import { IMAGES_DIR, TINY_MODEL_DIR } from './testing/model-fixtures';
+
+let model: SiglipModel;
+beforeAll(async () => {
+  // One intra-op thread: the inference thread then keeps one core busy and leaves the other
+  // to the event loop, as a worker with a GPU would.
+  model = await SiglipModel.load(TINY_MODEL_DIR, { intraOpThreads: 1 });
+});
+afterAll(async () => {
+  await model?.close();
+});
+
+function norm(row: Float32Array): number {
+  return Math.sqrt(row.reduce((s, v) => s + v * v, 0));
+}
+
+describe('SiglipModel', () => {
+  it('embeds images and texts as L2-normalised rows of the model width', async () => {
+    const batch = allocatePixelBatch(model.preprocessor, 2);
+    await model.preprocessor.preprocessInto(readFileSync(join(IMAGES_DIR, 'chelsea.webp')), batch, 0);
+    await model.preprocessor.preprocessInto(readFileSync(join(IMAGES_DIR, 'rocket.tif')), batch, 1);
+    const images = await model.embedImages(batch, 2);
+    expect(images).toHaveLength(2 * 32);
+    expect(norm(images.subarray(0, 32))).toBeCloseTo(1, 5);
+    expect(batch.byteLength).toBe(0); // transferred to the inference thread
+    const texts = await model.embedTexts(['a cat', 'a rocket', 'a cat']);
+    expect(texts).toHaveLength(3 * 32);
+    expect(Array.from(texts.subarray(64))).toEqual(Array.from(texts.subarray(0, 32)));
+  });
+
+  it('copies a view into a larger buffer instead of detaching it', async () => {
+    const big = new Float32Array(3 * model.preprocessor.valuesPerImage);
+    const view = big.subarray(model.preprocessor.valuesPerImage);
+    await model.embedImages(view, 1);
+    expect(big.length).toBe(3 * model.preprocessor.valuesPerImage);
+  });
+
+  it('runs concurrent requests and keeps them apart', async () => {
+    const [a, b] = await Promise.all([model.embedTexts(['a cat']), model.embedTexts(['a dog'])]);
+    expect(Array.from(a)).toEqual(Array.from(await model.embedTexts(['a cat'])));
+    expect(Array.from(b)).not.toEqual(Array.from(a));
+  });
+
+  it('turns an inference failure into a rejected promise and stays usable', async () => {
+    const ids = new BigInt64Array(16).fill(999_999n); // out of the vocabulary
+    await expect(model.embedTokenIds(ids, 1)).rejects.toThrow(/Gather|indices|out of bounds|invalid/i);
+    await expect(model.embedTexts(['still works'])).resolves.toHaveLength(32);
+  });
+
+  it('checks batch sizes before sending anything', async () => {
+    await expect(model.embedImages(new Float32Array(10), 1)).rejects.toThrow(RangeError);
+    await expect(model.embedTokenIds(new BigInt64Array(15), 1)).rejects.toThrow(RangeError);
+  });
+
+  it('scores label sets with averaged templates', async () => {
+    const scorer = await model.labelScorer(buildLabelSet(['cat', 'rocket'], { templates: ['a photo of {}', 'a picture of a {}'] }));
+    expect(scorer.embeddings).toHaveLength(2 * 32);
+    const scores = scorer.score(await model.embedTexts(['a photo of cat']));
+    expect(scores).toHaveLength(2);
+    for (const s of scores) expect(s >= 0 && s <= 1).toBe(true);
+  });
+
+  it('keeps the event loop responsive while a batch of over a second runs', async () => {
+    let count = 128;
+    let elapsed = 0;
+    let maxGap = 0;
+    // Grow the batch until one run takes at least a second on this machine.
+    while (elapsed < 1000 && count <= 4096) {
+      count *= 2;
+      const pixels = new Float32Array(count * model.preprocessor.valuesPerImage).fill(0.25);
+      let last = performance.now();
+      maxGap = 0;
+      const timer = setInterval(() => {
+        const now = performance.now();
+        maxGap = Math.max(maxGap, now - last);
+        last = now;
+      }, 10);
+      const started = performance.now();
+      const embeddings = await model.embedImages(pixels, count);
+      elapsed = performance.now() - started;
+      clearInterval(timer);
+      maxGap = Math.max(maxGap, performance.now() - last);
+      expect(embeddings).toHaveLength(count * 32);
+    }
+    expect(elapsed).toBeGreaterThanOrEqual(1000);
+    expect(maxGap).toBeLessThanOrEqual(50);
+  });
+});
+
+describe('SiglipModel.load', () => {
+  it('fails loudly for CUDA without its provider libraries, never falling back to the CPU', async () => {
+    const error = await SiglipModel.load(TINY_MODEL_DIR, { device: 'cuda' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DeviceUnavailableError);
+    expect((error as Error).message).toMatch(/device cuda:0 cannot be used: ONNX Runtime's CUDA execution provider is not installed/);
+    expect(await availableExecutionProviders()).not.toContain('cuda');
+  });
+
+  it('refuses bad options with the model problems\' error type', async () => {
+    await expect(SiglipModel.load(TINY_MODEL_DIR, { device: 'gpu' })).rejects.toBeInstanceOf(ModelLoadError);
+  });
+
+  it('runs the fp16 variant (float32 inputs, fp16 weights)', async () => {
+    const fp16 = await SiglipModel.load(TINY_MODEL_DIR, { variant: 'fp16', intraOpThreads: 1, verifyContentHash: false });
+    try {
+      const [a, b] = [await fp16.embedTexts(['a cat']), await model.embedTexts(['a cat'])];
+      const cos = a.reduce((s, v, i) => s + v * b[i]!, 0);
+      expect(cos).toBeGreaterThan(0.99);
+    } finally {
+      await fp16.close();
+    }
+  });
+});
+
+describe('toInferenceError', () => {
+  it('maps ORT allocation failures to InferenceOutOfMemoryError with the batch size', () => {
+    const error = toInferenceError(
+      { name: 'Error', message: 'Failed to allocate memory for requested buffer of size 123456', outOfMemory: true },
+      64,
+    );
+    expect(error).toBeInstanceOf(InferenceOutOfMemoryError);
+    expect((error as InferenceOutOfMemoryError).batchSize).toBe(64);
+    expect(toInferenceError({ name: 'Error', message: 'shape mismatch', outOfMemory: false }, 1)).not.toBeInstanceOf(InferenceOutOfMemoryError);
+  });
+});

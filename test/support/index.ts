@@ -1,0 +1,6 @@
+/**
+ * The shared test harness, importable from specs anywhere as `@siglip-batch/testing`
+ * (a vitest alias and a tsconfig path, not a package: test code only).
+ */
+export * from './harness';
+export { freePort } from './free-port';
