@@ -18,3 +18,4 @@ export * from './siglip-model-adapter';
 export * from './source-kind';
 export * from './source-lister';
 export * from './store-resolver';
+export * from './retrieval';

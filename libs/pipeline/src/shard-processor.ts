@@ -250,7 +250,10 @@ async function inferBatch(
         await run(part.slice(half));
         return;
       }
-      throw error;
+      if (embedder.isOutOfMemory(error)) throw error;
+      // Any other inference error is the model's (a broken or mismatched file, a bad graph):
+      // it fails the same way on every retry, so the shard is unrecoverable, named.
+      throw new PermanentShardError(`inference failed: ${(error as Error).message}`);
     }
     const inferMs = performance.now() - started;
     timings.inferMs += inferMs;

@@ -2,6 +2,7 @@ import {
   ImageError,
   ImagePreprocessor,
   InferenceOutOfMemoryError,
+  PreprocessPool,
   SiglipModel,
   buildLabelSet,
   loadModelDir,
@@ -23,6 +24,11 @@ export interface LoadSiglipOptions {
   device: string;
   variant: ModelVariant;
   intraOpThreads?: number;
+  /**
+   * Preprocessing threads (decode + Pillow resize off the event loop, see `PreprocessPool`);
+   * 0 preprocesses on the calling thread. @defaultValue `os.availableParallelism()`
+   */
+  preprocessThreads?: number;
 }
 
 function refOf(info: SiglipModelInfo): ModelRef {
@@ -48,7 +54,15 @@ export async function loadSiglipModel(dir: string, options: LoadSiglipOptions): 
     variant: options.variant,
     ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
   } as Parameters<typeof SiglipModel.load>[1]);
-  return new SiglipLoadedModel(model);
+  const threads = options.preprocessThreads;
+  let pool: PreprocessPool | null = null;
+  try {
+    if (threads !== 0) pool = await PreprocessPool.start(model.info.preprocess, threads === undefined ? {} : { threads });
+  } catch (error) {
+    await model.close();
+    throw error;
+  }
+  return new SiglipLoadedModel(model, pool);
 }
 
 class SiglipLoadedModel implements LoadedModel {
@@ -58,7 +72,10 @@ class SiglipLoadedModel implements LoadedModel {
   // One preprocessor per pixel limit (runs may set their own).
   private readonly preprocessors = new Map<number, ImagePreprocessor>();
 
-  constructor(private readonly model: SiglipModel) {
+  constructor(
+    private readonly model: SiglipModel,
+    private readonly pool: PreprocessPool | null,
+  ) {
     this.ref = refOf(model.info);
     const { height, width } = model.info.imageSize;
     this.embedder = {
@@ -71,6 +88,14 @@ class SiglipLoadedModel implements LoadedModel {
   }
 
   private async preprocess(bytes: Buffer, maxPixels: number): Promise<PreprocessedImage | ImageFailure> {
+    if (this.pool) {
+      try {
+        return await this.pool.preprocess(bytes, { maxPixels });
+      } catch (error) {
+        if (error instanceof ImageError) return { code: error.code, message: error.message };
+        throw error;
+      }
+    }
     let preprocessor = this.preprocessors.get(maxPixels);
     if (!preprocessor) {
       preprocessor = new ImagePreprocessor(this.model.info.preprocess, { maxPixels });
@@ -102,7 +127,7 @@ class SiglipLoadedModel implements LoadedModel {
     return { scorer: adapted, prompts: set.prompts.map((p) => [...p]), embeddings: scorer.embeddings };
   }
 
-  close(): Promise<void> {
-    return this.model.close();
+  async close(): Promise<void> {
+    await Promise.all([this.model.close(), this.pool?.close()]);
   }
 }

@@ -1,0 +1,3 @@
+export * from './top-k';
+export * from './embedding-scan';
+export * from './run-folder-uri';
