@@ -90,6 +90,9 @@ export async function enqueueRun(options: EnqueueOptions): Promise<EnqueueSummar
         report();
       },
       onShard: async (shard, { resumed }) => {
+        if (shard % 50 === 0 && (await registry.get(spec.runId))?.state === 'cancelled') {
+          throw new Error(`run ${spec.runId} is cancelled: nothing more is enqueued for it (stopped at shard ${shard}); use a new run id`);
+        }
         if (done.has(shard)) {
           progress.shardsAlreadyDone++;
           return;
