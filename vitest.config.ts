@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { NameOrderSequencer } from './test/support/name-order-sequencer';
 
 // Two suites share one moto server and one Redis (see test/support/global-setup.ts):
 // - unit: `*.spec.ts` beside the code, files run in parallel;
@@ -12,6 +13,7 @@ export default defineConfig({
   },
   test: {
     globalSetup: ['./test/support/global-setup.ts'],
+    sequence: { sequencer: NameOrderSequencer },
     projects: [
       {
         extends: true,

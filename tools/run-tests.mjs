@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, '.test-output');
 mkdirSync(outDir, { recursive: true });
+// Rows of the fault suite's table are recorded per run: start without an earlier run's.
+rmSync(join(outDir, 'fault-report'), { recursive: true, force: true });
 const extra = process.argv.slice(2);
 
 let passed = 0;

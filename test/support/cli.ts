@@ -1,6 +1,7 @@
 /** Running the `siglip-batch` command (producer and worker processes) from tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { descendantPids } from './process-metrics';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = `${REPO_ROOT}node_modules/.bin/siglip-batch`;
@@ -51,12 +52,24 @@ export function startWorker(args: string[], env: NodeJS.ProcessEnv): WorkerProce
     stop: (signal = 'SIGTERM') =>
       new Promise((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
-        const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+        // SIGKILL cannot be forwarded by the launcher: kill the worker app process with it.
+        const killTree = () => {
+          for (const pid of descendantPids(child.pid!)) {
+            try {
+              process.kill(pid, 'SIGKILL');
+            } catch {
+              // already gone
+            }
+          }
+          child.kill('SIGKILL');
+        };
+        const timer = setTimeout(killTree, 60_000);
         child.once('exit', (code) => {
           clearTimeout(timer);
           resolve(code);
         });
-        child.kill(signal);
+        if (signal === 'SIGKILL') killTree();
+        else child.kill(signal);
       }),
   };
 }

@@ -1,9 +1,15 @@
 import { Command } from 'commander';
 import packageJson from '../package.json' with { type: 'json' };
 import { registerCancelCommand } from './commands/cancel-command';
+import { registerDashboardCommand } from './commands/dashboard-command';
 import { registerEmbedCommand } from './commands/embed-command';
 import { registerEnqueueCommand } from './commands/enqueue-command';
+import { registerLatestCommand } from './commands/latest-command';
 import { registerModelCommand } from './commands/model-command';
+import { registerRetagCommand } from './commands/retag-command';
+import { registerScheduleCommand } from './commands/schedule-command';
+import { registerSchedulerCommand } from './commands/scheduler-command';
+import { registerSearchCommand } from './commands/search-command';
 import { registerStatusCommand } from './commands/status-command';
 import { registerWorkerCommand } from './commands/worker-command';
 
@@ -26,5 +32,11 @@ export function buildProgram(): Command {
   registerEmbedCommand(program);
   registerModelCommand(program);
   registerWorkerCommand(program);
+  registerDashboardCommand(program);
+  registerSearchCommand(program);
+  registerRetagCommand(program);
+  registerLatestCommand(program);
+  registerScheduleCommand(program);
+  registerSchedulerCommand(program);
   return program;
 }

@@ -20,11 +20,19 @@ export interface WorkerCliOptions {
   lockDuration: number;
   gpus?: string;
   json: boolean;
+  /** Port of `/metrics` (Prometheus) and `/healthz`; no server when absent. */
+  metricsPort?: number;
 }
 
 const int = (name: string) => (value: string) => {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(value)}`);
+  return n;
+};
+
+const port = (name: string) => (value: string) => {
+  const n = int(name)(value);
+  if (n > 65_535) throw new Error(`${name} must be a TCP port (1-65535), got ${JSON.stringify(value)}`);
   return n;
 };
 
@@ -47,10 +55,11 @@ export function buildWorkerProgram(): Command {
     .option('--s3-endpoint <url>', 'S3 endpoint (default: AWS_ENDPOINT_URL_S3)')
     .option('--shutdown-timeout <ms>', 'on SIGTERM, finish the current shards within this time, then hand them back', int('--shutdown-timeout'), 60_000)
     .option('--lock-duration <ms>', 'BullMQ job lock duration', int('--lock-duration'), 60_000)
+    .option('--metrics-port <port>', 'serve Prometheus /metrics and /healthz on this port (all interfaces; default: off)', port('--metrics-port'))
     .option('--gpus <list>', 'start one worker process per GPU, e.g. 0,1,2,3 (each gets --device cuda:N)')
     .option('--json', 'log as JSON lines (default when not on a terminal)', !process.stderr.isTTY)
     .showHelpAfterError()
     .action(async (options: WorkerCliOptions) => {
-      process.exitCode = options.gpus ? await launchPerGpu(options.gpus, process.argv.slice(2)) : await runWorker(options);
+      process.exitCode = options.gpus ? await launchPerGpu(options.gpus, process.argv.slice(2), options.metricsPort) : await runWorker(options);
     });
 }

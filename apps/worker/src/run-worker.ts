@@ -7,6 +7,8 @@ import type { WorkerCliOptions } from './program';
 import { RunContexts } from './run-contexts';
 import { ShardWorker } from './shard-worker';
 import { createLogger } from './logger';
+import { startMetricsServer, workerHealthProblem } from './metrics/metrics-server';
+import { WorkerMetrics } from './metrics/worker-metrics';
 
 /**
  * Starts a worker: every problem of its configuration is found first and reported together
@@ -42,6 +44,7 @@ export async function runWorker(options: WorkerCliOptions): Promise<number> {
   }
 
   const queueName = queueNameForModel(model!.ref.hash, model!.ref.variant);
+  const metrics = options.metricsPort ? new WorkerMetrics() : undefined;
   const contexts = new RunContexts(new RunRegistry(redis!, options.prefix), model!, s3);
   const worker = new ShardWorker({
     queueName,
@@ -55,7 +58,28 @@ export async function runWorker(options: WorkerCliOptions): Promise<number> {
     decodeConcurrency: options.decodeConcurrency,
     lockDurationMs: options.lockDuration,
     log,
+    ...(metrics ? { metrics } : {}),
   });
+  let shuttingDown = false;
+  let metricsServer: { close(): Promise<void> } | undefined;
+  if (metrics && options.metricsPort) {
+    metrics.setInfo({ worker: worker.workerId, queue: queueName, model: model!.ref.checkpoint, variant: model!.ref.variant, device: options.device });
+    try {
+      metricsServer = await startMetricsServer({
+        port: options.metricsPort,
+        metrics: () => metrics.render(),
+        unhealthy: () => workerHealthProblem({ stopping: shuttingDown, running: worker.worker.isRunning(), redisStatus: redis!.status }),
+      });
+    } catch (error) {
+      const message = `--metrics-port ${options.metricsPort}: ${(error as Error).message}`;
+      log({ level: 'error', msg: message });
+      process.stderr.write(`siglip-batch worker: ${message}\n`);
+      await worker.close(0);
+      contexts.closeAll();
+      await closeQuietly(redis, model);
+      return 2;
+    }
+  }
   log({
     level: 'info',
     msg: 'worker started',
@@ -70,12 +94,14 @@ export async function runWorker(options: WorkerCliOptions): Promise<number> {
 
   let stopping: Promise<number> | undefined;
   const stop = (signal: NodeJS.Signals) => {
+    shuttingDown = true;
     stopping ??= (async () => {
       log({ level: 'info', msg: `${signal}: stopping`, deadlineMs: options.shutdownTimeout });
       const how = await worker.close(options.shutdownTimeout);
       log({ level: 'info', msg: how === 'finished' ? 'current shards finished; exiting' : 'shards handed back to the queue; exiting' });
       contexts.closeAll();
       await closeQuietly(redis, model);
+      await metricsServer?.close();
       return 0;
     })();
     return stopping;

@@ -12,6 +12,7 @@ import { PermanentShardError, RunRegistry, finalizeRun, processShard } from '@si
 import type { AllowList } from './allow-list';
 import type { RunContexts } from './run-contexts';
 import type { Log } from './logger';
+import type { ShardTimer, WorkerMetrics } from './metrics/worker-metrics';
 
 export interface ShardWorkerOptions {
   queueName: string;
@@ -29,6 +30,8 @@ export interface ShardWorkerOptions {
   lockDurationMs: number;
   workerId?: string;
   log: Log;
+  /** Prometheus metrics (`--metrics-port`); none when not given. */
+  metrics?: WorkerMetrics;
 }
 
 export interface ShardResult {
@@ -79,8 +82,9 @@ export class ShardWorker {
     if (job.name === JOB_NAMES.finalize) return this.finalize(job, token);
     const { runId, shard } = shardJobDataSchema.parse(job.data);
     const started = performance.now();
+    const timer = this.options.metrics?.shardStarted(job.timestamp);
     try {
-      const result = await this.processShardJob(job, runId, shard, signal);
+      const result = await this.processShardJob(job, runId, shard, signal, timer);
       this.options.log({ level: 'info', msg: 'shard done', ...result, ms: Math.round(performance.now() - started) });
       return result;
     } catch (error) {
@@ -92,17 +96,23 @@ export class ShardWorker {
       }
       if (error instanceof PermanentShardError) throw new UnrecoverableError(error.message);
       throw error;
+    } finally {
+      timer?.end();
     }
   }
 
-  private async processShardJob(job: Job, runId: string, shard: number, signal: AbortSignal | undefined): Promise<ShardResult> {
+  private async processShardJob(job: Job, runId: string, shard: number, signal: AbortSignal | undefined, timer?: ShardTimer): Promise<ShardResult> {
     const run = await this.options.contexts.get(runId);
     const record = await this.registry.get(runId);
-    if (record?.state === 'cancelled') return { runId, shard, ok: 0, error: 0, skipped: 'cancelled' };
+    if (record?.state === 'cancelled') {
+      this.options.metrics?.shardCompleted('skipped', null);
+      return { runId, shard, ok: 0, error: 0, skipped: 'cancelled' };
+    }
     const existing = await run.context.folder.readStats(shard);
     if (existing) {
       // Delivered again after its stats were written (a crash before the job completed).
-      await this.markDone(existing);
+      const first = await this.markDone(existing);
+      this.options.metrics?.shardCompleted('duplicate', first ? existing : null);
       return { runId, shard, ok: existing.ok, error: existing.error, duplicate: true };
     }
     const plan = await run.context.folder.readPlan(shard);
@@ -118,22 +128,28 @@ export class ShardWorker {
       fetchConcurrency: this.options.fetchConcurrency,
       decodeConcurrency: this.options.decodeConcurrency,
       workerId: this.workerId,
-      attempt: job.attemptsMade + 1,
+      // attemptsStarted also counts executions ended by a crash (stalled-job recovery), which
+      // attemptsMade (failures only) misses: the stats must say the shard ran more than once.
+      attempt: Math.max(job.attemptsStarted, job.attemptsMade + 1),
       ...(signal ? { signal } : {}),
-      onBatch: ({ images }) => {
+      onBatch: ({ images, inferMs }) => {
+        timer?.batch({ images, inferMs });
         void this.registry.addInferred(runId, images).catch(() => undefined);
       },
     });
-    await this.markDone(stats);
+    const first = await this.markDone(stats);
+    this.options.metrics?.shardCompleted('done', first ? stats : null);
     return { runId, shard, ok: stats.ok, error: stats.error };
   }
 
-  private async markDone(stats: ShardStats): Promise<void> {
-    await this.registry.markShardDone(stats);
+  /** True when this call marked the shard done first (its objects count now, never again). */
+  private async markDone(stats: ShardStats): Promise<boolean> {
+    const first = await this.registry.markShardDone(stats);
     const record = await this.registry.get(stats.runId);
     if (record && record.listingComplete && record.shardsDone >= record.shardsPlanned) {
       await this.promoteFinalize(stats.runId);
     }
+    return first;
   }
 
   private async promoteFinalize(runId: string): Promise<void> {
@@ -185,6 +201,7 @@ export class ShardWorker {
     const attempts = job.opts.attempts ?? 1;
     const final = error instanceof UnrecoverableError || error.name === 'UnrecoverableError' || job.attemptsMade >= attempts;
     this.options.log({ level: final ? 'error' : 'warn', msg: final ? 'shard failed' : 'shard attempt failed', ...parsed.data, attempt: job.attemptsMade, error: error.message });
+    this.options.metrics?.shardFailed(final);
     if (!final) return;
     await this.registry.markShardFailed(parsed.data.runId, parsed.data.shard, error.message);
     await this.promoteFinalize(parsed.data.runId);

@@ -20,3 +20,5 @@ export * from './run-folder';
 export * from './manifest-source';
 export * from './parquet/labels-file';
 export * from './parquet/manifest-file';
+export * from './parquet/index-file';
+export * from './parquet/latest-file';

@@ -74,6 +74,9 @@ export function normalizeEtag(etag: string | undefined): string {
   return etag.startsWith('"') && etag.endsWith('"') && etag.length >= 2 ? etag.slice(1, -1) : etag;
 }
 
+/** Listing pages requested ahead of the caller (see `list`); measured in bench/README.md. */
+const LIST_LOOKAHEAD_PAGES = 3;
+
 export class S3ObjectStore implements ObjectStore {
   readonly kind = 's3' as const;
   readonly bucket: string;
@@ -124,17 +127,32 @@ export class S3ObjectStore implements ObjectStore {
       return page;
     };
     try {
-      let pending: Promise<ListObjectsV2CommandOutput> | undefined = fetchPage(undefined);
-      while (pending) {
-        let page: ListObjectsV2CommandOutput;
+      // Pages are requested one after another (each needs the previous one's token), in the
+      // background, up to LIST_LOOKAHEAD_PAGES ahead of the caller: the listing goes on while the
+      // caller works through a page (the producer writes a shard plan per 1,000 keys), and memory
+      // stays bounded by those pages.
+      const queue: Array<Promise<ListObjectsV2CommandOutput | undefined>> = [];
+      let tail: Promise<ListObjectsV2CommandOutput | undefined> = fetchPage(undefined);
+      queue.push(tail);
+      const extend = () => {
+        while (queue.length < LIST_LOOKAHEAD_PAGES) {
+          tail = tail.then((page) => (page?.IsTruncated && page.NextContinuationToken ? fetchPage(page.NextContinuationToken) : undefined));
+          // Awaited in turn below; until then a rejection must not count as unhandled.
+          tail.catch(() => undefined);
+          queue.push(tail);
+        }
+      };
+      extend();
+      while (queue.length > 0) {
+        let page: ListObjectsV2CommandOutput | undefined;
         try {
-          page = await pending;
+          page = await queue.shift();
         } catch (error) {
           if (isAbortError(error)) throw error;
           throw s3StoreError(error, prefix, `listing s3://${this.bucket}/${prefix}`);
         }
-        // One page of lookahead: the next request runs while the caller works through this one.
-        pending = page.IsTruncated && page.NextContinuationToken ? fetchPage(page.NextContinuationToken) : undefined;
+        if (!page) break;
+        extend();
         for (const object of page.Contents ?? []) {
           const info: ObjectInfo = {
             key: object.Key!,

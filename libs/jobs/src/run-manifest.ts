@@ -25,6 +25,8 @@ export const runManifestSchema = z.object({
   parts: z.array(fileEntrySchema),
   errors: z.array(fileEntrySchema),
   labelsFile: z.string().nullable(),
+  /** Incremental runs: `deletions-<shard>.parquet` files (objects the index knew that the listing no longer has). */
+  deletions: z.array(z.object({ key: z.string(), rows: z.number().int().nonnegative() })).optional(),
   counts: z.object({
     planned: z.number().int().nonnegative(),
     ok: z.number().int().nonnegative(),

@@ -54,5 +54,10 @@ export const runSpecSchema = z.object({
     maxPixels: z.number().int().positive(),
   }),
   createdAt: z.string(),
+  /**
+   * Incremental run (nightly tagging): only objects the output's processed index has not seen
+   * with this model and ETag are planned; vanished ones are recorded as deletions.
+   */
+  incremental: z.boolean().optional(),
 });
 export type RunSpec = z.infer<typeof runSpecSchema>;

@@ -31,6 +31,7 @@ export {
   type DecodedImage,
   type PreprocessedImage,
 } from './image-preprocessor';
+export { PreprocessPool, type PreprocessPoolOptions } from './preprocess-pool';
 export { sniffImageFormat, type ImageFormat } from './image-format';
 export { resizeBicubic } from './pillow-resample';
 export { SiglipTokenizer, canonicalizeText, type SiglipTokenizerOptions } from './siglip-tokenizer';

@@ -48,6 +48,18 @@ async function createSession(path: string): Promise<ort.InferenceSession> {
 
 let sessions: Record<Tower, ort.InferenceSession> | undefined;
 
+// Test-only hooks of the fault suite (test/fault-*.test.ts), read once; unset in production.
+// SIGLIP_BATCH_TEST_INFER_DELAY_MS blocks this thread before each vision batch, as a slow
+// `session.run` does (a batch longer than BullMQ's lock); SIGLIP_BATCH_TEST_INFER_ERROR makes
+// each vision batch throw that message, as a model that loads but cannot run does.
+const TEST_INFER_DELAY_MS = Number(process.env['SIGLIP_BATCH_TEST_INFER_DELAY_MS'] ?? 0);
+const TEST_INFER_ERROR = process.env['SIGLIP_BATCH_TEST_INFER_ERROR'];
+
+function testOnlyVisionFault(): void {
+  if (TEST_INFER_DELAY_MS > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, TEST_INFER_DELAY_MS);
+  if (TEST_INFER_ERROR) throw new Error(TEST_INFER_ERROR);
+}
+
 async function run(tower: Tower, buffer: ArrayBuffer, dims: readonly number[]): Promise<ArrayBuffer> {
   const session = sessions![tower];
   const inputName = session.inputNames[0]!;
@@ -59,6 +71,7 @@ async function run(tower: Tower, buffer: ArrayBuffer, dims: readonly number[]): 
   } else {
     input = new ort.Tensor('float32', new Float32Array(buffer), dims);
   }
+  if (tower === 'vision') testOnlyVisionFault();
   const outputs = await session.run({ [inputName]: input }, ['pooler_output']);
   const pooled = outputs['pooler_output']!;
   const [count, width] = pooled.dims;

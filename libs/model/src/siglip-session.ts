@@ -1,7 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { DeviceUnavailableError } from './device-unavailable-error';
 import { ImagePreprocessor } from './image-preprocessor';
@@ -12,6 +11,7 @@ import { ModelLoadError } from './model-load-error';
 import { resolveModelOptions, type ResolvedModelOptions, type SiglipModelOptions } from './model-options';
 import { loadModelDir, type SiglipModelInfo } from './siglip-config';
 import { SiglipTokenizer } from './siglip-tokenizer';
+import { threadEntry } from './thread-entry';
 
 /**
  * A SigLIP model ready to embed: its validated directory (`info`), tokenizer, image
@@ -195,7 +195,7 @@ class InferenceThread {
     deviceName: string,
     dir: string,
   ): Promise<{ thread: InferenceThread; sessions: Record<Tower, SessionDescription> }> {
-    const worker = new Worker(threadEntry(), { workerData: init });
+    const worker = new Worker(threadEntry('inference'), { workerData: init });
     const ready = await new Promise<FromThread>((resolveReady, rejectReady) => {
       const onExit = (code: number) => rejectReady(new Error(`the inference thread exited during start (code ${code})`));
       worker.once('error', rejectReady);
@@ -288,32 +288,4 @@ function checkSessions(vision: SessionDescription, text: SessionDescription): st
   check('vision', vision, 'pixel_values');
   check('text', text, 'input_ids');
   return problems;
-}
-
-/**
- * The inference thread's entry: the TypeScript source beside this file (source checkouts),
- * else the bundled `inference.thread.mjs` the build writes beside the app's main file.
- * A worker does not inherit the tsx loader of the thread that starts it, and Node 20 does not
- * apply `--import tsx` from a worker's execArgv before its entry, so the source is started
- * through a small bootstrap module that registers tsx first.
- */
-function threadEntry(): URL {
-  const source = new URL('./inference.thread.ts', import.meta.url);
-  if (!existsSync(fileURLToPath(source))) return new URL('./inference.thread.mjs', import.meta.url);
-  const tsxApi = pathToFileURL(resolveEsmExport('tsx', './esm/api')).href;
-  const bootstrap =
-    `import { register } from ${JSON.stringify(tsxApi)};\n` +
-    `register();\n` +
-    `await import(${JSON.stringify(source.href)});\n`;
-  return new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`);
-}
-
-/** The file of a package's ESM export (`require.resolve` would give its CommonJS one). */
-function resolveEsmExport(name: string, subpath: string): string {
-  const manifestPath = createRequire(import.meta.url).resolve(`${name}/package.json`);
-  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { exports?: Record<string, unknown> };
-  const entry = manifest.exports?.[subpath] as { import?: string | { default?: string } } | undefined;
-  const target = typeof entry?.import === 'string' ? entry.import : entry?.import?.default;
-  if (!target) throw new Error(`${name} has no ESM export ${subpath}`);
-  return join(dirname(manifestPath), target);
 }

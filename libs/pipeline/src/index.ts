@@ -19,3 +19,5 @@ export * from './source-kind';
 export * from './source-lister';
 export * from './store-resolver';
 export * from './retrieval';
+export * from './fleet';
+export * from './index/index';

@@ -3,6 +3,7 @@ import type { RunManifest, RunSpec, ShardStats } from '@siglip-batch/jobs';
 import type { LoadedModel } from './loaded-model';
 import { createRunContext } from './run-context';
 import { finalizeRun } from './run-finalizer';
+import { createIncrementalFilter } from './index/incremental-filter';
 import { planRun } from './run-planner';
 import { processShard, type ShardProcessorOptions } from './shard-processor';
 
@@ -32,6 +33,7 @@ export async function runLocally(options: LocalRunOptions): Promise<RunManifest>
       folder: context.folder,
       spec,
       ...(options.s3 ? { s3: options.s3 } : {}),
+      ...(spec.incremental ? { listingFilter: createIncrementalFilter(spec, context.folder, options.s3) } : {}),
       onProgress: (progress) => {
         objectsPlanned = progress.objectsPlanned;
         listingComplete = progress.complete;

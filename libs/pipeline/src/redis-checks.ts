@@ -18,7 +18,10 @@ export async function connectCheckedRedis(url: string, options: RedisOptions, ch
     await redis.ping();
   } catch (error) {
     redis.disconnect();
-    const message = describeRedisError((error as Error) ?? lastError, shown);
+    // ioredis rejects connect() with a bare "Connection is closed." when the server hangs up
+    // (e.g. after refusing AUTH); the reason itself arrived as an 'error' event.
+    const closed = /Connection is closed/i.test((error as Error | undefined)?.message ?? '');
+    const message = describeRedisError(closed && lastError ? lastError : ((error as Error | undefined) ?? lastError), shown);
     throw new Error(message);
   }
   if (checkPolicy) {

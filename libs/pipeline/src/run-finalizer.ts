@@ -1,5 +1,7 @@
-import type { RunFolder } from '@siglip-batch/io';
+import { readParquetMetadata, type RunFolder } from '@siglip-batch/io';
 import { RUN_LAYOUT, type RunManifest, type RunSpec, type ShardStats } from '@siglip-batch/jobs';
+import { indexFinalizedRun } from './index/processed-index';
+import { DELETIONS_PREFIX } from './index/incremental-filter';
 
 export type FinalizeOutcome =
   | { state: 'completed'; manifest: RunManifest }
@@ -14,6 +16,13 @@ export interface FinalizeOptions {
   failedShards?: Record<number, string>;
   /** Stats read at once. @defaultValue 32 */
   concurrency?: number;
+  /**
+   * Add the run to its output's processed index (`<out>/_index/`, for incremental runs) right
+   * after the manifest is written. A failure there fails the call, and finalising again
+   * (the finalise job's retry) redoes both idempotently.
+   * @defaultValue true
+   */
+  updateIndex?: boolean;
 }
 
 /**
@@ -60,6 +69,12 @@ export async function finalizeRun(options: FinalizeOptions): Promise<FinalizeOut
     if (shardStats.part) parts.push({ shard: shardStats.shard, ...shardStats.part });
     if (shardStats.errors) errors.push({ shard: shardStats.shard, ...shardStats.errors });
   }
+  // Incremental runs: the deletions files the planner wrote.
+  const deletions: NonNullable<RunManifest['deletions']> = [];
+  for await (const info of folder.store.list(folder.keyOf(DELETIONS_PREFIX))) {
+    const rows = (await readParquetMetadata(await folder.store.openBlob(info.key))).numRows;
+    deletions.push({ key: info.key.slice(folder.prefix.length), rows });
+  }
   const manifest: RunManifest = {
     schemaVersion: 1,
     runId: spec.runId,
@@ -72,6 +87,7 @@ export async function finalizeRun(options: FinalizeOptions): Promise<FinalizeOut
     parts,
     errors,
     labelsFile: spec.labels && (await folder.store.exists(folder.keyOf(RUN_LAYOUT.labels))) ? RUN_LAYOUT.labels : null,
+    ...(deletions.length > 0 ? { deletions } : {}),
     counts: { planned: listing.objectsPlanned, ok, error, byErrorCode },
     timings: { createdAt: spec.createdAt, listedAt: listing.updatedAt, finalizedAt: new Date().toISOString(), shardMs },
   };
@@ -81,5 +97,9 @@ export async function finalizeRun(options: FinalizeOptions): Promise<FinalizeOut
     );
   }
   await folder.writeManifest(manifest);
+  if (options.updateIndex ?? true) {
+    const outputPrefix = folder.prefix.slice(0, folder.prefix.length - folder.runId.length - 1);
+    await indexFinalizedRun(folder, manifest, { store: folder.store, prefix: outputPrefix });
+  }
   return { state: 'completed', manifest };
 }

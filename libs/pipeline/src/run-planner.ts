@@ -1,6 +1,17 @@
 import type { RunFolder } from '@siglip-batch/io';
 import type { ListingState, PlanFile, PlannedObject, RunSpec } from '@siglip-batch/jobs';
-import { listSource, type ListSourceOptions } from './source-lister';
+import { listSource, type ListSourceOptions, type SourceEntry } from './source-lister';
+
+/**
+ * A filter over the listing (incremental runs: only new or changed objects), told of every
+ * shard boundary so that what it found so far (deletions) is stored before the plan it precedes.
+ */
+export interface ListingFilter {
+  /** `resumeAfterKey`: the listing resumes after this source key (null: from the start). */
+  filter(entries: AsyncIterable<SourceEntry>, resumeAfterKey: string | null): AsyncIterable<SourceEntry>;
+  /** Called before the plan of `shard` is written, and with the next shard number before the listing is marked complete. */
+  beforePlan(shard: number): Promise<void>;
+}
 
 export interface PlanProgress {
   shardsPlanned: number;
@@ -20,6 +31,7 @@ export interface PlanRunOptions {
    */
   onShard(shard: number, plan: { objects: number; resumed: boolean }): Promise<void>;
   onProgress?(progress: PlanProgress): void;
+  listingFilter?: ListingFilter;
 }
 
 /**
@@ -74,6 +86,7 @@ export async function planRun(options: PlanRunOptions): Promise<PlanProgress> {
       objects: batch,
       cursor: cursor!,
     };
+    await options.listingFilter?.beforePlan(plan.shard);
     await folder.writePlan(plan);
     state = advance(state, plan);
     await folder.writeListing(state);
@@ -81,12 +94,14 @@ export async function planRun(options: PlanRunOptions): Promise<PlanProgress> {
     await options.onShard(plan.shard, { objects: plan.objects.length, resumed: false });
     options.onProgress?.(progressOf(state));
   };
-  for await (const entry of listing.entries) {
+  const entries = options.listingFilter ? options.listingFilter.filter(listing.entries, state.lastKey) : listing.entries;
+  for await (const entry of entries) {
     batch.push(entry.object);
     cursor = entry.cursor;
     if (batch.length >= spec.shardSize) await flush();
   }
   if (batch.length > 0) await flush();
+  await options.listingFilter?.beforePlan(state.shardsPlanned);
   state = { ...state, complete: true, updatedAt: new Date().toISOString() };
   await folder.writeListing(state);
   options.onProgress?.(progressOf(state));

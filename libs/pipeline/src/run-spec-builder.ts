@@ -26,6 +26,8 @@ export interface RunSpecInput {
   suffixes?: string[];
   maxBytes?: number;
   maxPixels?: number;
+  /** Plan only what the output's processed index has not seen (see index/incremental-listing.ts). */
+  incremental?: boolean;
 }
 
 /** Builds and validates a run spec; source and output are normalised to full URIs. */
@@ -52,6 +54,7 @@ export function buildRunSpec(input: RunSpecInput): RunSpec {
       maxPixels: input.maxPixels ?? DEFAULT_MAX_PIXELS,
     },
     createdAt: new Date().toISOString(),
+    ...(input.incremental ? { incremental: true } : {}),
   });
 }
 
@@ -60,6 +63,6 @@ export function buildRunSpec(input: RunSpecInput): RunSpec {
  * only be reused for the same work. Returns the differing fields.
  */
 export function specDifferences(a: RunSpec, b: RunSpec): string[] {
-  const fields: Array<keyof RunSpec> = ['source', 'sourceKind', 'output', 'model', 'labels', 'templates', 'shardSize', 'filters'];
+  const fields: Array<keyof RunSpec> = ['source', 'sourceKind', 'output', 'model', 'labels', 'templates', 'shardSize', 'filters', 'incremental'];
   return fields.filter((field) => JSON.stringify(a[field]) !== JSON.stringify(b[field]));
 }

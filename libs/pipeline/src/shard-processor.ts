@@ -215,6 +215,9 @@ async function runPass(
     slots.cancel(error);
     throw error;
   });
+  // Handled below once produce() returns; without this, a batch that fails while produce() is
+  // still awaiting is an unhandled rejection, and Node ends the whole worker process.
+  consumer.catch(() => undefined);
   try {
     await produce();
     ready.end();
@@ -315,6 +318,7 @@ async function commitShard(
       metadata: ctx.fileMetadata,
     });
     await folder.writePart(plan.shard, bytes, options.signal ? { signal: options.signal } : {});
+    testOnlyCrashAt('after-part-put');
     part = { key: shardPartKey, rows: okIndex.length };
   } else {
     // An earlier attempt may have embedded objects that are gone now.
@@ -359,7 +363,17 @@ async function commitShard(
     timingsMs: timings,
   };
   await folder.writeStats(stats);
+  testOnlyCrashAt('after-stats');
   return stats;
+}
+
+/**
+ * Test-only: `SIGLIP_BATCH_TEST_CRASH_AT=after-part-put|after-stats` SIGKILLs the process at
+ * that point of the commit, for the fault suite's "crash after the Parquet PUT / before the
+ * job completes" (test/fault-crash.test.ts). Unset in production.
+ */
+function testOnlyCrashAt(point: 'after-part-put' | 'after-stats'): void {
+  if (process.env['SIGLIP_BATCH_TEST_CRASH_AT'] === point) process.kill(process.pid, 'SIGKILL');
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

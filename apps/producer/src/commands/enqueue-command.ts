@@ -36,6 +36,7 @@ interface EnqueueCliOptions extends ConnectionOptions {
   maxPixels?: number;
   maxWaiting: number;
   json?: boolean;
+  incremental?: boolean;
 }
 
 export function registerEnqueueCommand(program: Command): void {
@@ -57,6 +58,7 @@ export function registerEnqueueCommand(program: Command): void {
     .option('--max-bytes <n>', 'objects larger than this become too_large_bytes error rows', positiveInt('--max-bytes'))
     .option('--max-pixels <n>', 'images with more pixels become too_large_pixels error rows (bombs)', positiveInt('--max-pixels'))
     .option('--max-waiting <n>', 'backpressure: at most this many shard jobs waiting in the queue', positiveInt('--max-waiting'), 200)
+    .option('--incremental', "plan only objects the output's processed index has not seen with this model and ETag; record vanished ones as deletions")
     .option('--json', 'print the summary as JSON');
   addConnectionOptions(command).action(async (options: EnqueueCliOptions) => {
     process.exitCode = await enqueueCommand(options);
@@ -144,6 +146,7 @@ async function resolveConfiguration(options: EnqueueCliOptions): Promise<{ spec:
           suffixes: options.suffix,
           ...(options.maxBytes ? { maxBytes: options.maxBytes } : {}),
           ...(options.maxPixels ? { maxPixels: options.maxPixels } : {}),
+          ...(options.incremental ? { incremental: true } : {}),
         }),
       );
     } else if (options.run) {
@@ -162,7 +165,9 @@ async function resolveConfiguration(options: EnqueueCliOptions): Promise<{ spec:
       } else {
         spec = runSpecSchema.parse(stored);
       }
-    } else if (!stored) {
+    } else if (!stored && problems.problems.length === 0) {
+      // Only a configuration without problems creates the run folder: a refused command
+      // leaves nothing behind.
       await problems.check(`run folder ${folder.uriOf('')}`, () => folder!.writeRunSpec(spec!));
     }
   }

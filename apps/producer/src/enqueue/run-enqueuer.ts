@@ -11,7 +11,7 @@ import {
   shardJobId,
   type RunSpec,
 } from '@siglip-batch/jobs';
-import { RunLock, RunRegistry, planRun, type PlanProgress } from '@siglip-batch/pipeline';
+import { RunLock, RunRegistry, createIncrementalFilter, planRun, type IncrementalStats, type PlanProgress } from '@siglip-batch/pipeline';
 
 export interface EnqueueOptions {
   spec: RunSpec;
@@ -36,6 +36,8 @@ export interface EnqueueSummary extends EnqueueProgress {
   queue: string;
   /** True when the run already had its manifest: nothing was added. */
   alreadyComplete: boolean;
+  /** Incremental runs: objects listed, planned, unchanged (skipped) and deleted in this listing. */
+  incremental?: IncrementalStats;
 }
 
 /**
@@ -77,6 +79,7 @@ export async function enqueueRun(options: EnqueueOptions): Promise<EnqueueSummar
       }
     }
 
+    const listingFilter = spec.incremental ? createIncrementalFilter(spec, folder, options.s3) : undefined;
     const progress: EnqueueProgress = { shardsPlanned: 0, objectsPlanned: 0, complete: false, shardsEnqueued: 0, shardsAlreadyDone: 0 };
     const report = () => options.onProgress?.({ ...progress });
     const result = await planRun({
@@ -84,6 +87,7 @@ export async function enqueueRun(options: EnqueueOptions): Promise<EnqueueSummar
       spec,
       ...(options.s3 ? { s3: options.s3 } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(listingFilter ? { listingFilter } : {}),
       onProgress: (planned) => {
         Object.assign(progress, planned);
         void registry.setListing(spec.runId, planned).catch(() => undefined);
@@ -109,7 +113,7 @@ export async function enqueueRun(options: EnqueueOptions): Promise<EnqueueSummar
       await registry.setState(spec.runId, 'running');
     }
     await ensureFinalizeJob(queue, spec);
-    return { queue: queueName, alreadyComplete: false, ...progress };
+    return { queue: queueName, alreadyComplete: false, ...progress, ...(listingFilter ? { incremental: { ...listingFilter.stats } } : {}) };
   } finally {
     await lock.release().catch(() => undefined);
     await queue.close();

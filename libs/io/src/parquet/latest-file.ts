@@ -1,0 +1,43 @@
+/**
+ * `<out>/_latest/…parquet`: the newest embedded row of every object across an output's runs
+ * (`siglip-batch latest`). Scores are left out — runs may score different labels — tags kept.
+ */
+import { float32VectorColumn, int32Column, int64Column, tableOf, utf8Column, utf8ListColumn } from './arrow-columns';
+import { encodeTable } from './parquet-encoder';
+import { METADATA_KEYS, PARQUET_SCHEMA_VERSION } from './shard-schema';
+
+export interface LatestFileInput {
+  uri: readonly string[];
+  etag: readonly (string | null)[];
+  sizeBytes: ArrayLike<number>;
+  sha256: readonly string[];
+  width: ArrayLike<number>;
+  height: ArrayLike<number>;
+  embedding: Float32Array;
+  dim: number;
+  tags: readonly (readonly string[])[];
+  run: readonly string[];
+  finalizedAt: readonly string[];
+  metadata: Readonly<Record<string, string>>;
+}
+
+export function encodeLatestFile(input: LatestFileInput): Uint8Array {
+  const rows = input.uri.length;
+  const kv = new Map(Object.entries(input.metadata));
+  kv.set(METADATA_KEYS.schemaVersion, String(PARQUET_SCHEMA_VERSION));
+  kv.set(METADATA_KEYS.fileKind, 'latest');
+  kv.set(METADATA_KEYS.embeddingDim, String(input.dim));
+  const columns = [
+    utf8Column('uri', input.uri, false),
+    utf8Column('etag', input.etag, true),
+    int64Column('size_bytes', input.sizeBytes, true),
+    utf8Column('sha256', input.sha256, true),
+    int32Column('width', input.width, true),
+    int32Column('height', input.height, true),
+    float32VectorColumn('embedding', input.embedding, input.dim, rows),
+    utf8ListColumn('tags', input.tags),
+    utf8Column('run', input.run, false),
+    utf8Column('finalized_at', input.finalizedAt, false),
+  ];
+  return encodeTable(tableOf(columns, kv), { metadata: kv, dictionaryColumns: ['run', 'finalized_at'], statisticsColumns: ['uri'] });
+}

@@ -1,0 +1,47 @@
+/**
+ * A preprocessing thread: sharp decode + our Pillow resampler + normalisation, off the main
+ * thread. The resampler is synchronous JavaScript (~150 ms for a 12 MP image), so on the main
+ * thread it would block the event loop and use one core only; a few of these threads spread it
+ * over the cores. Bytes arrive and pixels leave as transferred buffers (no copies).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { ImageError } from './image-error';
+import { ImagePreprocessor } from './image-preprocessor';
+import type { FromPreprocessThread, PreprocessThreadInit, ToPreprocessThread } from './preprocess-protocol';
+
+const init = workerData as PreprocessThreadInit;
+const port = parentPort!;
+// One preprocessor per pixel limit (runs may set their own).
+const preprocessors = new Map<number, ImagePreprocessor>();
+
+function preprocessorFor(maxPixels: number): ImagePreprocessor {
+  let preprocessor = preprocessors.get(maxPixels);
+  if (!preprocessor) {
+    preprocessor = new ImagePreprocessor(init.config, { maxPixels });
+    preprocessors.set(maxPixels, preprocessor);
+  }
+  return preprocessor;
+}
+
+async function run(id: number, bytes: ArrayBuffer, maxPixels: number): Promise<void> {
+  let reply: FromPreprocessThread;
+  try {
+    const { pixels, width, height } = await preprocessorFor(maxPixels).preprocess(new Uint8Array(bytes));
+    reply = { type: 'result', id, pixels: pixels.buffer as ArrayBuffer, width, height };
+    port.postMessage(reply, [reply.pixels]);
+    return;
+  } catch (error) {
+    if (error instanceof ImageError) reply = { type: 'image-error', id, code: error.code, message: error.message };
+    else if (error instanceof Error) reply = { type: 'error', id, name: error.name, message: error.message };
+    else reply = { type: 'error', id, name: 'Error', message: String(error) };
+  }
+  port.postMessage(reply);
+}
+
+port.on('message', (message: ToPreprocessThread) => {
+  if (message.type === 'close') {
+    port.close();
+    return;
+  }
+  void run(message.id, message.bytes, message.maxPixels);
+});

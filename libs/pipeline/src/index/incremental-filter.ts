@@ -1,0 +1,66 @@
+/**
+ * The planner's {@link ListingFilter} for an incremental run: the source listing merged against
+ * the processed index of the run's output, deletions written as `deletions-<shard>.parquet` in
+ * the run folder right before the plan they precede (the finaliser lists them in the manifest).
+ */
+import { encodeDeletionsFile, openLocation, type RunFolder, type S3Options } from '@siglip-batch/io';
+import { padShard, type RunSpec } from '@siglip-batch/jobs';
+import type { ListingFilter } from '../run-planner';
+import type { SourceEntry } from '../source-lister';
+import { IncrementalListing, type IncrementalStats } from './incremental-listing';
+import { ProcessedIndex } from './processed-index';
+
+export const DELETIONS_PREFIX = 'deletions-';
+
+export function deletionsKey(shard: number): string {
+  return `${DELETIONS_PREFIX}${padShard(shard)}.parquet`;
+}
+
+export interface IncrementalFilter extends ListingFilter {
+  readonly stats: IncrementalStats;
+}
+
+export function createIncrementalFilter(spec: RunSpec, folder: RunFolder, s3: S3Options = {}): IncrementalFilter {
+  if (spec.sourceKind !== 's3' && spec.sourceKind !== 'file') {
+    throw new Error(`an incremental run needs an S3 prefix or a directory as its source (listed in uri order), not a ${spec.sourceKind}`);
+  }
+  let listing: IncrementalListing | undefined;
+  const stats: IncrementalStats = { listed: 0, planned: 0, unchanged: 0, deleted: 0 };
+  return {
+    get stats() {
+      return listing?.stats ?? stats;
+    },
+    filter(entries: AsyncIterable<SourceEntry>, resumeAfterKey: string | null): AsyncIterable<SourceEntry> {
+      const output = openLocation(spec.output, s3);
+      const source = openLocation(spec.source, s3);
+      let sourceUri = source.store.uriOf(source.prefix);
+      if (!sourceUri.endsWith('/')) sourceUri += '/';
+      const afterUri = resumeAfterKey === null ? undefined : source.store.uriOf(resumeAfterKey);
+      source.store.close();
+      listing = new IncrementalListing({
+        index: new ProcessedIndex(output).entries(),
+        modelHash: spec.model.hash,
+        sourceUri,
+        suffixes: spec.filters.suffixes,
+        ...(afterUri !== undefined ? { afterUri } : {}),
+      });
+      const filtered = listing.filter(entries);
+      return (async function* () {
+        try {
+          yield* filtered;
+        } finally {
+          output.store.close();
+        }
+      })();
+    },
+    async beforePlan(shard: number): Promise<void> {
+      const deletions = listing?.takeDeletions() ?? [];
+      if (deletions.length === 0) return;
+      const bytes = encodeDeletionsFile(
+        { uri: deletions.map((d) => d.uri), etag: deletions.map((d) => d.etag), modelHash: deletions.map((d) => d.modelHash), lastRun: deletions.map((d) => d.lastRun) },
+        { 'siglip_batch.run_id': spec.runId },
+      );
+      await folder.store.put(folder.keyOf(deletionsKey(shard)), bytes, { contentType: 'application/vnd.apache.parquet' });
+    },
+  };
+}
