@@ -9,7 +9,7 @@
  * - duckdb — `array_inner_product(…) ORDER BY … LIMIT k` over the Parquet files (`--duckdb`);
  * - scan — parquet-wasm record batches + a JavaScript dot product (`--scan`).
  *
- *   npx tsx bench/search-bench.ts [--rows 1000000] [--files 8] [--k 10] [--reps 5] [--dir DIR] [--keep] [--duckdb] [--scan]
+ *   npx tsx bench/search-bench.ts [--rows 1000000] [--files 8] [--k 10] [--reps 5] [--dir DIR] [--keep] [--keep-cache] [--duckdb] [--scan]
  *
  * Generates random unit vectors into `--files` part files (libs/io `encodePartFile`, zstd) of a
  * local run folder in a temp dir (reused with `--dir` when it already holds them); the query is
@@ -31,6 +31,7 @@ const { values: args } = parseArgs({
     reps: { type: 'string', default: '5' },
     dir: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    'keep-cache': { type: 'boolean', default: false },
     duckdb: { type: 'boolean', default: false },
     scan: { type: 'boolean', default: false },
   },
@@ -143,8 +144,8 @@ async function time(engine: SearchEngine, label: string, rep: number): Promise<n
   console.log(`${label} run ${rep}: ${(ms / 1000).toFixed(2)} s/query, ${Math.round(ROWS / (ms / 1000)).toLocaleString('en')} rows/s, best ${top} (score ${result.hits[0]!.score.toFixed(4)})`);
   return ms;
 }
-rmSync(cacheRoot, { recursive: true, force: true });
-await time('cache', 'cache: build + first query', 1);
+if (!args['keep-cache']) rmSync(cacheRoot, { recursive: true, force: true });
+await time('cache', args['keep-cache'] ? 'cache: first query (cache kept)' : 'cache: build + first query', 1);
 const perQuery: number[] = [];
 for (let rep = 1; rep <= REPS; rep++) perQuery.push(await time('cache', 'cache: query', rep));
 if (args.duckdb) await time('duckdb', 'duckdb over Parquet', 1);

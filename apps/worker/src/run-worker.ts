@@ -1,6 +1,6 @@
 import { s3OptionsFromEnv, type S3Options } from '@siglip-batch/io';
 import { queueNameForModel, redactRedisUrl, redisOptions, redisUrlFromEnv } from '@siglip-batch/jobs';
-import { ConfigError, ProblemList, RunRegistry, connectCheckedRedis, loadSiglipModel, type LoadedModel } from '@siglip-batch/pipeline';
+import { ConfigError, ProblemList, RunRegistry, connectCheckedRedis, loadSiglipModel, resolveModelLocation, type LoadedModel } from '@siglip-batch/pipeline';
 import type { Redis } from 'ioredis';
 import { AllowList } from './allow-list';
 import type { WorkerCliOptions } from './program';
@@ -27,8 +27,9 @@ export async function runWorker(options: WorkerCliOptions): Promise<number> {
   const allow = await problems.check('--allow', () => new AllowList(options.allow));
   const [redis, model] = await Promise.all([
     problems.check('Redis', () => connectCheckedRedis(redisUrl, redisOptions('worker'))),
-    problems.check(`model ${options.model}`, () =>
-      loadSiglipModel(options.model, {
+    problems.check(`model ${options.model}`, async () =>
+      // `s3://…` model folders come through the local, hash-verified cache.
+      loadSiglipModel(await resolveModelLocation(options.model, s3), {
         device: options.device,
         variant: options.variant as 'fp32' | 'fp16' | 'quantized',
         ...(options.threads ? { intraOpThreads: options.threads } : {}),

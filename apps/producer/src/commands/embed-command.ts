@@ -16,6 +16,7 @@ import {
 import { addConnectionOptions, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { ProgressLine } from '../shared/progress';
 import { collect, positiveInt } from '../shared/parsers';
+import { resolveModelDir } from '../shared/model-dir';
 
 interface EmbedCliOptions extends ConnectionOptions {
   source: string;
@@ -68,8 +69,8 @@ async function embedCommand(options: EmbedCliOptions): Promise<number> {
   );
   await problems.check(`--source ${options.source}`, () => checkSourceReadable(options.source, s3));
   await problems.check(`--out ${options.out}`, () => checkOutputWritable(options.out, s3));
-  const model: LoadedModel | undefined = await problems.check(`model ${options.model}`, () =>
-    loadSiglipModel(options.model, { device: options.device, variant: options.variant, ...(options.threads ? { intraOpThreads: options.threads } : {}) }),
+  const model: LoadedModel | undefined = await problems.check(`model ${options.model}`, async () =>
+    loadSiglipModel(await resolveModelDir(options.model, s3), { device: options.device, variant: options.variant, ...(options.threads ? { intraOpThreads: options.threads } : {}) }),
   );
   const runId = options.run ?? `local-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-')}`;
   let spec = model && labels

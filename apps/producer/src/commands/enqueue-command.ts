@@ -18,6 +18,7 @@ import { enqueueRun } from '../enqueue/run-enqueuer';
 import { addConnectionOptions, redisUrlOf, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { ProgressLine } from '../shared/progress';
 import { positiveInt, nonNegativeInt, collect } from '../shared/parsers';
+import { resolveModelDir } from '../shared/model-dir';
 
 interface EnqueueCliOptions extends ConnectionOptions {
   run?: string;
@@ -129,7 +130,7 @@ async function resolveConfiguration(options: EnqueueCliOptions): Promise<{ spec:
       if (!value) problems.add(`${flag} is required (or --resume <run> with --out)`);
     }
     const labels = await problems.check('labels', () => resolveLabels(options));
-    const model = options.model ? await problems.check(`model ${options.model}`, () => inspectSiglipModel(options.model!, options.variant)) : undefined;
+    const model = options.model ? await problems.check(`model ${options.model}`, async () => inspectSiglipModel(await resolveModelDir(options.model!, s3), options.variant)) : undefined;
     if (options.source) await problems.check(`--source ${options.source}`, () => checkSourceReadable(options.source!, s3));
     if (options.out) await problems.check(`--out ${options.out}`, () => checkOutputWritable(options.out!, s3));
     if (options.run && options.source && options.out && model && labels !== undefined) {

@@ -113,3 +113,8 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
+
+/** `--model`: a local directory as given, or an `s3://…` model folder through the cache. */
+export async function resolveModelLocation(model: string, s3: S3Options = {}): Promise<string> {
+  return isRemoteModelUri(model) ? (await new ModelCache({ s3 }).resolve(model)).dir : model;
+}
