@@ -1,5 +1,5 @@
-import { mkdir } from 'node:fs/promises';
-import { openLocation, parseLocation, type S3Options } from '@siglip-batch/io';
+import { mkdir, stat } from 'node:fs/promises';
+import { openLocation, openObject, parseLocation, type S3Options } from '@siglip-batch/io';
 import { sourceKindOf } from './source-kind';
 
 /**
@@ -11,24 +11,22 @@ export async function checkSourceReadable(source: string, s3: S3Options = {}): P
   const location = parseLocation(source);
   const kind = sourceKindOf(source);
   if (kind === 'manifest-text' || kind === 'manifest-parquet') {
-    const parent = location.uri.slice(0, location.uri.lastIndexOf('/') + 1);
-    const name = location.uri.slice(parent.length);
-    const { store, prefix } = openLocation(parent, s3);
+    const { store, key } = openObject(location.uri, s3);
     try {
-      if (!(await store.exists(prefix + name))) throw new Error(`manifest ${location.uri} does not exist`);
+      if (!(await store.exists(key))) throw new Error(`manifest ${location.uri} does not exist`);
     } finally {
       store.close();
     }
     return;
   }
-  const { store, prefix } = openLocation(source, s3);
-  try {
-    const iterator = store.list(prefix, { pageSize: 1 })[Symbol.asyncIterator]();
-    await iterator.next();
-    await iterator.return?.();
-  } finally {
-    store.close();
+  if (location.kind === 'file') {
+    const info = await stat(location.root).catch(() => undefined);
+    if (!info) throw new Error(`directory ${location.root} does not exist`);
+    if (!info.isDirectory()) {
+      throw new Error(`${location.root} is neither a directory nor a manifest (.txt, .lst, .list, .uris or .parquet)`);
+    }
   }
+  await readFirstPage(source, s3);
 }
 
 /** Checks at start that the output root can be written: bucket exists, or directory created. */
@@ -38,7 +36,12 @@ export async function checkOutputWritable(output: string, s3: S3Options = {}): P
     await mkdir(location.root, { recursive: true });
     return;
   }
-  const { store, prefix } = openLocation(output, s3);
+  await readFirstPage(output, s3);
+}
+
+/** Lists one key under a folder location: fails when the bucket or directory cannot be read. */
+async function readFirstPage(uri: string, s3: S3Options): Promise<void> {
+  const { store, prefix } = openLocation(uri, s3);
   try {
     const iterator = store.list(prefix, { pageSize: 1 })[Symbol.asyncIterator]();
     await iterator.next();
