@@ -14,8 +14,8 @@
  * - shutdown and probes: grace period longer than --shutdown-timeout, /healthz on the
  *   worker's metrics port.
  *
- * Some assertions fail until the code they describe exists (issue 8: `dashboard`, the worker's
- * `--metrics-port`, `enqueue --incremental`, SIGLIP_BATCH_DASHBOARD_*): that is intended.
+ * Every command, flag and environment variable the files use is checked against the code, so
+ * a deployment file that names something the code does not have fails here.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -558,7 +558,13 @@ describe('container images (infra/docker)', () => {
       for (const app of APPS) {
         const bundle = readFileSync(at(bundleOf(app)), 'utf8');
         for (const [, entry] of bundle.matchAll(/new URL\(\s*["'`](\.\/[^"'`]+\.mjs)["'`]\s*,\s*import\.meta\.url\s*\)/g)) {
-          if (!existsSync(join(dirname(at(bundleOf(app))), entry!))) missing.push(`${bundleOf(app)} starts ${entry}, which the build does not write`);
+          // A name built at run time (`./${name}.thread.mjs`) stands for every thread entry of
+          // the sources (`*.thread.ts` under libs/ and the app): each must be written.
+          const entries = entry!.includes('${') ? threadSources(app).map((name) => `./${name}.mjs`) : [entry!];
+          if (entries.length === 0) missing.push(`${bundleOf(app)} starts ${entry}, but no *.thread.ts source exists`);
+          for (const file of entries) {
+            if (!existsSync(join(dirname(at(bundleOf(app))), file))) missing.push(`${bundleOf(app)} starts ${file}, which the build does not write`);
+          }
         }
       }
       expect(missing).toEqual([]);
@@ -900,3 +906,17 @@ describe('compose (one machine)', () => {
     for (const name of required) expect(example, name).toContain(name);
   });
 });
+
+/** Names (`<name>.thread`) of the worker-thread entries in libs/ and an app's sources. */
+function threadSources(app: string): string[] {
+  const names: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) walk(join(dir, entry.name));
+      else if (entry.name.endsWith('.thread.ts')) names.push(entry.name.slice(0, -'.ts'.length));
+    }
+  };
+  walk(at('libs'));
+  walk(at(join('apps', app, 'src')));
+  return names;
+}

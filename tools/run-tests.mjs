@@ -30,8 +30,7 @@ for (const project of ['unit', 'e2e']) {
   try {
     const json = JSON.parse(readFileSync(report, 'utf8'));
     passed += json.numPassedTests ?? 0;
-    // A file that fails to load has no tests in it but must count as a failure.
-    failed += (json.numFailedTests ?? 0) + (json.numFailedTestSuites ?? 0) - countFailedSuitesWithFailedTests(json);
+    failed += countFailures(json);
     counted = true;
   } catch {
     // no report: the run itself broke
@@ -44,8 +43,13 @@ for (const project of ['unit', 'e2e']) {
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(exitCode);
 
-function countFailedSuitesWithFailedTests(json) {
-  return (json.testResults ?? []).filter(
-    (file) => file.status === 'failed' && (file.assertionResults ?? []).some((t) => t.status === 'failed'),
-  ).length;
+/** Failed tests, plus one per file that failed without a failed test (it did not load). */
+function countFailures(json) {
+  let failures = 0;
+  for (const file of json.testResults ?? []) {
+    const failedTests = (file.assertionResults ?? []).filter((test) => test.status === 'failed').length;
+    failures += failedTests;
+    if (file.status === 'failed' && failedTests === 0) failures += 1;
+  }
+  return failures;
 }

@@ -68,32 +68,6 @@ describe('SiglipModel', () => {
     expect(scores).toHaveLength(2);
     for (const s of scores) expect(s >= 0 && s <= 1).toBe(true);
   });
-
-  it('keeps the event loop responsive while a batch of over a second runs', async () => {
-    let count = 128;
-    let elapsed = 0;
-    let maxGap = 0;
-    // Grow the batch until one run takes at least a second on this machine.
-    while (elapsed < 1000 && count <= 4096) {
-      count *= 2;
-      const pixels = new Float32Array(count * model.preprocessor.valuesPerImage).fill(0.25);
-      let last = performance.now();
-      maxGap = 0;
-      const timer = setInterval(() => {
-        const now = performance.now();
-        maxGap = Math.max(maxGap, now - last);
-        last = now;
-      }, 10);
-      const started = performance.now();
-      const embeddings = await model.embedImages(pixels, count);
-      elapsed = performance.now() - started;
-      clearInterval(timer);
-      maxGap = Math.max(maxGap, performance.now() - last);
-      expect(embeddings).toHaveLength(count * 32);
-    }
-    expect(elapsed).toBeGreaterThanOrEqual(1000);
-    expect(maxGap).toBeLessThanOrEqual(50);
-  });
 });
 
 describe('SiglipModel.load', () => {
