@@ -64,9 +64,8 @@ describe('LocalObjectStore', () => {
     await writeFile(path, '');
     // 6 GiB, sparse: reading it whole would exceed Node's Buffer limit.
     await truncate(path, 6 * 1024 ** 3);
-    const started = Date.now();
+    // Reading it would fail differently (over Node's Buffer limit): too_large_bytes comes from its size.
     await expect(localStore.get('huge/sparse.bin', { maxBytes: 1024 * 1024 })).rejects.toMatchObject({ code: 'too_large_bytes' });
-    expect(Date.now() - started).toBeLessThan(1000);
     expect((await localStore.head('huge/sparse.bin'))?.size).toBe(6 * 1024 ** 3);
   });
 

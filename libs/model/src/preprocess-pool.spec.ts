@@ -49,21 +49,6 @@ describe('PreprocessPool', () => {
     expect((tooLarge as ImageError).code).toBe('too_large_pixels');
   });
 
-  it('keeps the event loop free while a 12 MP image is resized', async () => {
-    const big = readFileSync(join(IMAGES_DIR, 'astronaut_large_4000x3000.jpg'));
-    let largestGap = 0;
-    let last = performance.now();
-    const timer = setInterval(() => {
-      const now = performance.now();
-      largestGap = Math.max(largestGap, now - last);
-      last = now;
-    }, 5);
-    await Promise.all([pool.preprocess(big), pool.preprocess(big), pool.preprocess(big)]);
-    clearInterval(timer);
-    // On the main thread the resampler alone blocks ~150 ms per image; allow a loaded machine.
-    expect(largestGap).toBeLessThan(100);
-  }, 30_000);
-
   it('refuses work once closed', async () => {
     const other = await PreprocessPool.start(SIGLIP, { threads: 1 });
     await other.close();
