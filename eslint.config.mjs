@@ -23,7 +23,7 @@ export const depConstraints = [
 
 export default [
   {
-    ignores: ['**/node_modules/**', '**/dist/**', '.nx/**', '.venv/**', 'models/**', 'fixtures/**', 'coverage/**', '.test-output/**'],
+    ignores: ['**/node_modules/**', '**/dist/**', '.nx/**', '.venv/**', 'models/**', 'fixtures/**', 'coverage/**', '.test-output/**', 'libs/model/assembly/**'],
   },
   ...nx.configs['flat/base'],
   ...nx.configs['flat/typescript'],

@@ -1,6 +1,7 @@
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { ImageError } from './image-error';
 import { describeUnknownBytes, SHARP_FORMAT, sniffImageFormat, type ImageFormat } from './image-format';
+import { readJpegHeader } from './jpeg-header';
 import { resizeBicubic } from './pillow-resample';
 
 /**
@@ -122,18 +123,10 @@ export class ImagePreprocessor {
     const format = sniffImageFormat(bytes);
     if (!format) throw new ImageError('unsupported_format', `not a supported image: ${describeUnknownBytes(bytes)}`);
 
-    let metadata: Metadata;
-    try {
-      metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
-    } catch (error) {
-      throw new ImageError('decode_failed', `cannot read the ${format} header: ${messageOf(error)}`, { cause: error });
-    }
-    if (metadata.format !== SHARP_FORMAT[format]) {
-      throw new ImageError('unsupported_format', `looks like ${format} but decodes as ${metadata.format ?? 'nothing'}`);
-    }
-    const frameWidth = metadata.width;
-    const frameHeight = metadata.pageHeight ?? metadata.height;
-    if (!frameWidth || !frameHeight) throw new ImageError('decode_failed', `the ${format} header has no dimensions`);
+    const header = format === 'jpeg' ? readJpegHeader(bytes) : undefined;
+    const { frameWidth, frameHeight, isCmykWithProfile } = header
+      ? { frameWidth: header.width, frameHeight: header.height, isCmykWithProfile: header.components === 4 && header.hasIccProfile }
+      : await this.readHeaderWithSharp(bytes, format);
     if (frameWidth * frameHeight > this.maxPixels) {
       throw new ImageError(
         'too_large_pixels',
@@ -144,7 +137,7 @@ export class ImagePreprocessor {
     // A CMYK image needs a colour transform to become RGB at all: through its own profile
     // when it has one, else through libvips' generic CMYK profile. Every other image keeps
     // its stored values, as PIL does.
-    const ignoreIcc = !(metadata.space === 'cmyk' && metadata.hasProfile === true);
+    const ignoreIcc = !isCmykWithProfile;
     let raw: { data: Buffer; info: OutputInfo };
     try {
       raw = await this.decodePixels(bytes, ignoreIcc, 'warning');
@@ -164,6 +157,23 @@ export class ImagePreprocessor {
     const { data, info } = raw;
     const rgb = info.channels === 3 ? new Uint8Array(data.buffer, data.byteOffset, data.length) : toRgb(data, info.channels);
     return { rgb, width: info.width, height: info.height, format };
+  }
+
+  /** The header facts `decode` needs, from sharp (every format; JPEG is read by `readJpegHeader`). */
+  private async readHeaderWithSharp(bytes: Uint8Array, format: ImageFormat): Promise<{ frameWidth: number; frameHeight: number; isCmykWithProfile: boolean }> {
+    let metadata: Metadata;
+    try {
+      metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
+    } catch (error) {
+      throw new ImageError('decode_failed', `cannot read the ${format} header: ${messageOf(error)}`, { cause: error });
+    }
+    if (metadata.format !== SHARP_FORMAT[format]) {
+      throw new ImageError('unsupported_format', `looks like ${format} but decodes as ${metadata.format ?? 'nothing'}`);
+    }
+    const frameWidth = metadata.width;
+    const frameHeight = metadata.pageHeight ?? metadata.height;
+    if (!frameWidth || !frameHeight) throw new ImageError('decode_failed', `the ${format} header has no dimensions`);
+    return { frameWidth, frameHeight, isCmykWithProfile: metadata.space === 'cmyk' && metadata.hasProfile === true };
   }
 
   private decodePixels(bytes: Uint8Array, ignoreIcc: boolean, failOn: 'warning' | 'error') {

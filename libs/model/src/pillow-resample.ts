@@ -10,6 +10,7 @@
  * libvips' kernels differ from Pillow's when enlarging (measured: up to 118 levels apart),
  * which is why SigLIP preprocessing does not resize with sharp.
  */
+import { runRgbPasses, wasmResamplerAvailable, type ResamplePass } from './pillow-resample-wasm';
 
 /** Fixed-point precision of Pillow's 8-bit coefficients: 32 − 8 − 2 bits. */
 const PRECISION_BITS = 22;
@@ -81,10 +82,17 @@ function clip8(sum: number): number {
   return v < 0 ? 0 : v > 255 ? 255 : v;
 }
 
+/** Which implementation of the passes runs: `auto` = WebAssembly SIMD for RGB when the runtime has it. */
+export type ResampleEngine = 'auto' | 'wasm' | 'js';
+
 /**
  * Resize interleaved 8-bit pixels (`channels` per pixel, row-major) to `outWidth × outHeight`
  * exactly as Pillow's `Image.resize(size, Image.BICUBIC)` does (no `reducing_gap`, full box).
  * Returns a new interleaved buffer of the same channel count.
+ *
+ * RGB runs through the WebAssembly SIMD build of the same passes (`pillow-resample-wasm.ts`)
+ * unless `engine` is `js`; both give the same bytes (checked by the unit tests on every pass
+ * shape, and both against Pillow's own output).
  */
 export function resizeBicubic(
   src: Uint8Array,
@@ -93,6 +101,7 @@ export function resizeBicubic(
   channels: number,
   outWidth: number,
   outHeight: number,
+  engine: ResampleEngine = 'auto',
 ): Uint8Array {
   if (src.length < width * height * channels) {
     throw new RangeError(`pixel buffer of ${src.length} bytes is too small for ${width}×${height}×${channels}`);
@@ -100,34 +109,50 @@ export function resizeBicubic(
   if (width < 1 || height < 1 || outWidth < 1 || outHeight < 1) {
     throw new RangeError(`cannot resize ${width}×${height} to ${outWidth}×${outHeight}`);
   }
+  const passes = planPasses(width, height, outWidth, outHeight);
+  if (passes.length === 0) return src.slice(0, width * height * channels);
+  const useWasm = engine === 'wasm' || (engine === 'auto' && channels === 3 && wasmResamplerAvailable());
+  if (useWasm) {
+    if (channels !== 3) throw new RangeError(`the WebAssembly resampler takes RGB, not ${channels} channels`);
+    return runRgbPasses(src, width, height, passes);
+  }
+  let image = src;
+  let imageWidth = width;
+  for (const pass of passes) {
+    if (pass.axis === 'horizontal') {
+      image = resampleHorizontal(image, imageWidth, channels, pass.firstRow, pass.firstRow + pass.rows, pass.coefficients, pass.outWidth);
+      imageWidth = pass.outWidth;
+    } else {
+      image = resampleVertical(image, imageWidth, channels, pass.rowOffset, pass.coefficients, pass.outHeight);
+    }
+  }
+  return image;
+}
+
+/** The passes Pillow runs for a resize, in its order, with their coefficients and row ranges. */
+export function planPasses(width: number, height: number, outWidth: number, outHeight: number): ResamplePass[] {
   // Pillow's Image.resize (12.x, the reference's version) resizes an image more than 100
   // times taller than wide that it also shrinks vertically in two separate calls, vertical
   // first, to avoid a huge intermediate; the order changes the 8-bit intermediate, so we follow.
   if (height > width * 100 && outHeight < height) {
-    const vertical = precomputeCoefficients(height, outHeight);
-    const shrunk = resampleVertical(src, width, channels, 0, vertical, outHeight);
-    if (outWidth === width) return shrunk;
-    return resampleHorizontal(shrunk, width, channels, 0, outHeight, precomputeCoefficients(width, outWidth), outWidth);
+    const passes: ResamplePass[] = [{ axis: 'vertical', coefficients: precomputeCoefficients(height, outHeight), outHeight, rowOffset: 0 }];
+    if (outWidth !== width) {
+      passes.push({ axis: 'horizontal', coefficients: precomputeCoefficients(width, outWidth), outWidth, firstRow: 0, rows: outHeight });
+    }
+    return passes;
   }
-  const needHorizontal = outWidth !== width;
-  const needVertical = outHeight !== height;
+  const passes: ResamplePass[] = [];
   const vertical = precomputeCoefficients(height, outHeight);
   // Rows of the source the vertical pass reads; the horizontal pass only produces those.
   const firstRow = vertical.start[0]!;
   const lastRow = vertical.start[outHeight - 1]! + vertical.count[outHeight - 1]!;
-
-  let image = src;
-  let imageWidth = width;
   let rowOffset = 0;
-  if (needHorizontal) {
-    image = resampleHorizontal(src, width, channels, firstRow, lastRow, precomputeCoefficients(width, outWidth), outWidth);
-    imageWidth = outWidth;
+  if (outWidth !== width) {
+    passes.push({ axis: 'horizontal', coefficients: precomputeCoefficients(width, outWidth), outWidth, firstRow, rows: lastRow - firstRow });
     rowOffset = firstRow;
   }
-  if (needVertical) {
-    return resampleVertical(image, imageWidth, channels, rowOffset, vertical, outHeight);
-  }
-  return image === src ? src.slice(0, width * height * channels) : image;
+  if (outHeight !== height) passes.push({ axis: 'vertical', coefficients: vertical, outHeight, rowOffset });
+  return passes;
 }
 
 function resampleHorizontal(
