@@ -21,6 +21,7 @@ import { queueNameForModel, runManifestSchema, type RunManifest } from '@siglip-
 import { RunRegistry, inspectSiglipModel } from '@siglip-batch/pipeline';
 import { SiglipModel, computeContentHash } from '@siglip-batch/model';
 import { BROKEN_OBJECTS, makeSampleImage, type SampleImage } from './support/sample-images';
+import { cosine } from './support/fault-checks';
 import { TINY_MODEL, runCli, startWorker, waitForRunEnd, waitForWorkerStart, type WorkerProcess } from './support/cli';
 import { TEST_AWS_ENV, emptyAndDeleteBucket, makeS3Client, uniqueName, deleteKeysWithPrefix } from './support/harness';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
@@ -291,18 +292,6 @@ async function retriedObjects(runPrefix: string): Promise<number> {
     if (stats.attempt > 1) objects += stats.planned;
   }
   return objects;
-}
-
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return dot / Math.sqrt(na * nb);
 }
 
 function expectSameRows(actual: Row[], expected: Row[]): void {
