@@ -129,3 +129,25 @@ export function vertical(
     }
   }
 }
+
+/**
+ * Interleaved RGB bytes (`pixels` of them at `src`) → three float32 planes at `out` (R, then G,
+ * then B, `pixels` values each), each byte replaced by its channel's value in `tables`
+ * (3 × 256 float32: the processor's rescale and normalisation per level, computed by the caller
+ * with numpy's rounding steps).
+ */
+export function normalizeRgb(src: usize, pixels: i32, tables: usize, out: usize): void {
+  const plane = <usize>pixels << 2;
+  const g = tables + 1024;
+  const b = tables + 2048;
+  let p = src;
+  let o = out;
+  const end = out + plane;
+  while (o < end) {
+    store<f32>(o, load<f32>(tables + (<usize>load<u8>(p) << 2)));
+    store<f32>(o + plane, load<f32>(g + (<usize>load<u8>(p, 1) << 2)));
+    store<f32>(o + plane + plane, load<f32>(b + (<usize>load<u8>(p, 2) << 2)));
+    p += 3;
+    o += 4;
+  }
+}

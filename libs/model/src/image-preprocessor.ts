@@ -2,7 +2,7 @@ import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { ImageError } from './image-error';
 import { describeUnknownBytes, SHARP_FORMAT, sniffImageFormat, type ImageFormat } from './image-format';
 import { readJpegHeader } from './jpeg-header';
-import { resizeBicubic } from './pillow-resample';
+import { resizeBicubic, resizeBicubicNormalizedInto } from './pillow-resample';
 
 /**
  * What the model's image processor does to pixels (read from `preprocessor_config.json` by
@@ -84,6 +84,8 @@ export class ImagePreprocessor {
   private readonly maxPixels: number;
   /** For each channel, the float32 value of each uint8 level, computed as numpy does. */
   private readonly lookup: readonly [Float32Array, Float32Array, Float32Array];
+  /** The three lookups end to end (R, G, B), as the WebAssembly normalisation takes them. */
+  private readonly tables: Float32Array;
 
   constructor(
     readonly config: ImagePreprocessConfig,
@@ -93,6 +95,8 @@ export class ImagePreprocessor {
     this.valuesPerImage = 3 * config.width * config.height;
     this.maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
     this.lookup = [channelLookup(config, 0), channelLookup(config, 1), channelLookup(config, 2)];
+    this.tables = new Float32Array(768);
+    this.lookup.forEach((table, channel) => this.tables.set(table, channel * 256));
   }
 
   /** Decode, resize and normalise one image into a new `3 × H × W` array. */
@@ -113,7 +117,11 @@ export class ImagePreprocessor {
       throw new RangeError(`batch of ${batch.length} values has no slot ${index} for ${this.valuesPerImage}-value images`);
     }
     const decoded = await this.decode(bytes);
-    this.normalizeInto(this.resize(decoded), batch, offset);
+    const { width, height } = this.config;
+    // Resize and normalise in one step in WebAssembly (same bytes, same floats); else in JS.
+    if (!resizeBicubicNormalizedInto(decoded.rgb, decoded.width, decoded.height, width, height, this.tables, batch, offset)) {
+      this.normalizeInto(this.resize(decoded), batch, offset);
+    }
     return { width: decoded.width, height: decoded.height };
   }
 

@@ -40,6 +40,7 @@ interface ResamplerExports {
     groups: number,
     out: number,
   ): void;
+  normalizeRgb(src: number, pixels: number, tables: number, out: number): void;
   vertical(src: number, stride: number, rowOffset: number, outHeight: number, starts: number, counts: number, weights: number, kernelSize: number, out: number): void;
 }
 
@@ -116,7 +117,52 @@ function packHorizontal(coefficients: ResampleCoefficients, groups: number, dest
  * `resultWidth × resultHeight × 3` bytes.
  */
 export function runRgbPasses(src: Uint8Array, width: number, height: number, passes: readonly ResamplePass[]): Uint8Array {
-  // Lay out: source, then per pass its coefficients and its output.
+  const { memory, resultAt, resultWidth, resultHeight } = execute(src, width, height, passes, 0);
+  return new Uint8Array(memory.buffer.slice(resultAt, resultAt + resultWidth * resultHeight * 3));
+}
+
+/**
+ * Run `passes`, then write the result as three float32 planes (channels first) into
+ * `out[offset …]`, each byte mapped through its channel's table (`tables`: 3 × 256 float32, R G B):
+ * the resize and the processor's rescale + normalisation without a JavaScript loop over pixels.
+ */
+export function runRgbPassesNormalized(
+  src: Uint8Array,
+  width: number,
+  height: number,
+  passes: readonly ResamplePass[],
+  tables: Float32Array,
+  out: Float32Array,
+  offset: number,
+): void {
+  if (tables.length !== 768) throw new RangeError(`expected 3 × 256 channel tables, got ${tables.length} values`);
+  const { resultWidth, resultHeight } = resultSize(width, height, passes);
+  const values = resultWidth * resultHeight * 3;
+  if (offset < 0 || offset + values > out.length) throw new RangeError(`no room for ${values} values at ${offset} in ${out.length}`);
+  const { exports, memory, resultAt, extraAt } = execute(src, width, height, passes, 768 * 4 + values * 4);
+  new Float32Array(memory.buffer, extraAt, 768).set(tables);
+  const floatsAt = extraAt + 768 * 4;
+  exports.normalizeRgb(resultAt, resultWidth * resultHeight, extraAt, floatsAt);
+  out.set(new Float32Array(memory.buffer, floatsAt, values), offset);
+}
+
+function resultSize(width: number, height: number, passes: readonly ResamplePass[]): { resultWidth: number; resultHeight: number } {
+  let w = width;
+  let h = height;
+  for (const pass of passes) {
+    if (pass.axis === 'horizontal') {
+      w = pass.outWidth;
+      h = pass.rows;
+    } else {
+      h = pass.outHeight;
+    }
+  }
+  return { resultWidth: w, resultHeight: h };
+}
+
+/** Copy `src` in, run the passes; `extraBytes` more are reserved (16-aligned) after the last output. */
+function execute(src: Uint8Array, width: number, height: number, passes: readonly ResamplePass[], extraBytes: number) {
+  // Lay out: source, then per pass its coefficients and its output, then the caller's extra.
   let cursor = 0;
   const take = (bytes: number) => {
     const at = cursor;
@@ -141,6 +187,7 @@ export function runRgbPasses(src: Uint8Array, width: number, height: number, pas
     const out = take(w * h * 3);
     return { starts, counts, weights, out, width: w, height: h };
   });
+  const extra = take(extraBytes);
   const needed = cursor;
 
   let exports = kept;
@@ -151,8 +198,7 @@ export function runRgbPasses(src: Uint8Array, width: number, height: number, pas
   const missing = base + needed - memory.buffer.byteLength;
   if (missing > 0) memory.grow(Math.ceil(missing / PAGE));
 
-  const bytes = new Uint8Array(memory.buffer);
-  bytes.set(src.subarray(0, width * height * 3), base + srcAt);
+  new Uint8Array(memory.buffer).set(src.subarray(0, width * height * 3), base + srcAt);
   let current = base + srcAt;
   let currentWidth = width;
   passes.forEach((pass, i) => {
@@ -171,7 +217,5 @@ export function runRgbPasses(src: Uint8Array, width: number, height: number, pas
     current = base + at.out;
     currentWidth = at.width;
   });
-  const last = layout[layout.length - 1];
-  const resultBytes = last ? last.width * last.height * 3 : width * height * 3;
-  return new Uint8Array(memory.buffer.slice(current, current + resultBytes));
+  return { exports, memory, resultAt: current, resultWidth: w, resultHeight: h, extraAt: base + extra };
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { bicubicKernel, precomputeCoefficients, resizeBicubic } from './pillow-resample';
+import { bicubicKernel, precomputeCoefficients, resizeBicubic, resizeBicubicNormalizedInto } from './pillow-resample';
 import { wasmResamplerAvailable } from './pillow-resample-wasm';
 
 interface ResampleCase {
@@ -124,5 +124,26 @@ describe('resizeBicubic', () => {
 
   it('refuses a buffer smaller than its dimensions', () => {
     expect(() => resizeBicubic(new Uint8Array(5), 2, 1, 3, 4, 4)).toThrow(RangeError);
+  });
+});
+
+describe('resizeBicubicNormalizedInto', () => {
+  it('equals the JS resize followed by the channel lookup, channels first, at the given offset', () => {
+    const tables = new Float32Array(768).map((_, i) => Math.fround((i % 256) / 127.5 - 1 + Math.floor(i / 256) / 1000));
+    for (const [w, h, ow, oh] of [[300, 200, 24, 16], [24, 16, 24, 16], [5, 900, 24, 16], [1, 1, 3, 2]] as const) {
+      const src = new Uint8Array(w * h * 3).map((_, i) => (i * 7919) % 256);
+      const rgb = resizeBicubic(src, w, h, 3, ow, oh, 'js');
+      const plane = ow * oh;
+      const offset = 5;
+      const expected = new Float32Array(offset + 3 * plane + 2).fill(-9);
+      for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) expected[offset + c * plane + i] = tables[c * 256 + rgb[i * 3 + c]!]!;
+      const actual = new Float32Array(expected.length).fill(-9);
+      expect(resizeBicubicNormalizedInto(src, w, h, ow, oh, tables, actual, offset)).toBe(true);
+      expect(Array.from(actual), `${w}×${h} → ${ow}×${oh}`).toEqual(Array.from(expected));
+    }
+  });
+
+  it('refuses an output without room for the image', () => {
+    expect(() => resizeBicubicNormalizedInto(new Uint8Array(12), 2, 2, 2, 2, new Float32Array(768), new Float32Array(11), 0)).toThrow(RangeError);
   });
 });

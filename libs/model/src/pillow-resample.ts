@@ -10,7 +10,7 @@
  * libvips' kernels differ from Pillow's when enlarging (measured: up to 118 levels apart),
  * which is why SigLIP preprocessing does not resize with sharp.
  */
-import { runRgbPasses, wasmResamplerAvailable, type ResamplePass } from './pillow-resample-wasm';
+import { runRgbPasses, runRgbPassesNormalized, wasmResamplerAvailable, type ResamplePass } from './pillow-resample-wasm';
 
 /** Fixed-point precision of Pillow's 8-bit coefficients: 32 − 8 − 2 bits. */
 const PRECISION_BITS = 22;
@@ -127,6 +127,32 @@ export function resizeBicubic(
     }
   }
   return image;
+}
+
+/**
+ * `resizeBicubic` of RGB followed by a per-channel lookup (`tables`: 3 × 256 float32, R G B)
+ * into channels-first float32 at `out[offset …]`, both in the WebAssembly module. Returns false,
+ * doing nothing, when the runtime has no WebAssembly SIMD (the caller then runs the JS steps).
+ */
+export function resizeBicubicNormalizedInto(
+  src: Uint8Array,
+  width: number,
+  height: number,
+  outWidth: number,
+  outHeight: number,
+  tables: Float32Array,
+  out: Float32Array,
+  offset: number,
+): boolean {
+  if (!wasmResamplerAvailable()) return false;
+  if (src.length < width * height * 3) {
+    throw new RangeError(`pixel buffer of ${src.length} bytes is too small for ${width}×${height}×3`);
+  }
+  if (width < 1 || height < 1 || outWidth < 1 || outHeight < 1) {
+    throw new RangeError(`cannot resize ${width}×${height} to ${outWidth}×${outHeight}`);
+  }
+  runRgbPassesNormalized(src, width, height, planPasses(width, height, outWidth, outHeight), tables, out, offset);
+  return true;
 }
 
 /** The passes Pillow runs for a resize, in its order, with their coefficients and row ranges. */
