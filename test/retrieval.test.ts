@@ -100,6 +100,44 @@ describe('search', () => {
     byEngine[1]!.hits.forEach((hit, i) => expect(hit.score).toBeCloseTo(byEngine[0]!.hits[i]!.score, 5));
   });
 
+  it('builds the search cache on the first query of a manifest and rebuilds it when the manifest is rewritten', async () => {
+    const image = images[3]!;
+    const path = join(work, image.name);
+    writeFileSync(path, image.bytes);
+    const query = ['--image', path, '-k', '30', '--engine', 'cache'];
+    interface CacheJson extends SearchJson {
+      cacheBuilt: boolean;
+      timings: Record<string, number>;
+    }
+    await search(query);
+    const warm = (await search(query)) as CacheJson;
+    expect(warm.cacheBuilt).toBe(false);
+    expect(warm.rows).toBe(IMAGES);
+    expect(warm.timings['modelMs']).toBeGreaterThanOrEqual(0);
+
+    // The run's manifest is rewritten (as a compaction or a re-finalisation does) to list one part:
+    // a query must never be answered from the copy of the old one.
+    const original = (await readObject('out/r1/_manifest.json')).toString();
+    const manifest = runManifestSchema.parse(JSON.parse(original));
+    const [kept] = manifest.parts;
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'out/r1/_manifest.json', Body: JSON.stringify({ ...manifest, parts: [kept] }) }));
+    try {
+      const rewritten = (await search(query)) as CacheJson;
+      expect(rewritten.cacheBuilt).toBe(true);
+      expect(rewritten.rows).toBe(kept!.rows);
+      expect(rewritten.hits).toHaveLength(kept!.rows);
+      const scan = await search([...query.slice(0, -1), 'scan']);
+      expect(rewritten.hits.map((hit) => hit.uri).sort()).toEqual(scan.hits.map((hit) => hit.uri).sort());
+    } finally {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'out/r1/_manifest.json', Body: original }));
+    }
+    // Back to the original manifest: its old entry was removed with the rewrite, so it is built again.
+    const restored = (await search(query)) as CacheJson;
+    expect(restored.cacheBuilt).toBe(true);
+    expect(restored.rows).toBe(IMAGES);
+    expect(restored.hits.map((hit) => hit.uri)).toEqual(warm.hits.map((hit) => hit.uri));
+  });
+
   it('refuses a query without text or image, and a run folder without a manifest', async () => {
     const none = await runCli(['search', '--run', `s3://${bucket}/out/r1/`, '--model', TINY_MODEL], env);
     expect(none.code).not.toBe(0);

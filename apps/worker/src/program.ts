@@ -22,6 +22,10 @@ export interface WorkerCliOptions {
   json: boolean;
   /** Port of `/metrics` (Prometheus) and `/healthz`; no server when absent. */
   metricsPort?: number;
+  /** Fleet-wide S3 requests per second (validated in runWorker, with the other problems). */
+  s3Rps?: string;
+  s3Burst?: string;
+  s3RpsKey: string;
 }
 
 const int = (name: string) => (value: string) => {
@@ -53,6 +57,9 @@ export function buildWorkerProgram(): Command {
     .option('--prefix <prefix>', 'BullMQ key prefix', process.env['SIGLIP_BATCH_PREFIX'] ?? 'bull')
     .option('--redis-url <url>', 'Redis URL (default: REDIS_URL or redis://127.0.0.1:6379)')
     .option('--s3-endpoint <url>', 'S3 endpoint (default: AWS_ENDPOINT_URL_S3)')
+    .option('--s3-rps <n>', 'fleet-wide limit of S3 requests per second, shared through Redis by every worker with the same prefix and --s3-rps-key (default: no limit)')
+    .option('--s3-burst <n>', 'requests the fleet may send at once after a quiet spell (default: --s3-rps)')
+    .option('--s3-rps-key <name>', 'name of the shared S3 request budget', 'default')
     .option('--shutdown-timeout <ms>', 'on SIGTERM, finish the current shards within this time, then hand them back', int('--shutdown-timeout'), 60_000)
     .option('--lock-duration <ms>', 'BullMQ job lock duration', int('--lock-duration'), 60_000)
     .option('--metrics-port <port>', 'serve Prometheus /metrics and /healthz on this port (all interfaces; default: off)', port('--metrics-port'))

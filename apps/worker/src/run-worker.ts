@@ -1,6 +1,18 @@
 import { s3OptionsFromEnv, type S3Options } from '@siglip-batch/io';
 import { queueNameForModel, redactRedisUrl, redisOptions, redisUrlFromEnv } from '@siglip-batch/jobs';
-import { ConfigError, ProblemList, RunRegistry, connectCheckedRedis, loadSiglipModel, resolveModelLocation, type LoadedModel } from '@siglip-batch/pipeline';
+import {
+  ConfigError,
+  ProblemList,
+  RunRegistry,
+  S3RateLimiter,
+  connectCheckedRedis,
+  loadSiglipModel,
+  parseRequestsPerSecond,
+  rateLimiterRedisOptions,
+  resolveModelLocation,
+  type LoadedModel,
+  type RateLimiterEvent,
+} from '@siglip-batch/pipeline';
 import type { Redis } from 'ioredis';
 import { AllowList } from './allow-list';
 import type { WorkerCliOptions } from './program';
@@ -9,6 +21,7 @@ import { ShardWorker } from './shard-worker';
 import { createLogger } from './logger';
 import { startMetricsServer, workerHealthProblem } from './metrics/metrics-server';
 import { WorkerMetrics } from './metrics/worker-metrics';
+import { S3RateMetrics } from './metrics/s3-rate-metrics';
 
 /**
  * Starts a worker: every problem of its configuration is found first and reported together
@@ -18,15 +31,36 @@ import { WorkerMetrics } from './metrics/worker-metrics';
 export async function runWorker(options: WorkerCliOptions): Promise<number> {
   const log = createLogger(options.json);
   const redisUrl = options.redisUrl ?? redisUrlFromEnv();
+  const problems = new ProblemList();
+  const rateLimit = await problems.check('S3 rate limit', () => rateLimitOf(options));
+  // Every S3 request, the model download included, waits for the fleet limiter once Redis is
+  // checked (see libs/pipeline fleet/s3-rate-limiter.ts).
+  let limiter: S3RateLimiter | undefined;
+  let rateMetrics: S3RateMetrics | undefined;
+  let setLimiter!: (limiter: S3RateLimiter | undefined) => void;
+  const limiterReady = new Promise<S3RateLimiter | undefined>((resolve) => (setLimiter = resolve));
   const s3: S3Options = s3OptionsFromEnv(process.env, {
     ...(options.s3Endpoint ? { endpoint: options.s3Endpoint } : {}),
     maxSockets: Math.max(options.fetchConcurrency * options.concurrency, 16),
+    ...(rateLimit ? { beforeRequest: async () => (await limiterReady)?.acquire() } : {}),
   });
+  const onLimiterEvent = (event: RateLimiterEvent): void => {
+    rateMetrics?.record(event);
+    if (event.type === 'unavailable') log({ level: 'warn', msg: 'S3 rate limiter: Redis is not answering; S3 requests wait for it', error: event.error });
+    else if (event.type === 'recovered') log({ level: 'info', msg: 'S3 rate limiter: Redis answers again', afterMs: Math.round(event.afterMs) });
+  };
 
-  const problems = new ProblemList();
   const allow = await problems.check('--allow', () => new AllowList(options.allow));
   const [redis, model] = await Promise.all([
-    problems.check('Redis', () => connectCheckedRedis(redisUrl, redisOptions('worker'))),
+    problems
+      .check('Redis', () => connectCheckedRedis(redisUrl, redisOptions('worker')))
+      .then((connection) => {
+        if (connection && rateLimit) {
+          limiter = new S3RateLimiter(connection.duplicate(rateLimiterRedisOptions()), { ...rateLimit, prefix: options.prefix, onEvent: onLimiterEvent });
+        }
+        setLimiter(limiter);
+        return connection;
+      }),
     problems.check(`model ${options.model}`, async () =>
       // `s3://…` model folders come through the local, hash-verified cache.
       loadSiglipModel(await resolveModelLocation(options.model, s3), {
@@ -37,6 +71,7 @@ export async function runWorker(options: WorkerCliOptions): Promise<number> {
     ),
   ]);
   if (problems.problems.length > 0) {
+    closeLimiter(limiter);
     await closeQuietly(redis, model);
     const error = new ConfigError(problems.problems);
     log({ level: 'error', msg: error.message });
@@ -46,6 +81,7 @@ export async function runWorker(options: WorkerCliOptions): Promise<number> {
 
   const queueName = queueNameForModel(model!.ref.hash, model!.ref.variant);
   const metrics = options.metricsPort ? new WorkerMetrics() : undefined;
+  if (metrics && limiter) rateMetrics = new S3RateMetrics(metrics.registry, limiter);
   const contexts = new RunContexts(new RunRegistry(redis!, options.prefix), model!, s3);
   const worker = new ShardWorker({
     queueName,
@@ -77,6 +113,7 @@ export async function runWorker(options: WorkerCliOptions): Promise<number> {
       process.stderr.write(`siglip-batch worker: ${message}\n`);
       await worker.close(0);
       contexts.closeAll();
+      closeLimiter(limiter);
       await closeQuietly(redis, model);
       return 2;
     }
@@ -91,6 +128,7 @@ export async function runWorker(options: WorkerCliOptions): Promise<number> {
     variant: model!.ref.variant,
     redis: redactRedisUrl(redisUrl),
     allow: allow!.describe(),
+    ...(limiter ? { s3RateLimit: { rps: limiter.rps, burst: limiter.burst, key: limiter.key } } : {}),
   });
 
   let stopping: Promise<number> | undefined;
@@ -101,6 +139,7 @@ export async function runWorker(options: WorkerCliOptions): Promise<number> {
       const how = await worker.close(options.shutdownTimeout);
       log({ level: 'info', msg: how === 'finished' ? 'current shards finished; exiting' : 'shards handed back to the queue; exiting' });
       contexts.closeAll();
+      closeLimiter(limiter);
       await closeQuietly(redis, model);
       await metricsServer?.close();
       return 0;
@@ -113,6 +152,24 @@ export async function runWorker(options: WorkerCliOptions): Promise<number> {
   });
   void worker.run().catch((error: Error) => log({ level: 'error', msg: 'worker loop failed', error: error.message }));
   return done;
+}
+
+/** `--s3-rps`, `--s3-burst`, `--s3-rps-key`: undefined when there is no limit. */
+function rateLimitOf(options: WorkerCliOptions): { rps: number; burst: number; name: string } | undefined {
+  if (options.s3Rps === undefined) {
+    if (options.s3Burst !== undefined) throw new Error('--s3-burst needs --s3-rps');
+    return undefined;
+  }
+  const rps = parseRequestsPerSecond('--s3-rps', options.s3Rps);
+  const burst = options.s3Burst === undefined ? Math.max(1, rps) : parseRequestsPerSecond('--s3-burst', options.s3Burst);
+  if (burst < 1) throw new Error(`--s3-burst must be at least 1, got ${options.s3Burst}`);
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(options.s3RpsKey)) throw new Error(`--s3-rps-key must be 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(options.s3RpsKey)}`);
+  return { rps, burst, name: options.s3RpsKey };
+}
+
+function closeLimiter(limiter: S3RateLimiter | undefined): void {
+  limiter?.close();
+  limiter?.connection.disconnect();
 }
 
 async function closeQuietly(redis: Redis | undefined, model: LoadedModel | undefined): Promise<void> {

@@ -136,6 +136,7 @@ export class ShardWorker {
         timer?.batch({ images, inferMs });
         void this.registry.addInferred(runId, images).catch(() => undefined);
       },
+      onS3TagFailures: ({ failed, examples }) => this.options.log({ level: 'warn', msg: 'objects not tagged', runId, shard, failed, examples }),
     });
     const first = await this.markDone(stats);
     this.options.metrics?.shardCompleted('done', first ? stats : null);

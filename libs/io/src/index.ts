@@ -5,14 +5,16 @@ export * from './object-store';
 export * from './object-store-error';
 export { compareKeys } from './key-order';
 export { LocalObjectStore, LOCAL_TEMP_PREFIX, localEtag } from './local-object-store';
-export { S3ObjectStore, normalizeEtag, DEFAULT_MULTIPART_THRESHOLD_BYTES, DEFAULT_PART_SIZE_BYTES, type S3ObjectStoreOptions } from './s3-object-store';
+export { S3ObjectStore, normalizeEtag, DEFAULT_MULTIPART_THRESHOLD_BYTES, DEFAULT_PART_SIZE_BYTES, type ObjectTag, type S3ObjectStoreOptions } from './s3-object-store';
 export { classifyS3Error, redactCredentials } from './s3-error';
 export * from './open-store';
+export * from './s3-request-gate';
 // Parquet
 export * from './parquet/shard-schema';
 export * from './parquet/parquet-shard-writer';
 export { type ParquetWriteOptions, DEFAULT_ROW_GROUP_SIZE } from './parquet/parquet-encoder';
 export * from './parquet/parquet-reader';
+export * from './parquet/parquet-merge';
 // Run folder documents and manifest sources
 export * from './invalid-document-error';
 export * from './json-document';

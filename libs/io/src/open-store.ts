@@ -16,6 +16,7 @@ import { parseLocation, type Location } from './location';
 import { InvalidUriError } from './invalid-uri-error';
 import type { ObjectStore } from './object-store';
 import { S3ObjectStore } from './s3-object-store';
+import { addRequestGate, type S3RequestGate } from './s3-request-gate';
 
 export interface S3Options {
   /** Custom endpoint (MinIO, moto, …), e.g. `http://127.0.0.1:9000`. */
@@ -62,6 +63,11 @@ export interface S3Options {
    * @defaultValue 120000
    */
   socketTimeoutMs?: number;
+  /**
+   * Awaited before every request (each attempt) of the clients made from these options: a
+   * rate limiter's token (see s3-request-gate.ts). Never from the environment.
+   */
+  beforeRequest?: S3RequestGate;
 }
 
 const DEFAULT_MAX_SOCKETS = 50;
@@ -126,7 +132,7 @@ export function impliesPathStyle(endpoint: string | undefined): boolean {
 export function createS3Client(options: S3Options = {}): S3Client {
   const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? DEFAULT_MAX_SOCKETS };
   const region = options.region ?? (options.endpoint ? 'us-east-1' : undefined);
-  return new S3Client({
+  const client = new S3Client({
     ...(options.endpoint ? { endpoint: options.endpoint } : { followRegionRedirects: true }),
     ...(region ? { region } : {}),
     forcePathStyle: options.forcePathStyle ?? impliesPathStyle(options.endpoint),
@@ -141,6 +147,8 @@ export function createS3Client(options: S3Options = {}): S3Client {
       socketTimeout: options.socketTimeoutMs ?? 120_000,
     },
   });
+  if (options.beforeRequest) addRequestGate(client, options.beforeRequest);
+  return client;
 }
 
 export interface OpenedLocation {

@@ -11,10 +11,13 @@
  */
 import {
   DeleteObjectCommand,
+  DeleteObjectTaggingCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   type ListObjectsV2CommandOutput,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -62,6 +65,12 @@ export interface S3ObjectStoreOptions {
    * @defaultValue 4
    */
   uploadQueueSize?: number;
+}
+
+/** One S3 object tag. */
+export interface ObjectTag {
+  key: string;
+  value: string;
 }
 
 export const DEFAULT_MULTIPART_THRESHOLD_BYTES = 16 * 1024 * 1024;
@@ -335,6 +344,36 @@ export class S3ObjectStore implements ObjectStore {
       const { code, name } = classifyS3Error(error);
       if (code === 'not_found' && name !== 'NoSuchBucket') return;
       throw s3StoreError(error, key, `DELETE ${this.uriOf(key)}`);
+    }
+  }
+
+  /**
+   * The object's tag set (S3 object tagging), in S3's order. Throws ObjectStoreError
+   * (`not_found` for a missing object).
+   */
+  async getTags(key: string, options: { signal?: AbortSignal } = {}): Promise<ObjectTag[]> {
+    try {
+      const response = await this.client.send(new GetObjectTaggingCommand({ Bucket: this.bucket, Key: key }), { abortSignal: options.signal });
+      return (response.TagSet ?? []).map((tag) => ({ key: tag.Key ?? '', value: tag.Value ?? '' }));
+    } catch (error) {
+      throw s3StoreError(error, key, `GET tagging of ${this.uriOf(key)}`);
+    }
+  }
+
+  /**
+   * Replaces the object's whole tag set (an empty set removes its tags). S3 itself refuses more
+   * than 10 tags, keys over 128 or values over 256 characters, and characters outside its set.
+   */
+  async putTags(key: string, tags: readonly ObjectTag[], options: { signal?: AbortSignal } = {}): Promise<void> {
+    try {
+      if (tags.length === 0) {
+        await this.client.send(new DeleteObjectTaggingCommand({ Bucket: this.bucket, Key: key }), { abortSignal: options.signal });
+      } else {
+        const TagSet = tags.map((tag) => ({ Key: tag.key, Value: tag.value }));
+        await this.client.send(new PutObjectTaggingCommand({ Bucket: this.bucket, Key: key, Tagging: { TagSet } }), { abortSignal: options.signal });
+      }
+    } catch (error) {
+      throw s3StoreError(error, key, `PUT tagging of ${this.uriOf(key)}`);
     }
   }
 

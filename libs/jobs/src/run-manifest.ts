@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { RUN_ID_PATTERN } from './run-id';
 import { labelSpecSchema, modelRefSchema } from './run-spec';
+import { s3TagCountsSchema } from './shard-stats';
 
 const fileEntrySchema = z.object({
   shard: z.number().int().nonnegative(),
@@ -27,11 +28,25 @@ export const runManifestSchema = z.object({
   labelsFile: z.string().nullable(),
   /** Incremental runs: `deletions-<shard>.parquet` files (objects the index knew that the listing no longer has). */
   deletions: z.array(z.object({ key: z.string(), rows: z.number().int().nonnegative() })).optional(),
+  /**
+   * Set by `siglip-batch compact`: the run's small files were merged into the files `parts` and
+   * `errors` now list. `replaced` maps every file key the run ever listed (what the processed
+   * index and older readers may still hold) to the file that holds its rows now.
+   */
+  compaction: z
+    .object({
+      compactedAt: z.string(),
+      targetRows: z.number().int().positive(),
+      replaced: z.array(z.object({ key: z.string(), into: z.string() })),
+    })
+    .optional(),
   counts: z.object({
     planned: z.number().int().nonnegative(),
     ok: z.number().int().nonnegative(),
     error: z.number().int().nonnegative(),
     byErrorCode: z.record(z.string(), z.number().int().nonnegative()),
+    /** Runs with `writeS3Tags`: the shards' tag write-back counts, summed. */
+    s3Tags: s3TagCountsSchema.optional(),
   }),
   timings: z.object({
     createdAt: z.string(),

@@ -59,5 +59,10 @@ export const runSpecSchema = z.object({
    * with this model and ETag are planned; vanished ones are recorded as deletions.
    */
   incremental: z.boolean().optional(),
+  /**
+   * Write each embedded object's top tags back as S3 object tags after its shard's part file is
+   * committed (S3 sources with labels only). Frozen here so that every worker does the same.
+   */
+  writeS3Tags: z.boolean().optional(),
 });
 export type RunSpec = z.infer<typeof runSpecSchema>;

@@ -15,6 +15,13 @@ export const ERROR_CODES = [
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+export const s3TagCountsSchema = z.object({
+  tagged: z.number().int().nonnegative(),
+  full: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+});
+export type S3TagCountsSummary = z.infer<typeof s3TagCountsSchema>;
+
 /**
  * `_stats/<shard>.json`, written after the shard's part and errors files: its existence is what
  * makes a shard done, in Redis or not.
@@ -35,5 +42,10 @@ export const shardStatsSchema = z.object({
   startedAt: z.string(),
   finishedAt: z.string(),
   timingsMs: z.record(z.string(), z.number().nonnegative()),
+  /**
+   * Runs with `writeS3Tags`: objects whose S3 tags now hold their top tags, objects left alone
+   * because foreign tags used all 10 slots, and objects that could not be tagged (not lost rows).
+   */
+  s3Tags: s3TagCountsSchema.optional(),
 });
 export type ShardStats = z.infer<typeof shardStatsSchema>;

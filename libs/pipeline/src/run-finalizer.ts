@@ -32,6 +32,10 @@ export interface FinalizeOptions {
  */
 export async function finalizeRun(options: FinalizeOptions): Promise<FinalizeOutcome> {
   const { folder, spec } = options;
+  // A compacted run's stats name files that are gone: its manifest is final, never rewritten
+  // from them (a duplicate finalise job after `compact` must not undo it).
+  const existing = await folder.readManifest();
+  if (existing?.compaction) return { state: 'completed', manifest: existing };
   const listing = await folder.readListing();
   if (!listing?.complete) return { state: 'listing' };
 
@@ -59,6 +63,7 @@ export async function finalizeRun(options: FinalizeOptions): Promise<FinalizeOut
   const shardMs: Record<string, number> = {};
   let ok = 0;
   let error = 0;
+  const s3Tags = { tagged: 0, full: 0, failed: 0 };
   const parts: RunManifest['parts'] = [];
   const errors: RunManifest['errors'] = [];
   for (const shardStats of stats as ShardStats[]) {
@@ -66,6 +71,7 @@ export async function finalizeRun(options: FinalizeOptions): Promise<FinalizeOut
     error += shardStats.error;
     for (const [code, n] of Object.entries(shardStats.errorCodes)) byErrorCode[code] = (byErrorCode[code] ?? 0) + n;
     for (const [name, ms] of Object.entries(shardStats.timingsMs)) shardMs[name] = (shardMs[name] ?? 0) + ms;
+    if (shardStats.s3Tags) for (const field of ['tagged', 'full', 'failed'] as const) s3Tags[field] += shardStats.s3Tags[field];
     if (shardStats.part) parts.push({ shard: shardStats.shard, ...shardStats.part });
     if (shardStats.errors) errors.push({ shard: shardStats.shard, ...shardStats.errors });
   }
@@ -88,7 +94,7 @@ export async function finalizeRun(options: FinalizeOptions): Promise<FinalizeOut
     errors,
     labelsFile: spec.labels && (await folder.store.exists(folder.keyOf(RUN_LAYOUT.labels))) ? RUN_LAYOUT.labels : null,
     ...(deletions.length > 0 ? { deletions } : {}),
-    counts: { planned: listing.objectsPlanned, ok, error, byErrorCode },
+    counts: { planned: listing.objectsPlanned, ok, error, byErrorCode, ...(spec.writeS3Tags ? { s3Tags } : {}) },
     timings: { createdAt: spec.createdAt, listedAt: listing.updatedAt, finalizedAt: new Date().toISOString(), shardMs },
   };
   if (ok + error !== listing.objectsPlanned) {

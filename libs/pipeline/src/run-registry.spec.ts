@@ -56,6 +56,23 @@ describe('RunRegistry', () => {
     }
   });
 
+  test('counts S3 tag write-back once per shard, for runs that write tags', async ({ redisUrl, queuePrefix }) => {
+    const redis = new Redis(redisUrl);
+    try {
+      const registry = new RunRegistry(redis, queuePrefix);
+      await registry.register({ ...spec, writeS3Tags: true }, 'q');
+      const tagged = { ...stats(1, 5, 0, {}), s3Tags: { tagged: 3, full: 1, failed: 1 } };
+      await registry.markShardDone(tagged);
+      await registry.markShardDone(tagged);
+      await registry.markShardDone({ ...stats(2, 2, 0, {}), s3Tags: { tagged: 2, full: 0, failed: 0 } });
+      expect((await registry.get('r1'))!.s3Tags).toEqual({ tagged: 5, full: 1, failed: 1 });
+      await registry.register(spec, 'q');
+      expect((await registry.get('r1'))!.s3Tags).toBeNull();
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   test('a shard that finally succeeds is no longer failed; records expire after the run ends', async ({ redisUrl, queuePrefix }) => {
     const redis = new Redis(redisUrl);
     try {

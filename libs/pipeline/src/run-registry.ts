@@ -7,6 +7,7 @@ import {
   runsIndexKey,
   runSpecSchema,
   type RunSpec,
+  type S3TagCountsSummary,
   type ShardStats,
 } from '@siglip-batch/jobs';
 
@@ -26,6 +27,8 @@ export interface RunRecord {
   errorCodes: Record<string, number>;
   /** Objects sent to inference, retries included (work amplification = inferred / planned). */
   inferred: number;
+  /** Runs with `writeS3Tags`: tag write-back counts of the finished shards (see ShardStats). */
+  s3Tags: S3TagCountsSummary | null;
   failedShards: Record<number, string>;
   createdAt: string;
   firstShardAt: string | null;
@@ -47,6 +50,8 @@ redis.call('HINCRBY', KEYS[1], 'objectsOk', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'objectsError', ARGV[3])
 local codes = cjson.decode(ARGV[4])
 for code, n in pairs(codes) do redis.call('HINCRBY', KEYS[1], 'code:' .. code, n) end
+local tags = cjson.decode(ARGV[6])
+for field, n in pairs(tags) do redis.call('HINCRBY', KEYS[1], 's3tags:' .. field, n) end
 return 1
 `;
 
@@ -110,6 +115,7 @@ export class RunRegistry {
       stats.error,
       JSON.stringify(stats.errorCodes),
       new Date().toISOString(),
+      JSON.stringify(stats.s3Tags ?? {}),
     );
     return first === 1;
   }
@@ -153,8 +159,9 @@ export class RunRegistry {
     const failedShards: Record<number, string> = {};
     for (const [shard, reason] of Object.entries(failed)) failedShards[Number(shard)] = reason;
     const num = (field: string) => Number(hash[field] ?? 0);
+    const spec = runSpecSchema.parse(JSON.parse(hash['spec']));
     return {
-      spec: runSpecSchema.parse(JSON.parse(hash['spec'])),
+      spec,
       queue: hash['queue'] ?? '',
       state: (hash['state'] as RunState | undefined) ?? 'listing',
       shardsPlanned: num('shardsPlanned'),
@@ -165,6 +172,7 @@ export class RunRegistry {
       objectsError: num('objectsError'),
       errorCodes,
       inferred: num('inferred'),
+      s3Tags: spec.writeS3Tags ? { tagged: num('s3tags:tagged'), full: num('s3tags:full'), failed: num('s3tags:failed') } : null,
       failedShards,
       createdAt: hash['createdAt'] ?? '',
       firstShardAt: hash['firstShardAt'] ?? null,

@@ -28,6 +28,8 @@ export interface RunSpecInput {
   maxPixels?: number;
   /** Plan only what the output's processed index has not seen (see index/incremental-listing.ts). */
   incremental?: boolean;
+  /** Write top tags back as S3 object tags (see s3-tag-writer.ts); S3 sources with labels only. */
+  writeS3Tags?: boolean;
 }
 
 /** Builds and validates a run spec; source and output are normalised to full URIs. */
@@ -37,6 +39,12 @@ export function buildRunSpec(input: RunSpecInput): RunSpec {
   const source = parseLocation(input.source).uri;
   const output = parseLocation(input.output).uri;
   if (input.labels !== null && input.labels.length === 0) throw new Error('labels were given but the list is empty');
+  if (input.writeS3Tags) {
+    const problems: string[] = [];
+    if (kind !== 's3') problems.push(`--write-s3-tags needs an S3 source (s3://bucket/prefix/); ${source} is a ${kind} source`);
+    if (input.labels === null) problems.push('--write-s3-tags needs labels (--labels or --labels-file): tags are labels');
+    if (problems.length > 0) throw new Error(problems.join('; '));
+  }
   return runSpecSchema.parse({
     schemaVersion: 1,
     runId: input.runId,
@@ -55,6 +63,7 @@ export function buildRunSpec(input: RunSpecInput): RunSpec {
     },
     createdAt: new Date().toISOString(),
     ...(input.incremental ? { incremental: true } : {}),
+    ...(input.writeS3Tags ? { writeS3Tags: true } : {}),
   });
 }
 
@@ -63,6 +72,6 @@ export function buildRunSpec(input: RunSpecInput): RunSpec {
  * only be reused for the same work. Returns the differing fields.
  */
 export function specDifferences(a: RunSpec, b: RunSpec): string[] {
-  const fields: Array<keyof RunSpec> = ['source', 'sourceKind', 'output', 'model', 'labels', 'templates', 'shardSize', 'filters', 'incremental'];
+  const fields: Array<keyof RunSpec> = ['source', 'sourceKind', 'output', 'model', 'labels', 'templates', 'shardSize', 'filters', 'incremental', 'writeS3Tags'];
   return fields.filter((field) => JSON.stringify(a[field]) !== JSON.stringify(b[field]));
 }

@@ -4,6 +4,7 @@ import { errorsKey, partKey, type PlanFile, type RunSpec, type ShardStats } from
 import { AsyncQueue, Semaphore } from './async-pool';
 import { isImageFailure, type ImageEmbedder, type LabelScorer } from './embedder';
 import { PermanentShardError, TransientShardError } from './shard-errors';
+import { writeS3Tags } from './s3-tags/s3-tag-writer';
 import type { StoreResolver } from './store-resolver';
 
 /** Options of the shard processor, with the defaults the benchmarks justify. */
@@ -30,6 +31,8 @@ export interface ShardProcessorOptions {
   signal?: AbortSignal;
   /** Called after each inference batch (metrics, progress, lock extension). */
   onBatch?(info: { images: number; inferMs: number }): void;
+  /** Runs with `writeS3Tags`: objects that could not be tagged (a few examples), for the log. */
+  onS3TagFailures?(info: { failed: number; examples: string[] }): void;
 }
 
 export interface ShardContext {
@@ -293,6 +296,7 @@ async function commitShard(
   const hasExtra = plan.extraColumns.length > 0;
 
   let part: ShardStats['part'] = null;
+  let s3Tags: ShardStats['s3Tags'];
   const shardPartKey = partKey(plan.shard);
   if (okIndex.length > 0) {
     const okEmbeddings = new Float32Array(okIndex.length * dim);
@@ -320,6 +324,19 @@ async function commitShard(
     await folder.writePart(plan.shard, bytes, options.signal ? { signal: options.signal } : {});
     testOnlyCrashAt('after-part-put');
     part = { key: shardPartKey, rows: okIndex.length };
+    if (ctx.spec.writeS3Tags && scorer && scores && tags) {
+      // After the part file, so that tags never name rows that are not committed; before the
+      // stats, so that a retry (which rewrites the same tags) is the only way to miss them.
+      const labelIndex = new Map(scorer.labels.map((label, i) => [label, i]));
+      const labelCount = scorer.labels.length;
+      const rows = okIndex.map((index, row) => ({
+        uri: plan.objects[index]!.uri,
+        labels: tags![row]!.map((label) => ({ label, score: scores![row * labelCount + labelIndex.get(label)!]! })),
+      }));
+      const { failures, ...counts } = await writeS3Tags(ctx.resolver, rows, options.signal ? { signal: options.signal } : {});
+      s3Tags = counts;
+      if (counts.failed > 0) options.onS3TagFailures?.({ failed: counts.failed, examples: failures });
+    }
   } else {
     // An earlier attempt may have embedded objects that are gone now.
     await folder.store.delete(folder.keyOf(shardPartKey));
@@ -361,6 +378,7 @@ async function commitShard(
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     timingsMs: timings,
+    ...(s3Tags ? { s3Tags } : {}),
   };
   await folder.writeStats(stats);
   testOnlyCrashAt('after-stats');

@@ -38,6 +38,7 @@ interface EnqueueCliOptions extends ConnectionOptions {
   maxWaiting: number;
   json?: boolean;
   incremental?: boolean;
+  writeS3Tags?: boolean;
 }
 
 export function registerEnqueueCommand(program: Command): void {
@@ -60,6 +61,11 @@ export function registerEnqueueCommand(program: Command): void {
     .option('--max-pixels <n>', 'images with more pixels become too_large_pixels error rows (bombs)', positiveInt('--max-pixels'))
     .option('--max-waiting <n>', 'backpressure: at most this many shard jobs waiting in the queue', positiveInt('--max-waiting'), 200)
     .option('--incremental', "plan only objects the output's processed index has not seen with this model and ETag; record vanished ones as deletions")
+    .option(
+      '--write-s3-tags',
+      "write each object's tags back as S3 object tags `siglip:<label>` = score (S3 sources with labels only; " +
+        'foreign tags are kept, our own replaced, at most 10 in all: our lowest scores are dropped first)',
+    )
     .option('--json', 'print the summary as JSON');
   addConnectionOptions(command).action(async (options: EnqueueCliOptions) => {
     process.exitCode = await enqueueCommand(options);
@@ -148,6 +154,7 @@ async function resolveConfiguration(options: EnqueueCliOptions): Promise<{ spec:
           ...(options.maxBytes ? { maxBytes: options.maxBytes } : {}),
           ...(options.maxPixels ? { maxPixels: options.maxPixels } : {}),
           ...(options.incremental ? { incremental: true } : {}),
+          ...(options.writeS3Tags ? { writeS3Tags: true } : {}),
         }),
       );
     } else if (options.run) {

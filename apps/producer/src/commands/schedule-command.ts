@@ -4,6 +4,7 @@ import { parseLocation } from '@siglip-batch/io';
 import { redisOptions, type LabelSpec } from '@siglip-batch/jobs';
 import {
   ProblemList,
+  buildRunSpec,
   checkOutputWritable,
   checkSourceReadable,
   connectCheckedRedis,
@@ -11,7 +12,16 @@ import {
   parseLabelList,
   readLabelFile,
 } from '@siglip-batch/pipeline';
-import { SCHEDULED_RUN_JOB, SCHEDULER_QUEUE, scheduleNameSchema, scheduledRunSchema, type ScheduledRun } from '../schedule/scheduled-run';
+import {
+  SCHEDULED_RUN_JOB,
+  SCHEDULER_QUEUE,
+  inspectRepeat,
+  scheduleLastRunKey,
+  scheduleNameSchema,
+  scheduledRunSchema,
+  type ScheduleRepeat,
+  type ScheduledRun,
+} from '../schedule/scheduled-run';
 import { addConnectionOptions, redisUrlOf, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { resolveModelDir } from '../shared/model-dir';
 import { collect, nonNegativeInt, positiveInt } from '../shared/parsers';
@@ -35,20 +45,19 @@ interface ScheduleCliOptions extends ConnectionOptions {
   suffix: string[];
   maxBytes?: number;
   maxPixels?: number;
+  writeS3Tags?: boolean;
   json?: boolean;
 }
-
-const DAY_MS = 24 * 3600 * 1000;
 
 export function registerScheduleCommand(program: Command): void {
   const command = program
     .command('schedule')
-    .description('register (or --remove, --list) a BullMQ job scheduler that starts an incremental run on a cron pattern; `siglip-batch scheduler` starts the runs')
-    .option('--name <name>', 'schedule name; runs are <name>-<yyyymmdd> (and -<hhmmss> for schedules under a day)')
+    .description('register (or --remove, --list) a BullMQ job scheduler that starts an incremental run on a cron pattern or at a fixed interval; `siglip-batch scheduler` starts the runs')
+    .option('--name <name>', 'schedule name; runs are <name>-<yyyymmdd> (UTC), plus -<hhmmss> when two firings can fall on one day')
     .option('--cron <pattern>', 'cron pattern, e.g. "0 2 * * *"')
-    .option('--tz <zone>', 'time zone of the cron pattern (default UTC)')
+    .option('--tz <zone>', 'IANA time zone of the cron pattern (default UTC)')
     .option('--every <ms>', 'fire every <ms> milliseconds instead of a cron pattern', positiveInt('--every'))
-    .option('--remove <name>', 'remove the schedule <name>')
+    .option('--remove <name>', 'remove the schedule <name> (exit 1 when there is none)')
     .option('--list', 'list the registered schedules')
     .option('--source <uri>', 'S3 prefix or local directory')
     .option('--out <uri>', 'output root (holds the processed index)')
@@ -62,6 +71,7 @@ export function registerScheduleCommand(program: Command): void {
     .option('--suffix <ext>', 'only keys ending with this (repeatable)', collect, [] as string[])
     .option('--max-bytes <n>', 'larger objects become too_large_bytes rows', positiveInt('--max-bytes'))
     .option('--max-pixels <n>', 'larger images become too_large_pixels rows', positiveInt('--max-pixels'))
+    .option('--write-s3-tags', 'write each object\'s top tags back as S3 object tags (S3 sources with labels only; see enqueue --help)')
     .option('--json', 'print the result as JSON');
   addConnectionOptions(command).action(async (options: ScheduleCliOptions) => {
     process.exitCode = await scheduleCommand(options);
@@ -69,25 +79,42 @@ export function registerScheduleCommand(program: Command): void {
 }
 
 async function scheduleCommand(options: ScheduleCliOptions): Promise<number> {
+  // Registration checks everything (flags, model, locations) before touching Redis, so a
+  // refused schedule names every problem at once and registers nothing.
+  const data = options.list || options.remove !== undefined ? undefined : await resolveSchedule(options);
   const redis = await connectCheckedRedis(redisUrlOf(options), redisOptions('producer'));
   const queue = new Queue(SCHEDULER_QUEUE, { connection: redis, prefix: options.prefix });
   const print = (value: unknown, line: string) => process.stdout.write(options.json ? `${JSON.stringify(value)}\n` : `${line}\n`);
   try {
     if (options.list) {
-      const schedulers = await queue.getJobSchedulers(0, -1, true);
-      print(schedulers, schedulers.map((s) => `${s.key}\t${s.pattern ?? `every ${s.every} ms`}\tnext ${s.next ? new Date(s.next).toISOString() : '-'}`).join('\n'));
+      const schedules = (await queue.getJobSchedulers(0, -1, true)).map((s) => ({
+        name: s.key,
+        ...(s.pattern ? { pattern: s.pattern, tz: s.tz ?? 'UTC' } : { every: Number(s.every) }),
+        next: s.next ? new Date(s.next).toISOString() : null,
+      }));
+      print(
+        schedules,
+        schedules.length === 0
+          ? 'no schedules'
+          : schedules.map((s) => `${s.name}\t${'pattern' in s ? `${s.pattern} (${s.tz})` : `every ${s.every} ms`}\tnext ${s.next ?? '-'}`).join('\n'),
+      );
       return 0;
     }
-    if (options.remove) {
-      const removed = await queue.removeJobScheduler(options.remove);
-      print({ removed, name: options.remove }, removed ? `schedule ${options.remove} removed` : `no schedule ${options.remove}`);
-      return removed ? 0 : 1;
+    if (options.remove !== undefined) {
+      const name = options.remove;
+      const removed = await queue.removeJobScheduler(name);
+      if (!removed) {
+        const known = (await queue.getJobSchedulers(0, -1, true)).map((s) => s.key);
+        throw new Error(`no schedule named "${name}" under prefix ${options.prefix} (registered: ${known.length > 0 ? known.join(', ') : 'none'})`);
+      }
+      await redis.del(scheduleLastRunKey(options.prefix, name));
+      print({ removed: true, name }, `schedule ${name} removed`);
+      return 0;
     }
-    const data = await resolveSchedule(options);
-    const repeat = options.cron ? { pattern: options.cron, tz: options.tz ?? 'UTC' } : { every: options.every! };
-    await queue.upsertJobScheduler(data.schedule, repeat, {
+    const { run, repeat } = data!;
+    await queue.upsertJobScheduler(run.schedule, repeat, {
       name: SCHEDULED_RUN_JOB,
-      data,
+      data: run,
       opts: {
         attempts: 5,
         backoff: { type: 'exponential', delay: 30_000 },
@@ -95,9 +122,13 @@ async function scheduleCommand(options: ScheduleCliOptions): Promise<number> {
         removeOnFail: { count: 100 },
       },
     });
-    const [scheduler] = (await queue.getJobSchedulers(0, -1, true)).filter((s) => s.key === data.schedule);
+    const [scheduler] = (await queue.getJobSchedulers(0, -1, true)).filter((s) => s.key === run.schedule);
     const next = scheduler?.next ? new Date(scheduler.next).toISOString() : null;
-    print({ name: data.schedule, repeat, next, queue: SCHEDULER_QUEUE }, `schedule ${data.schedule} registered (${options.cron ?? `every ${options.every} ms`}); next run ${next ?? '?'}; started by \`siglip-batch scheduler\``);
+    const how = 'pattern' in repeat ? `cron "${repeat.pattern}" ${repeat.tz}` : `every ${repeat.every} ms`;
+    print(
+      { name: run.schedule, repeat, next, queue: SCHEDULER_QUEUE, prefix: options.prefix },
+      `schedule ${run.schedule} registered (${how}); next firing ${next ?? '?'}; runs are started by \`siglip-batch scheduler\` (prefix ${options.prefix})`,
+    );
     return 0;
   } finally {
     await queue.close();
@@ -105,11 +136,17 @@ async function scheduleCommand(options: ScheduleCliOptions): Promise<number> {
   }
 }
 
-async function resolveSchedule(options: ScheduleCliOptions): Promise<ScheduledRun> {
+async function resolveSchedule(options: ScheduleCliOptions): Promise<{ run: ScheduledRun; repeat: ScheduleRepeat }> {
   const problems = new ProblemList();
   const s3 = s3OptionsOf(options);
-  const name = await problems.check('--name', () => scheduleNameSchema.parse(options.name ?? ''));
-  if ((options.cron === undefined) === (options.every === undefined)) problems.add('give exactly one of --cron or --every');
+  if (options.name === undefined) problems.add('--name is required (the schedule name; runs are named after it)');
+  const name = options.name === undefined ? undefined : await problems.check('--name', () => scheduleNameSchema.parse(options.name));
+  let repeat: ScheduleRepeat | undefined;
+  if (options.cron !== undefined && options.every !== undefined) problems.add('give --cron or --every, not both');
+  else if (options.cron === undefined && options.every === undefined) problems.add('give --cron <pattern> or --every <ms>');
+  else if (options.tz !== undefined && options.cron === undefined) problems.add('--tz applies to --cron only');
+  else repeat = options.cron !== undefined ? { pattern: options.cron, tz: options.tz ?? 'UTC' } : { every: options.every! };
+  const timing = repeat ? await problems.check(options.cron !== undefined ? '--cron' : '--every', () => inspectRepeat(repeat!)) : undefined;
   for (const [flag, value] of [['--source', options.source], ['--out', options.out], ['--model', options.model]] as const) {
     if (!value) problems.add(`${flag} is required`);
   }
@@ -122,20 +159,31 @@ async function resolveSchedule(options: ScheduleCliOptions): Promise<ScheduledRu
     : undefined;
   if (options.source) await problems.check(`--source ${options.source}`, () => checkSourceReadable(options.source!, s3));
   if (options.out) await problems.check(`--out ${options.out}`, () => checkOutputWritable(options.out!, s3));
-  problems.throwIfAny();
-  return scheduledRunSchema.parse({
-    schedule: name,
-    source: parseLocation(options.source!).uri,
-    output: parseLocation(options.out!).uri,
-    model,
-    labels: labels!.labels,
-    templates: options.template.length > 0 ? options.template : labels!.templates ?? [],
+  const template = {
+    source: options.source!,
+    output: options.out!,
+    model: model!,
+    labels: labels?.labels ?? null,
+    templates: options.template.length > 0 ? options.template : labels?.templates ?? [],
     ...(options.shardSize ? { shardSize: options.shardSize } : {}),
     ...(options.priority !== undefined ? { priority: options.priority } : {}),
     suffixes: options.suffix,
     ...(options.maxBytes ? { maxBytes: options.maxBytes } : {}),
     ...(options.maxPixels ? { maxPixels: options.maxPixels } : {}),
-    subDaily: options.every !== undefined && options.every < DAY_MS,
+    ...(options.writeS3Tags ? { writeS3Tags: true } : {}),
+  };
+  // The runs are built at each firing; building one now refuses what they would refuse
+  // (e.g. --write-s3-tags with a local source) at registration instead of every night.
+  if (options.source && options.out && model && labels) {
+    await problems.check('run', () => buildRunSpec({ runId: 'schedule-check', ...template, incremental: true }));
+  }
+  problems.throwIfAny();
+  const run = scheduledRunSchema.parse({
+    schedule: name,
+    ...template,
+    source: parseLocation(options.source!).uri,
+    output: parseLocation(options.out!).uri,
+    subDaily: timing!.subDaily,
   });
+  return { run, repeat: repeat! };
 }
-

@@ -2,23 +2,46 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { S3Options } from '@siglip-batch/io';
 import { runSpecSchema } from '@siglip-batch/jobs';
-import { buildRunSpec, openRunFolder } from '@siglip-batch/pipeline';
+import { RunRegistry, buildRunSpec, openRunFolder } from '@siglip-batch/pipeline';
 import { enqueueRun, type EnqueueSummary } from '../enqueue/run-enqueuer';
-import { scheduledRunId, scheduledRunSchema } from './scheduled-run';
+import { firingTime, scheduleLastRunKey, scheduledRunId, scheduledRunSchema } from './scheduled-run';
 
-export interface StartedRun extends EnqueueSummary {
-  runId: string;
+export type FiringResult =
+  | ({ started: true; runId: string } & EnqueueSummary)
+  | { started: false; runId: string; previousRun: string; reason: string };
+
+export interface FiringOptions {
+  redis: Redis;
+  /** BullMQ prefix (of the scheduler queue and of the run queues alike). */
+  prefix: string;
+  s3: S3Options;
+  /** Aborted when the scheduler stops: enqueuing stops, and the firing is retried later. */
+  signal?: AbortSignal;
 }
 
 /**
  * One firing of a schedule: an incremental run, id from the schedule name and firing time,
  * planned and enqueued exactly as `enqueue --incremental` does (so a firing delivered twice,
  * or retried, adds nothing the first did not).
+ *
+ * A firing while the schedule's previous run has not ended starts nothing: the processed index
+ * is updated only when a run is finalised, so a run planned before that would plan the previous
+ * run's objects a second time. The next firing after it ends picks up everything new.
  */
-export async function startScheduledRun(job: Job, redis: Redis, prefix: string, s3: S3Options): Promise<StartedRun> {
+export async function startScheduledRun(job: Job, options: FiringOptions): Promise<FiringResult> {
+  const { redis, prefix, s3 } = options;
   const data = scheduledRunSchema.parse(job.data);
-  const firedAt = new Date(job.timestamp + (job.opts.delay ?? 0));
-  const runId = scheduledRunId(data.schedule, firedAt, data.subDaily);
+  const runId = scheduledRunId(data.schedule, firingTime(job), data.subDaily);
+  const lastKey = scheduleLastRunKey(prefix, data.schedule);
+  const previousRun = await redis.get(lastKey);
+  if (previousRun && previousRun !== runId) {
+    const previous = await new RunRegistry(redis, prefix).get(previousRun);
+    // No record: Redis forgot the run (records expire days after a run ends), so it is over.
+    if (previous && (previous.state === 'listing' || previous.state === 'running' || previous.state === 'finalizing')) {
+      return { started: false, runId, previousRun, reason: `the previous run ${previousRun} of schedule ${data.schedule} is still ${previous.state}` };
+    }
+  }
+  await redis.set(lastKey, runId);
   let spec = buildRunSpec({
     runId,
     source: data.source,
@@ -31,15 +54,25 @@ export async function startScheduledRun(job: Job, redis: Redis, prefix: string, 
     suffixes: data.suffixes,
     ...(data.maxBytes ? { maxBytes: data.maxBytes } : {}),
     ...(data.maxPixels ? { maxPixels: data.maxPixels } : {}),
+    ...(data.writeS3Tags ? { writeS3Tags: true } : {}),
     incremental: true,
   });
   const folder = openRunFolder(spec, s3);
   try {
+    // A retried firing continues the run its first attempt froze.
     const stored = await folder.readRunSpec();
     if (stored) spec = runSpecSchema.parse(stored);
     else await folder.writeRunSpec(spec);
-    const summary = await enqueueRun({ spec, folder, redis, prefix, s3, maxWaiting: 200 });
-    return { runId, ...summary };
+    const summary = await enqueueRun({ spec, folder, redis, prefix, s3, maxWaiting: 200, ...(options.signal ? { signal: options.signal } : {}) });
+    return { started: true, runId, ...summary };
+  } catch (error) {
+    // A run left 'listing' would hold back every later firing: it is failed until a retry of
+    // this firing (same run id) resumes it, or the next firing starts a new one.
+    const registry = new RunRegistry(redis, prefix);
+    if ((await registry.get(runId).catch(() => undefined))?.state === 'listing') {
+      await registry.setState(runId, 'failed', `the scheduled run could not be enqueued: ${(error as Error).message}`).catch(() => undefined);
+    }
+    throw error;
   } finally {
     folder.store.close();
   }

@@ -4,6 +4,7 @@
  * run but its id); `siglip-batch scheduler` consumes that queue and enqueues one incremental run
  * per firing, its id derived from the schedule name and the firing time.
  */
+import { getNextMillis } from 'bullmq';
 import { z } from 'zod';
 import { labelSpecSchema, modelRefSchema } from '@siglip-batch/jobs';
 
@@ -25,10 +26,15 @@ export const scheduledRunSchema = z.object({
   suffixes: z.array(z.string()),
   maxBytes: z.number().int().positive().optional(),
   maxPixels: z.number().int().positive().optional(),
+  /** Write each object's top tags back as S3 object tags (see libs/pipeline s3-tag-writer). */
+  writeS3Tags: z.boolean().optional(),
   /** Firings less than a day apart get the time of day in their run id. */
   subDaily: z.boolean(),
 });
 export type ScheduledRun = z.infer<typeof scheduledRunSchema>;
+
+/** How a schedule repeats: a cron pattern (in a time zone) or a fixed interval. */
+export type ScheduleRepeat = { pattern: string; tz: string } | { every: number };
 
 /**
  * `<schedule>-<yyyymmdd>` (UTC) for a daily or slower schedule, `<schedule>-<yyyymmdd>-<hhmmss>`
@@ -38,4 +44,51 @@ export function scheduledRunId(schedule: string, firedAt: Date, subDaily: boolea
   const iso = firedAt.toISOString();
   const day = iso.slice(0, 10).replace(/-/g, '');
   return subDaily ? `${schedule}-${day}-${iso.slice(11, 19).replace(/:/g, '')}` : `${schedule}-${day}`;
+}
+
+/**
+ * The firing time of a scheduler's job: BullMQ names each iteration `repeat:<scheduler>:<millis>`
+ * after the time it was due, which is the same for every delivery and retry of that firing
+ * (unlike the time it was processed, which may be hours later if no scheduler was running).
+ */
+export function firingTime(job: { id?: string | undefined; timestamp: number; opts: { delay?: number | undefined } }): Date {
+  const due = /^repeat:.+:(\d+)$/.exec(job.id ?? '')?.[1];
+  return new Date(due !== undefined ? Number(due) : job.timestamp + (job.opts.delay ?? 0));
+}
+
+/**
+ * Checks a repeat before it is registered and tells whether two of its firings can fall on the
+ * same UTC day (then run ids need the time of day). A bad cron pattern or time zone throws with
+ * a message that names it.
+ */
+export function inspectRepeat(repeat: ScheduleRepeat, from = Date.now()): { next: Date; subDaily: boolean } {
+  if ('every' in repeat) return { next: new Date(getNextMillis(from, repeat)!), subDaily: repeat.every < 24 * 3600 * 1000 };
+  const fields = repeat.pattern.trim().split(/\s+/).length;
+  if (fields !== 5 && fields !== 6) {
+    throw new Error(`bad cron pattern "${repeat.pattern}": it has ${fields} fields, not 5 (minute hour day-of-month month day-of-week) or 6 (seconds first)`);
+  }
+  let next: number | undefined;
+  try {
+    next = getNextMillis(from, repeat);
+  } catch (error) {
+    throw new Error(`bad cron pattern "${repeat.pattern}"${repeat.tz !== 'UTC' ? ` (time zone ${repeat.tz})` : ''}: ${(error as Error).message}`);
+  }
+  if (next === undefined || Number.isNaN(next)) throw new Error(`cron pattern "${repeat.pattern}" never fires`);
+  // Enough consecutive firings to see every day-of-week / day-of-month combination of a year.
+  let previousDay = new Date(next).toISOString().slice(0, 10);
+  let at = next;
+  for (let i = 0; i < 400; i++) {
+    const following = getNextMillis(at, repeat);
+    if (following === undefined || following <= at) break;
+    const day = new Date(following).toISOString().slice(0, 10);
+    if (day === previousDay) return { next: new Date(next), subDaily: true };
+    previousDay = day;
+    at = following;
+  }
+  return { next: new Date(next), subDaily: false };
+}
+
+/** The run the schedule's latest firing started (a firing is skipped while it has not ended). */
+export function scheduleLastRunKey(prefix: string, schedule: string): string {
+  return `${prefix}:siglip:schedule:${schedule}:last-run`;
 }

@@ -16,6 +16,8 @@ export interface RunStatus {
   /** Workers connected to the run's model queue right now. */
   workers: number | null;
   reason: string | null;
+  /** Runs with `--write-s3-tags`: objects tagged, left alone (10 foreign tags) and not tagged; else null. */
+  s3Tags?: { tagged: number; full: number; failed: number } | null;
   source: 'redis' | 'store';
 }
 
@@ -61,6 +63,7 @@ export async function statusFromRedis(redis: Redis, prefix: string, runId: strin
       queue: record.queue,
       workers,
       reason: record.reason,
+      s3Tags: record.s3Tags,
       source: 'redis',
     };
   } finally {
@@ -89,6 +92,7 @@ export async function statusFromStore(folder: RunFolder, runId: string): Promise
       queue: null,
       workers: null,
       reason: null,
+      s3Tags: manifest.counts.s3Tags ?? null,
       source: 'store',
     };
   }
@@ -98,6 +102,7 @@ export async function statusFromStore(folder: RunFolder, runId: string): Promise
   let ok = 0;
   let error = 0;
   const byErrorCode: Record<string, number> = {};
+  let s3Tags: { tagged: number; full: number; failed: number } | null = null;
   for await (const shard of folder.listStats()) {
     const stats = await folder.readStats(shard);
     if (!stats) continue;
@@ -105,6 +110,10 @@ export async function statusFromStore(folder: RunFolder, runId: string): Promise
     ok += stats.ok;
     error += stats.error;
     for (const [code, n] of Object.entries(stats.errorCodes)) byErrorCode[code] = (byErrorCode[code] ?? 0) + n;
+    if (stats.s3Tags) {
+      s3Tags ??= { tagged: 0, full: 0, failed: 0 };
+      for (const field of ['tagged', 'full', 'failed'] as const) s3Tags[field] += stats.s3Tags[field];
+    }
   }
   return {
     run: runId,
@@ -116,6 +125,7 @@ export async function statusFromStore(folder: RunFolder, runId: string): Promise
     queue: null,
     workers: null,
     reason: null,
+    s3Tags,
     source: 'store',
   };
 }
@@ -136,6 +146,9 @@ export function formatStatus(status: RunStatus): string {
     `shards: ${status.shards.planned} planned, ${status.shards.done} done, ${status.shards.failed} failed, ${status.shards.active} active, ${status.shards.waiting} waiting`,
     `objects: ${status.objects.ok} ok, ${status.objects.error} error${codes ? ` (${codes})` : ''}`,
   ];
+  if (status.s3Tags) {
+    lines.push(`S3 tags: ${status.s3Tags.tagged} objects tagged, ${status.s3Tags.full} left alone (10 foreign tags), ${status.s3Tags.failed} failed`);
+  }
   if (status.rate !== null) lines.push(`rate: ${status.rate.toFixed(1)} objects/s${status.eta !== null ? `, ETA ${formatSeconds(status.eta)}` : ''}`);
   if (status.queue) {
     lines.push(

@@ -17,11 +17,15 @@ describe('WorkerMetrics', () => {
     metrics.shardCompleted('done', { ok: 20, error: 3, errorCodes: { not_found: 1, decode_failed: 2 } });
     timer.end();
     timer.end();
+    metrics.shardCompleted('done', { ok: 4, error: 0, errorCodes: {}, s3Tags: { tagged: 2, full: 1, failed: 1 } });
     metrics.shardCompleted('duplicate', null);
     metrics.shardFailed(false);
     const { body, contentType } = await metrics.render();
     expect(contentType).toMatch(/^text\/plain/);
-    expect(sample(body, 'siglip_batch_objects_total', '{status="ok",error_code=""}')).toBe(20);
+    expect(sample(body, 'siglip_batch_objects_total', '{status="ok",error_code=""}')).toBe(24);
+    expect(sample(body, 'siglip_batch_s3_tagged_objects_total', '{result="tagged"}')).toBe(2);
+    expect(sample(body, 'siglip_batch_s3_tagged_objects_total', '{result="full"}')).toBe(1);
+    expect(sample(body, 'siglip_batch_s3_tagged_objects_total', '{result="failed"}')).toBe(1);
     expect(sample(body, 'siglip_batch_objects_total', '{status="error",error_code="decode_failed"}')).toBe(2);
     expect(sample(body, 'siglip_batch_objects_total', '{status="error",error_code="not_found"}')).toBe(1);
     expect(sample(body, 'siglip_batch_inferred_images_total')).toBe(20);
@@ -32,7 +36,7 @@ describe('WorkerMetrics', () => {
     expect(sample(body, 'siglip_batch_queue_wait_seconds_sum')).toBeGreaterThanOrEqual(2);
     expect(sample(body, 'siglip_batch_shard_duration_seconds_count')).toBe(1);
     expect(sample(body, 'siglip_batch_active_shards')).toBe(0);
-    expect(sample(body, 'siglip_batch_shards_processed_total', '{outcome="done"}')).toBe(1);
+    expect(sample(body, 'siglip_batch_shards_processed_total', '{outcome="done"}')).toBe(2);
     expect(sample(body, 'siglip_batch_shards_processed_total', '{outcome="duplicate"}')).toBe(1);
     expect(sample(body, 'siglip_batch_shards_failed_total', '{final="false"}')).toBe(1);
     expect(body).toContain('siglip_batch_worker_info{worker="h:1",queue="siglip-0123456789abcdef-fp32",model="tiny",variant="fp32",device="cpu"} 1');

@@ -36,6 +36,7 @@ export class WorkerMetrics {
   private readonly shardDuration: Histogram;
   private readonly shardsProcessed: Counter<'outcome'>;
   private readonly shardsFailed: Counter<'final'>;
+  private readonly s3Tags: Counter<'result'>;
   private readonly activeShards: Gauge;
   private readonly info: Gauge<keyof WorkerInfo>;
 
@@ -90,6 +91,12 @@ export class WorkerMetrics {
       labelNames: ['final'],
       registers,
     });
+    this.s3Tags = new Counter({
+      name: 'siglip_batch_s3_tagged_objects_total',
+      help: 'Runs with --write-s3-tags: objects of shards this worker marked done first, by result: tagged, full (10 foreign tags: left alone), failed',
+      labelNames: ['result'],
+      registers,
+    });
     this.activeShards = new Gauge({ name: 'siglip_batch_active_shards', help: 'Shards being processed now', registers });
     this.info = new Gauge({
       name: 'siglip_batch_worker_info',
@@ -136,9 +143,10 @@ export class WorkerMetrics {
   }
 
   /** A shard job completed. `stats` are counted only when this worker marked the shard done first. */
-  shardCompleted(outcome: 'done' | 'duplicate' | 'skipped', counted: Pick<ShardStats, 'ok' | 'error' | 'errorCodes'> | null): void {
+  shardCompleted(outcome: 'done' | 'duplicate' | 'skipped', counted: Pick<ShardStats, 'ok' | 'error' | 'errorCodes' | 's3Tags'> | null): void {
     this.shardsProcessed.inc({ outcome });
     if (!counted) return;
+    if (counted.s3Tags) for (const result of ['tagged', 'full', 'failed'] as const) this.s3Tags.inc({ result }, counted.s3Tags[result]);
     if (counted.ok > 0) this.objects.inc({ status: 'ok', error_code: '' }, counted.ok);
     let coded = 0;
     for (const [code, n] of Object.entries(counted.errorCodes)) {

@@ -44,6 +44,13 @@ export interface EncodeTableOptions extends ParquetWriteOptions {
 export const DEFAULT_ROW_GROUP_SIZE = 8192;
 
 export function encodeTable(table: arrow.Table, options: EncodeTableOptions): Uint8Array {
+  // Both the wasm table and the properties are consumed (freed) by writeParquet.
+  const wasmTable = parquet.Table.fromIPCStream(arrow.tableToIPC(table, 'stream'));
+  return parquet.writeParquet(wasmTable, writerProperties(options));
+}
+
+/** The writer properties of {@link encodeTable} (also used by the streaming merge of compact). */
+export function writerProperties(options: EncodeTableOptions): parquet.WriterProperties {
   let builder = new parquet.WriterPropertiesBuilder()
     .setCompression(parquet.Compression.ZSTD)
     .setMaxRowGroupSize(options.rowGroupSize ?? DEFAULT_ROW_GROUP_SIZE)
@@ -59,7 +66,5 @@ export function encodeTable(table: arrow.Table, options: EncodeTableOptions): Ui
       builder = builder.setColumnStatisticsEnabled(column, parquet.EnabledStatistics.Chunk);
     }
   }
-  // Both the wasm table and the properties are consumed (freed) by writeParquet.
-  const wasmTable = parquet.Table.fromIPCStream(arrow.tableToIPC(table, 'stream'));
-  return parquet.writeParquet(wasmTable, builder.build());
+  return builder.build();
 }

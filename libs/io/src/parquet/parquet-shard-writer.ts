@@ -58,6 +58,10 @@ export interface ErrorsFileInput {
   metadata: Readonly<Record<string, string>>;
 }
 
+/** Per-column encoding of the two files (see parquet-encoder.ts): shared with the compaction merge. */
+export const PART_FILE_ENCODING = { statisticsColumns: ['uri', 'size_bytes', 'width', 'height'] } as const;
+export const ERRORS_FILE_ENCODING = { dictionaryColumns: ['error_code'], statisticsColumns: ['uri', 'size_bytes', 'error_code'] } as const;
+
 export function encodePartFile(input: PartFileInput, options: ParquetWriteOptions = {}): Uint8Array {
   const rows = input.uri.length;
   const columns: Column[] = [
@@ -83,7 +87,7 @@ export function encodePartFile(input: PartFileInput, options: ParquetWriteOption
   return encodeTable(tableOf(columns, metadata), {
     ...options,
     metadata,
-    statisticsColumns: ['uri', 'size_bytes', 'width', 'height'],
+    ...PART_FILE_ENCODING,
   });
 }
 
@@ -101,8 +105,7 @@ export function encodeErrorsFile(input: ErrorsFileInput, options: ParquetWriteOp
   return encodeTable(tableOf(columns, metadata), {
     ...options,
     metadata,
-    dictionaryColumns: ['error_code'],
-    statisticsColumns: ['uri', 'size_bytes', 'error_code'],
+    ...ERRORS_FILE_ENCODING,
   });
 }
 

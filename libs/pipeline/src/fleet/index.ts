@@ -1,1 +1,3 @@
 export * from './model-cache';
+export * from './rate-limiter-unavailable-error';
+export * from './s3-rate-limiter';

@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import { RunFolder, encodeLatestFile, getJson, putJson, type ObjectStore } from '@siglip-batch/io';
 import { readPartRows } from '../retrieval/part-rows';
+import { runFileMap, type RunFileMap } from '../compact/run-file-map';
 import { ProcessedIndex } from './processed-index';
 
 const LATEST_DIR = '_latest/';
@@ -35,11 +36,22 @@ export async function writeLatest(output: { store: ObjectStore; prefix: string }
   const indexPointer = await index.compact();
   // model hash → "run\0file" → uri → finalizedAt
   const wanted = new Map<string, Map<string, Map<string, string>>>();
+  // Index entries keep the file names of a run's first manifest; `compact` may have merged
+  // them since: the run's manifest maps them to the file that holds the rows now.
+  const fileMaps = new Map<string, Promise<RunFileMap>>();
+  const fileMapOf = (run: string): Promise<RunFileMap> => {
+    let map = fileMaps.get(run);
+    if (!map) {
+      map = new RunFolder(output, run).readManifest().then((manifest) => runFileMap(manifest ?? {}));
+      fileMaps.set(run, map);
+    }
+    return map;
+  };
   for await (const entry of index.entries()) {
     if (entry.status !== 'ok') continue;
     let byFile = wanted.get(entry.modelHash);
     if (!byFile) wanted.set(entry.modelHash, (byFile = new Map()));
-    const fileId = `${entry.run}\0${entry.file}`;
+    const fileId = `${entry.run}\0${(await fileMapOf(entry.run))(entry.file)}`;
     let uris = byFile.get(fileId);
     if (!uris) byFile.set(fileId, (uris = new Map()));
     uris.set(entry.uri, entry.finalizedAt);

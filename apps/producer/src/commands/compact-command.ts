@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import { DEFAULT_COMPACT_TARGET_ROWS, compactRun, openRunFolderUri } from '@siglip-batch/pipeline';
+import { addConnectionOptions, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
+import { positiveInt } from '../shared/parsers';
+
+interface CompactCliOptions extends ConnectionOptions {
+  run: string;
+  targetRows: number;
+  json?: boolean;
+}
+
+/**
+ * `siglip-batch compact --run <run folder>`: merges a finished run's small part and errors files
+ * into files of about --target-rows rows and switches the manifest to them atomically (see
+ * libs/pipeline compact/run-compactor.ts). Safe to rerun, after a crash too.
+ */
+export function registerCompactCommand(program: Command): void {
+  const command = program
+    .command('compact')
+    .description("merge a finished run's small part and errors files into large ones and rewrite its manifest atomically (rerun-safe)")
+    .requiredOption('--run <uri>', 'run folder, e.g. s3://bucket/out/run-a/')
+    .option('--target-rows <n>', 'rows per merged file (files are never split)', positiveInt('--target-rows'), DEFAULT_COMPACT_TARGET_ROWS)
+    .option('--json', 'print the result as JSON');
+  addConnectionOptions(command, false).action(async (options: CompactCliOptions) => {
+    const folder = openRunFolderUri(options.run, s3OptionsOf(options));
+    try {
+      const result = await compactRun({
+        folder,
+        targetRows: options.targetRows,
+        onProgress: (event) => {
+          if (!options.json) process.stderr.write(`merged ${event.merged}/${event.of}: ${event.key} (${event.rows} rows)\n`);
+        },
+      });
+      if (options.json) process.stdout.write(`${JSON.stringify({ run: folder.uriOf(''), ...result })}\n`);
+      else {
+        process.stderr.write(
+          `${folder.uriOf('')}: ${result.before.parts} part and ${result.before.errors} errors files → ${result.after.parts} and ${result.after.errors}` +
+            ` (${result.written.length} written, ${result.deleted} old files deleted, ${result.rows} rows)\n`,
+        );
+      }
+      process.exitCode = 0;
+    } finally {
+      folder.store.close();
+    }
+  });
+}

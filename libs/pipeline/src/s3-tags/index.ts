@@ -1,0 +1,2 @@
+export * from './s3-tag-merge';
+export * from './s3-tag-writer';

@@ -1,0 +1,271 @@
+/**
+ * `siglip-batch compact` (issue 8, "Fleet") against real Redis and moto: runs of many small
+ * shards (shard size 5) made by `enqueue` and a worker, then compacted. Through the manifest,
+ * DuckDB reads the same rows — every column, embeddings bit for bit — from far fewer files;
+ * the old files are gone; `search --image` and `latest` still work. A crash between the
+ * manifest's put and the deletions (injected: it cannot be made for real) leaves a readable run,
+ * and a rerun finishes the job; a run that is not finalised is refused.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { runManifestSchema, type RunManifest } from '@siglip-batch/jobs';
+import { RunRegistry, compactRun, openRunFolderUri, type CompactionStep } from '@siglip-batch/pipeline';
+import { TINY_MODEL, runCli, startWorker, waitForRunEnd, waitForWorkerStart, type WorkerProcess } from './support/cli';
+import { TEST_AWS_ENV, deleteKeysWithPrefix, emptyAndDeleteBucket, makeS3Client, uniqueName } from './support/harness';
+import { BROKEN_OBJECTS, makeSampleImage, type SampleImage } from './support/sample-images';
+
+const IMAGES = 58;
+const SHARD_SIZE = 5;
+const TARGET_ROWS = 20;
+const s3Endpoint = inject('s3Endpoint');
+const redisUrl = inject('redisUrl');
+const prefix = uniqueName('compact');
+const bucket = uniqueName('compact').toLowerCase();
+const work = mkdtempSync(join(tmpdir(), 'siglip-compact-'));
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  ...TEST_AWS_ENV,
+  AWS_ENDPOINT_URL_S3: s3Endpoint,
+  REDIS_URL: redisUrl,
+  SIGLIP_BATCH_PREFIX: prefix,
+  SIGLIP_BATCH_CACHE: join(work, 'cache'),
+};
+
+let s3: S3Client;
+let redis: Redis;
+let worker: WorkerProcess;
+let images: SampleImage[];
+let downloads = 0;
+
+beforeAll(async () => {
+  s3 = makeS3Client(s3Endpoint);
+  redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  images = await Promise.all(Array.from({ length: IMAGES }, (_, i) => makeSampleImage(i)));
+  // Broken objects spread over several shards: several errors files to merge too.
+  const broken = BROKEN_OBJECTS.map((object, i) => ({ name: `img-${String(i * 15 + 3).padStart(5, '0')}-${object.name}`, bytes: object.bytes }));
+  const objects = [...images.map((image) => ({ name: image.name, bytes: image.bytes })), ...broken];
+  await Promise.all(objects.map((object) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: `src/${object.name}`, Body: object.bytes }))));
+  worker = startWorker(['--model', TINY_MODEL, '--threads', '1', '--batch-size', '8', '--concurrency', '2'], env);
+  await waitForWorkerStart(worker);
+  const registry = new RunRegistry(redis, prefix);
+  for (const run of ['c1', 'c2']) {
+    const result = await runCli(
+      ['enqueue', '--json', '--run', run, '--model', TINY_MODEL, '--labels', 'cat,dog', '--source', `s3://${bucket}/src/`, '--out', `s3://${bucket}/out/`, '--shard-size', String(SHARD_SIZE)],
+      env,
+    );
+    expect(result.code, result.stderr).toBe(0);
+  }
+  for (const run of ['c1', 'c2']) expect(await waitForRunEnd(() => registry.get(run))).toBe('completed');
+}, 300_000);
+
+afterAll(async () => {
+  await worker?.stop();
+  await emptyAndDeleteBucket(s3, bucket).catch(() => undefined);
+  await deleteKeysWithPrefix(redis, prefix).catch(() => undefined);
+  redis.disconnect();
+  s3.destroy();
+  rmSync(work, { recursive: true, force: true });
+});
+
+async function readObject(key: string): Promise<Buffer> {
+  const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from(await response.Body!.transformToByteArray());
+}
+
+async function keysUnder(keyPrefix: string): Promise<string[]> {
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: keyPrefix }));
+  return (listed.Contents ?? []).map((object) => object.Key!);
+}
+
+async function readManifest(run: string): Promise<RunManifest> {
+  return runManifestSchema.parse(JSON.parse((await readObject(`out/${run}/_manifest.json`)).toString()));
+}
+
+async function query<T>(sql: string): Promise<T[]> {
+  const db = await DuckDBInstance.create(':memory:');
+  const connection = await db.connect();
+  try {
+    return (await connection.runAndReadAll(sql)).getRowObjectsJS() as T[];
+  } finally {
+    connection.closeSync();
+    db.closeSync();
+  }
+}
+
+interface RunTables {
+  manifest: RunManifest;
+  parts: Array<Record<string, unknown>>;
+  errors: Array<Record<string, unknown>>;
+  /** File key-value metadata of the first part file, ARROW:schema aside. */
+  partMetadata: Array<Record<string, unknown>>;
+}
+
+/** What a reader sees: the manifest, and DuckDB over exactly the files it lists. */
+async function readRun(run: string): Promise<RunTables> {
+  const manifest = await readManifest(run);
+  const dir = join(work, `read-${downloads++}`);
+  mkdirSync(dir, { recursive: true });
+  const fetch = (files: RunManifest['parts']) =>
+    Promise.all(
+      files.map(async (file) => {
+        const path = join(dir, file.key);
+        writeFileSync(path, await readObject(`out/${run}/${file.key}`));
+        return `'${path}'`;
+      }),
+    );
+  const parts = await fetch(manifest.parts);
+  const errors = await fetch(manifest.errors);
+  return {
+    manifest,
+    parts: await query(`SELECT * FROM read_parquet([${parts.join(',')}]) ORDER BY uri`),
+    errors: await query(`SELECT * FROM read_parquet([${errors.join(',')}]) ORDER BY uri`),
+    partMetadata: await query(
+      `SELECT decode(key) AS key, decode(value) AS value FROM parquet_kv_metadata(${parts[0]}) WHERE decode(key) <> 'ARROW:schema' ORDER BY key`,
+    ),
+  };
+}
+
+function expectSameRows(after: RunTables, before: RunTables): void {
+  expect(after.parts).toHaveLength(IMAGES);
+  expect(after.errors).toHaveLength(BROKEN_OBJECTS.length);
+  expect(after.parts).toEqual(before.parts);
+  expect(after.errors).toEqual(before.errors);
+  expect(after.partMetadata).toEqual(before.partMetadata);
+  expect(after.manifest.counts).toEqual(before.manifest.counts);
+}
+
+async function latestRows(): Promise<Array<Record<string, unknown>>> {
+  const result = await runCli(['latest', '--out', `s3://${bucket}/out/`, '--json'], env);
+  expect(result.code, result.stderr).toBe(0);
+  const pointer = JSON.parse(result.stdout) as { rows: number; files: Array<{ key: string }> };
+  const dir = join(work, `latest-${downloads++}`);
+  mkdirSync(dir, { recursive: true });
+  const paths = await Promise.all(
+    pointer.files.map(async (file, i) => {
+      const path = join(dir, `${i}.parquet`);
+      writeFileSync(path, await readObject(`out/${file.key}`));
+      return `'${path}'`;
+    }),
+  );
+  return query(`SELECT uri, etag, sha256, embedding, tags, run FROM read_parquet([${paths.join(',')}]) ORDER BY uri`);
+}
+
+describe('compact', () => {
+  it('merges the small files of a finished run; DuckDB reads the same rows through the manifest; search and latest still work', async () => {
+    const before = await readRun('c1');
+    const latestBefore = await latestRows();
+    expect(latestBefore).toHaveLength(IMAGES);
+    expect(before.manifest.parts.length).toBe(Math.ceil((IMAGES + BROKEN_OBJECTS.length) / SHARD_SIZE));
+    expect(before.manifest.errors.length).toBe(BROKEN_OBJECTS.length);
+
+    const result = await runCli(['compact', '--run', `s3://${bucket}/out/c1/`, '--target-rows', String(TARGET_ROWS), '--json'], env);
+    expect(result.code, result.stderr).toBe(0);
+    const summary = JSON.parse(result.stdout) as { written: string[]; deleted: number; after: { parts: number; errors: number } };
+
+    const after = await readRun('c1');
+    expectSameRows(after, before);
+    expect(after.manifest.parts.length).toBeLessThanOrEqual(Math.ceil(IMAGES / TARGET_ROWS) + 1);
+    expect(after.manifest.errors.length).toBe(1);
+    expect(summary.after).toEqual({ parts: after.manifest.parts.length, errors: 1 });
+    // Every old file maps to the file now holding its rows, and is gone from the store.
+    const oldKeys = [...before.manifest.parts, ...before.manifest.errors].map((file) => file.key);
+    expect(after.manifest.compaction!.replaced.map((entry) => entry.key).sort()).toEqual([...oldKeys].sort());
+    const stored = await keysUnder('out/c1/');
+    for (const key of oldKeys) expect(stored).not.toContain(`out/c1/${key}`);
+    for (const file of [...after.manifest.parts, ...after.manifest.errors]) expect(stored).toContain(`out/c1/${file.key}`);
+    expect(summary.deleted).toBe(oldKeys.length);
+
+    // search --image finds the image among the merged files.
+    const image = images[17]!;
+    const path = join(work, image.name);
+    writeFileSync(path, image.bytes);
+    for (const engine of ['cache', 'duckdb']) {
+      const search = await runCli(['search', '--run', `s3://${bucket}/out/c1/`, '--model', TINY_MODEL, '--image', path, '-k', '3', '--json', '--threads', '1', '--engine', engine], env);
+      expect(search.code, search.stderr).toBe(0);
+      const hits = (JSON.parse(search.stdout) as { rows: number; hits: Array<{ uri: string }> });
+      expect(hits.rows).toBe(IMAGES);
+      expect(hits.hits[0]!.uri).toBe(`s3://${bucket}/src/${image.name}`);
+    }
+    // latest follows the processed index's (old) file names through the manifest.
+    expect(await latestRows()).toEqual(latestBefore);
+
+    // Again: nothing left to do, nothing changes.
+    const again = await runCli(['compact', '--run', `s3://${bucket}/out/c1/`, '--target-rows', String(TARGET_ROWS), '--json'], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ written: [], deleted: 0 });
+    expect(await readManifest('c1')).toEqual(after.manifest);
+  });
+
+  it('a crash after the files or after the manifest leaves a readable run; a rerun finishes and deletes the old files', async () => {
+    for (const [name, value] of Object.entries(TEST_AWS_ENV)) vi.stubEnv(name, value);
+    const before = await readRun('c2');
+    // c2 is the newest run: `latest` reads its files, through the index's old names.
+    const latestBefore = await latestRows();
+    expect(new Set(latestBefore.map((row) => row['run']))).toEqual(new Set(['c2']));
+    const crashAt = (step: CompactionStep) => async (reached: CompactionStep) => {
+      if (reached === step) throw new Error(`simulated crash at ${step}`);
+    };
+    const compact = async (afterStep?: (step: CompactionStep) => Promise<void>) => {
+      const folder = openRunFolderUri(`s3://${bucket}/out/c2/`, { endpoint: s3Endpoint });
+      try {
+        return await compactRun({ folder, targetRows: TARGET_ROWS, ...(afterStep ? { afterStep } : {}) });
+      } finally {
+        folder.store.close();
+      }
+    };
+    try {
+      // Merged files written, manifest not yet: readers still see the old files, all there.
+      await expect(compact(crashAt('files-written'))).rejects.toThrow('simulated crash at files-written');
+      const crashedEarly = await readRun('c2');
+      expect(crashedEarly.manifest).toEqual(before.manifest);
+      expectSameRows(crashedEarly, before);
+
+      // Manifest switched, old files not deleted yet: readers see the merged files.
+      await expect(compact(crashAt('manifest-written'))).rejects.toThrow('simulated crash at manifest-written');
+      const crashedLate = await readRun('c2');
+      expect(crashedLate.manifest.parts.length).toBeLessThan(before.manifest.parts.length);
+      expectSameRows(crashedLate, before);
+      const newKeys = new Set([...crashedLate.manifest.parts, ...crashedLate.manifest.errors].map((file) => file.key));
+      const oldKeys = [...before.manifest.parts, ...before.manifest.errors].map((file) => file.key).filter((key) => !newKeys.has(key));
+      expect(oldKeys.length).toBeGreaterThan(before.manifest.parts.length);
+      const leftover = await keysUnder('out/c2/');
+      for (const key of oldKeys) expect(leftover).toContain(`out/c2/${key}`);
+
+      // The rerun writes nothing new and deletes what the crash left.
+      const rerun = await compact();
+      expect(rerun.written).toEqual([]);
+      expect(rerun.deleted).toBe(oldKeys.length);
+      const stored = await keysUnder('out/c2/');
+      for (const key of oldKeys) expect(stored).not.toContain(`out/c2/${key}`);
+      const finished = await readRun('c2');
+      expect(finished.manifest.parts).toEqual(crashedLate.manifest.parts);
+      expectSameRows(finished, before);
+      // The first crash's files were overwritten by the second attempt, not left behind.
+      const merged = stored.filter((key) => /\/(part|errors)-c[0-9a-f]{12}-\d{5}\.parquet$/.test(key));
+      expect(merged.length).toBe(finished.manifest.parts.length + finished.manifest.errors.length);
+      expect(await latestRows()).toEqual(latestBefore);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it('refuses a run that is not finalised', async () => {
+    // A run planned under another prefix, which no worker serves: plans, no manifest.
+    const result = await runCli(
+      ['enqueue', '--json', '--run', 'unfinished', '--model', TINY_MODEL, '--source', `s3://${bucket}/src/`, '--out', `s3://${bucket}/out/`, '--shard-size', String(SHARD_SIZE)],
+      { ...env, SIGLIP_BATCH_PREFIX: `${prefix}-idle` },
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(await keysUnder('out/unfinished/_manifest.json')).toEqual([]);
+    const compact = await runCli(['compact', '--run', `s3://${bucket}/out/unfinished/`], env);
+    expect(compact.code).not.toBe(0);
+    expect(compact.stderr).toMatch(/out\/unfinished\/ has no _manifest\.json: the run is not finalised/);
+    await deleteKeysWithPrefix(redis, `${prefix}-idle`);
+  });
+});
