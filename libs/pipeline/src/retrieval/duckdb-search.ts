@@ -7,7 +7,6 @@
  * million rows; DuckDB's native reader does the same query within the 2 s budget, so search
  * runs on DuckDB and keeps only `ORDER BY … LIMIT k` rows (its top-N operator is a bounded heap).
  */
-import { DuckDBInstance } from '@duckdb/node-api';
 import type { SearchHit } from './embedding-scan';
 
 export interface DuckDbSearchOptions {
@@ -26,6 +25,9 @@ export async function duckDbTopK(paths: readonly string[], query: Float32Array, 
   if (!Number.isInteger(options.k) || options.k < 1) throw new RangeError(`k must be a positive integer, got ${options.k}`);
   for (const value of query) if (!Number.isFinite(value)) throw new RangeError('the query vector has a non-finite value');
   const dim = query.length;
+  // Loaded here, not at the top: importing DuckDB costs ~0.2–0.3 s, which every other user of
+  // this library (the default search engine, the CLI's start) would pay for nothing.
+  const { DuckDBInstance } = await import('@duckdb/node-api');
   const db = await DuckDBInstance.create(':memory:', options.threads ? { threads: String(options.threads) } : {});
   const connection = await db.connect();
   try {
