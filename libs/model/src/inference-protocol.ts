@@ -2,10 +2,10 @@
 
 export type Tower = 'vision' | 'text';
 
-/** What the thread needs to create its two sessions (`workerData`). */
+/** What the thread needs to create its sessions (`workerData`): one per tower given a path. */
 export interface InferenceThreadInit {
-  readonly visionPath: string;
-  readonly textPath: string;
+  readonly visionPath?: string;
+  readonly textPath?: string;
   readonly device: { readonly kind: 'cpu' } | { readonly kind: 'cuda'; readonly deviceId: number };
   readonly intraOpThreads: number;
   readonly graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
@@ -44,7 +44,7 @@ export interface ErrorPayload {
 }
 
 export type FromThread =
-  | { readonly type: 'ready'; readonly vision: SessionDescription; readonly text: SessionDescription }
+  | { readonly type: 'ready'; readonly vision?: SessionDescription; readonly text?: SessionDescription }
   | { readonly type: 'init-error'; readonly error: ErrorPayload; readonly deviceFailure: boolean }
   | {
       readonly type: 'result';

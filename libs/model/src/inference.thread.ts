@@ -46,7 +46,7 @@ async function createSession(path: string): Promise<ort.InferenceSession> {
   });
 }
 
-let sessions: Record<Tower, ort.InferenceSession> | undefined;
+let sessions: Partial<Record<Tower, ort.InferenceSession>> | undefined;
 
 // Test-only hooks of the fault suite (test/fault-*.test.ts), read once; unset in production.
 // SIGLIP_BATCH_TEST_INFER_DELAY_MS blocks this thread before each vision batch, as a slow
@@ -61,7 +61,8 @@ function testOnlyVisionFault(): void {
 }
 
 async function run(tower: Tower, buffer: ArrayBuffer, dims: readonly number[]): Promise<ArrayBuffer> {
-  const session = sessions![tower];
+  const session = sessions?.[tower];
+  if (!session) throw new Error(`the ${tower} tower was not loaded (SiglipModel.load option towers)`);
   const inputName = session.inputNames[0]!;
   let input: ort.Tensor;
   if (tower === 'text') {
@@ -93,7 +94,7 @@ port.on('message', (message: ToThread) => {
   if (message.type === 'close') {
     const open = sessions;
     sessions = undefined;
-    void Promise.all([open?.vision.release(), open?.text.release()]).finally(() => {
+    void Promise.all([open?.vision?.release(), open?.text?.release()]).finally(() => {
       post({ type: 'closed' });
       port.close();
     });
@@ -106,10 +107,10 @@ port.on('message', (message: ToThread) => {
 });
 
 try {
-  const vision = await createSession(init.visionPath);
-  const text = await createSession(init.textPath);
-  sessions = { vision, text };
-  post({ type: 'ready', vision: describe(vision), text: describe(text) });
+  const vision = init.visionPath === undefined ? undefined : await createSession(init.visionPath);
+  const text = init.textPath === undefined ? undefined : await createSession(init.textPath);
+  sessions = { ...(vision ? { vision } : {}), ...(text ? { text } : {}) };
+  post({ type: 'ready', ...(vision ? { vision: describe(vision) } : {}), ...(text ? { text: describe(text) } : {}) });
 } catch (error) {
   const payload = errorPayload(error);
   const deviceFailure = init.device.kind === 'cuda' && /cuda|provider|shared library|GPU|device/i.test(payload.message);

@@ -23,6 +23,7 @@ describe('resolveModelOptions', () => {
       intraOpThreads: availableParallelism(),
       graphOptimizationLevel: 'all',
       verifyContentHash: true,
+      towers: ['vision', 'text'],
       maxPixels: 100_000_000,
     });
   });

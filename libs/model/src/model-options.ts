@@ -43,6 +43,12 @@ export interface SiglipModelOptions {
    */
   readonly verifyContentHash?: boolean;
   /**
+   * The towers to create sessions for. A text-only or image-only user (e.g. `search`) loads one:
+   * half the memory and load time. Embedding with a tower not loaded throws.
+   * @defaultValue ['vision', 'text']
+   */
+  readonly towers?: readonly ('vision' | 'text')[];
+  /**
    * Largest image (width × height) the preprocessor decodes; larger ones fail with
    * `too_large_pixels` before decoding.
    * @defaultValue 100_000_000
@@ -58,6 +64,7 @@ export interface ResolvedModelOptions {
   readonly intraOpThreads: number;
   readonly graphOptimizationLevel: GraphOptimizationLevel;
   readonly verifyContentHash: boolean;
+  readonly towers: readonly ('vision' | 'text')[];
   readonly maxPixels: number;
 }
 
@@ -92,6 +99,11 @@ const optionsSchema = z.object({
   intraOpThreads: z.number().int().min(1).max(1024).optional(),
   graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
   verifyContentHash: z.boolean().default(true),
+  towers: z
+    .array(z.enum(['vision', 'text']))
+    .min(1, 'name at least one tower (vision, text)')
+    .refine((towers) => new Set(towers).size === towers.length, 'a tower is named twice')
+    .default(['vision', 'text']),
   maxPixels: z.number().int().min(1).default(100_000_000),
 });
 
@@ -115,6 +127,7 @@ export function resolveModelOptions(options: SiglipModelOptions): { options?: Re
       intraOpThreads: value.intraOpThreads ?? Math.max(1, availableParallelism()),
       graphOptimizationLevel: value.graphOptimizationLevel,
       verifyContentHash: value.verifyContentHash,
+      towers: value.towers,
       maxPixels: value.maxPixels,
     },
   };

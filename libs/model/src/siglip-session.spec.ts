@@ -82,6 +82,30 @@ describe('SiglipModel.load', () => {
     await expect(SiglipModel.load(TINY_MODEL_DIR, { device: 'gpu' })).rejects.toBeInstanceOf(ModelLoadError);
   });
 
+  it('loads only the towers asked for; the other one refuses clearly, and the loaded one gives the same embeddings', async () => {
+    const textOnly = await SiglipModel.load(TINY_MODEL_DIR, { towers: ['text'], intraOpThreads: 1, verifyContentHash: false });
+    const visionOnly = await SiglipModel.load(TINY_MODEL_DIR, { towers: ['vision'], intraOpThreads: 1, verifyContentHash: false });
+    try {
+      expect(Object.keys(textOnly.sessions)).toEqual(['text']);
+      expect(Object.keys(visionOnly.sessions)).toEqual(['vision']);
+      expect(Array.from(await textOnly.embedTexts(['a cat']))).toEqual(Array.from(await model.embedTexts(['a cat'])));
+      await expect(textOnly.embedImages(allocatePixelBatch(textOnly.preprocessor, 1), 1)).rejects.toThrow(/without its vision tower/);
+      await expect(visionOnly.embedTexts(['a cat'])).rejects.toThrow(/without its text tower/);
+      const pixels = allocatePixelBatch(model.preprocessor, 1);
+      await model.preprocessor.preprocessInto(readFileSync(join(IMAGES_DIR, 'chelsea.webp')), pixels, 0);
+      const expected = await model.embedImages(pixels.slice(), 1);
+      expect(Array.from(await visionOnly.embedImages(pixels, 1))).toEqual(Array.from(expected));
+    } finally {
+      await textOnly.close();
+      await visionOnly.close();
+    }
+  });
+
+  it('refuses an empty or repeated tower list', async () => {
+    await expect(SiglipModel.load(TINY_MODEL_DIR, { towers: [] })).rejects.toThrow(/at least one tower/);
+    await expect(SiglipModel.load(TINY_MODEL_DIR, { towers: ['text', 'text'] })).rejects.toThrow(/named twice/);
+  });
+
   it('runs the fp16 variant (float32 inputs, fp16 weights)', async () => {
     const fp16 = await SiglipModel.load(TINY_MODEL_DIR, { variant: 'fp16', intraOpThreads: 1, verifyContentHash: false });
     try {

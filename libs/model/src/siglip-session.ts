@@ -35,14 +35,14 @@ export class SiglipModel {
     readonly tokenizer: SiglipTokenizer,
     /** Bytes → pixel values exactly as the model's image processor computes them. */
     readonly preprocessor: ImagePreprocessor,
-    /** ONNX Runtime's view of the two sessions' inputs and outputs. */
-    readonly sessions: Readonly<Record<Tower, SessionDescription>>,
+    /** ONNX Runtime's view of the loaded sessions' inputs and outputs (both towers unless `towers` said otherwise). */
+    readonly sessions: Readonly<Partial<Record<Tower, SessionDescription>>>,
     private readonly thread: InferenceThread,
   ) {}
 
   /**
    * Validates options and the model directory (every problem in one `ModelLoadError`),
-   * then creates both sessions on the inference thread. A CUDA device that cannot be used
+   * then creates the sessions of `options.towers` (both by default) on the inference thread. A CUDA device that cannot be used
    * fails with `DeviceUnavailableError`; there is no CPU fallback.
    */
   static async load(dir: string, options: SiglipModelOptions = {}): Promise<SiglipModel> {
@@ -54,8 +54,8 @@ export class SiglipModel {
     const preprocessor = new ImagePreprocessor(info.preprocess, { maxPixels: resolved.maxPixels });
     const { thread, sessions } = await InferenceThread.start(
       {
-        visionPath: join(info.dir, info.visionFile),
-        textPath: join(info.dir, info.textFile),
+        ...(resolved.towers.includes('vision') ? { visionPath: join(info.dir, info.visionFile) } : {}),
+        ...(resolved.towers.includes('text') ? { textPath: join(info.dir, info.textFile) } : {}),
         device: resolved.device,
         intraOpThreads: resolved.intraOpThreads,
         graphOptimizationLevel: resolved.graphOptimizationLevel,
@@ -124,6 +124,7 @@ export class SiglipModel {
 
   private async run(tower: Tower, buffer: ArrayBuffer, dims: number[]): Promise<Float32Array> {
     if (this.closed) throw new Error('the model is closed');
+    if (!this.sessions[tower]) throw new Error(`this model was loaded without its ${tower} tower (option towers: ${this.options.towers.join(', ')})`);
     return new Float32Array(await this.thread.run(tower, buffer, dims));
   }
 }
@@ -194,7 +195,7 @@ class InferenceThread {
     init: InferenceThreadInit,
     deviceName: string,
     dir: string,
-  ): Promise<{ thread: InferenceThread; sessions: Record<Tower, SessionDescription> }> {
+  ): Promise<{ thread: InferenceThread; sessions: Partial<Record<Tower, SessionDescription>> }> {
     const worker = new Worker(threadEntry('inference'), { workerData: init });
     const ready = await new Promise<FromThread>((resolveReady, rejectReady) => {
       const onExit = (code: number) => rejectReady(new Error(`the inference thread exited during start (code ${code})`));
@@ -221,7 +222,7 @@ class InferenceThread {
     }
     const thread = new InferenceThread(worker);
     worker.unref();
-    return { thread, sessions: { vision: ready.vision, text: ready.text } };
+    return { thread, sessions: { ...(ready.vision ? { vision: ready.vision } : {}), ...(ready.text ? { text: ready.text } : {}) } };
   }
 
   run(tower: Tower, buffer: ArrayBuffer, dims: number[]): Promise<ArrayBuffer> {
@@ -275,9 +276,10 @@ export function toInferenceError(error: ErrorPayload, batchSize: number): Error 
 }
 
 /** ORT's own view of the sessions, checked once more against what the model must have. */
-function checkSessions(vision: SessionDescription, text: SessionDescription): string[] {
+function checkSessions(vision: SessionDescription | undefined, text: SessionDescription | undefined): string[] {
   const problems: string[] = [];
-  const check = (tower: string, session: SessionDescription, input: string) => {
+  const check = (tower: string, session: SessionDescription | undefined, input: string) => {
+    if (!session) return;
     if (!session.inputs.some((i) => i.name === input)) {
       problems.push(`${tower} model: ONNX Runtime sees no input ${input} (inputs: ${session.inputs.map((i) => i.name).join(', ')})`);
     }

@@ -53,6 +53,8 @@ async function retagCommand(options: RetagCliOptions): Promise<number> {
     ? await problems.check(`model ${options.model}`, () =>
         SiglipModel.load(modelDir, {
           device: options.device,
+          // New labels against stored embeddings: the text tower only.
+          towers: ['text'],
           ...(manifest ? { variant: manifest.model.variant } : {}),
           ...(options.threads ? { intraOpThreads: options.threads } : {}),
         }),
