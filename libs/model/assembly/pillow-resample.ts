@@ -54,9 +54,53 @@ export function horizontalRgb(
   const half = i32x4.splat(HALF);
   const zero = i32x4.splat(0);
   const columnBytes = <usize>groups << 6;
-  let o = out;
-  for (let y = 0; y < rows; y++) {
-    const rowBase = src + <usize>(y + firstRow) * <usize>srcStride;
+  const stride = <usize>srcStride;
+  const outStride = <usize>outWidth * 3;
+  // Two rows at a time: both use the same taps, so each coefficient vector is loaded once.
+  let y = 0;
+  for (; y + 1 < rows; y += 2) {
+    const rowBase = src + <usize>(y + firstRow) * stride;
+    let o = out + <usize>y * outStride;
+    let kp = packed;
+    for (let xx = 0; xx < outWidth; xx++) {
+      const n = load<i32>(counts + (<usize>xx << 2));
+      let p = rowBase + <usize>load<i32>(starts + (<usize>xx << 2)) * 3;
+      let high0 = zero;
+      let low0 = zero;
+      let high1 = zero;
+      let low1 = zero;
+      let k = kp;
+      for (let x = 0; x < n; x += 4) {
+        const k0 = v128.load(k);
+        const k1 = v128.load(k, 16);
+        const k2 = v128.load(k, 32);
+        const k3 = v128.load(k, 48);
+        const a = v128.load(p);
+        const b = v128.load(p + stride);
+        const a01 = i8x16.shuffle(a, zero, 0, 16, 3, 16, 1, 16, 4, 16, 2, 16, 5, 16, 16, 16, 16, 16);
+        const a23 = i8x16.shuffle(a, zero, 6, 16, 9, 16, 7, 16, 10, 16, 8, 16, 11, 16, 16, 16, 16, 16);
+        const b01 = i8x16.shuffle(b, zero, 0, 16, 3, 16, 1, 16, 4, 16, 2, 16, 5, 16, 16, 16, 16, 16);
+        const b23 = i8x16.shuffle(b, zero, 6, 16, 9, 16, 7, 16, 10, 16, 8, 16, 11, 16, 16, 16, 16, 16);
+        high0 = i32x4.add(high0, i32x4.add(i32x4.dot_i16x8_s(a01, k0), i32x4.dot_i16x8_s(a23, k2)));
+        low0 = i32x4.add(low0, i32x4.add(i32x4.dot_i16x8_s(a01, k1), i32x4.dot_i16x8_s(a23, k3)));
+        high1 = i32x4.add(high1, i32x4.add(i32x4.dot_i16x8_s(b01, k0), i32x4.dot_i16x8_s(b23, k2)));
+        low1 = i32x4.add(low1, i32x4.add(i32x4.dot_i16x8_s(b01, k1), i32x4.dot_i16x8_s(b23, k3)));
+        p += 12;
+        k += 64;
+      }
+      // Row y's pixel in exactly three bytes: a fourth would land on row y + 1's first pixel,
+      // already written. Row y + 1's spill lands on a pixel written later (or the padding).
+      const first = clipPixel(high0, low0, half, zero);
+      v128.store16_lane(o, first, 0);
+      v128.store8_lane(o, first, 2, 2);
+      v128.store32_lane(o + outStride, clipPixel(high1, low1, half, zero), 0);
+      o += 3;
+      kp += columnBytes;
+    }
+  }
+  if (y < rows) {
+    const rowBase = src + <usize>(y + firstRow) * stride;
+    let o = out + <usize>y * outStride;
     let kp = packed;
     for (let xx = 0; xx < outWidth; xx++) {
       const n = load<i32>(counts + (<usize>xx << 2));
@@ -69,20 +113,24 @@ export function horizontalRgb(
         const bytes = v128.load(p);
         const taps01 = i8x16.shuffle(bytes, zero, 0, 16, 3, 16, 1, 16, 4, 16, 2, 16, 5, 16, 16, 16, 16, 16);
         const taps23 = i8x16.shuffle(bytes, zero, 6, 16, 9, 16, 7, 16, 10, 16, 8, 16, 11, 16, 16, 16, 16, 16);
-        high = i32x4.add(high, i32x4.dot_i16x8_s(taps01, v128.load(k)));
-        low = i32x4.add(low, i32x4.dot_i16x8_s(taps01, v128.load(k, 16)));
-        high = i32x4.add(high, i32x4.dot_i16x8_s(taps23, v128.load(k, 32)));
-        low = i32x4.add(low, i32x4.dot_i16x8_s(taps23, v128.load(k, 48)));
+        high = i32x4.add(high, i32x4.add(i32x4.dot_i16x8_s(taps01, v128.load(k)), i32x4.dot_i16x8_s(taps23, v128.load(k, 32))));
+        low = i32x4.add(low, i32x4.add(i32x4.dot_i16x8_s(taps01, v128.load(k, 16)), i32x4.dot_i16x8_s(taps23, v128.load(k, 48))));
         p += 12;
         k += 64;
       }
-      const acc = i32x4.add(i32x4.add(i32x4.shl(high, 11), low), half);
-      const clipped = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(i32x4.shr_s(acc, 22), zero), zero);
-      v128.store32_lane(o, clipped, 0);
+      v128.store32_lane(o, clipPixel(high, low, half, zero), 0);
       o += 3;
       kp += columnBytes;
     }
   }
+}
+
+/** One pixel's channels from the high and low coefficient sums: `(high << 11) + low`, Pillow's clip8. */
+// @ts-ignore: decorator
+@inline
+function clipPixel(high: v128, low: v128, half: v128, zero: v128): v128 {
+  const acc = i32x4.add(i32x4.add(i32x4.shl(high, 11), low), half);
+  return i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(i32x4.shr_s(acc, 22), zero), zero);
 }
 
 /**

@@ -59,6 +59,10 @@ export interface PreprocessedImage {
 
 export const DEFAULT_MAX_PIXELS = 100_000_000;
 
+// libvips' operation cache (process-wide) keeps recent operations to reuse their results; every
+// image here is new bytes, so it only costs time (~4 % of preprocessing, measured) and memory.
+sharp.cache(false);
+
 /** Decoder warnings that PIL loads through, so they do not make an image undecodable. */
 const BENIGN_DECODER_WARNING = /extraneous bytes before marker|iCCP|incorrect sRGB profile|CRC error|tEXt|zTXt|iTXt|eXIf|exif/i;
 
