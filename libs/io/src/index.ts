@@ -24,3 +24,4 @@ export * from './parquet/labels-file';
 export * from './parquet/manifest-file';
 export * from './parquet/index-file';
 export * from './parquet/latest-file';
+export { Arrow } from './lazy-arrow';

@@ -1,4 +1,5 @@
-import * as arrow from 'apache-arrow';
+import type * as arrow from 'apache-arrow';
+import { Arrow } from './lazy-arrow';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,17 +17,17 @@ async function rowsOf(iterable: AsyncIterable<ManifestRow>): Promise<ManifestRow
 
 function manifestParquet(rows: number, extra = true): Uint8Array {
   const columns: Record<string, arrow.Vector> = {
-    uri: arrow.vectorFromArray(Array.from({ length: rows }, (_, i) => (i === 3 ? null : `s3://bucket/img/${i}.jpg`)), new arrow.Utf8()),
+    uri: Arrow.vectorFromArray(Array.from({ length: rows }, (_, i) => (i === 3 ? null : `s3://bucket/img/${i}.jpg`)), new Arrow.Utf8()),
   };
   if (extra) {
-    columns['caption'] = arrow.vectorFromArray(Array.from({ length: rows }, (_, i) => (i % 5 === 0 ? null : `caption ${i}`)), new arrow.Utf8());
-    columns['id'] = arrow.vectorFromArray(Array.from({ length: rows }, (_, i) => BigInt(i) * 10_000_000_000n), new arrow.Int64());
-    columns['small'] = arrow.vectorFromArray(Array.from({ length: rows }, (_, i) => i), new arrow.Int16());
-    columns['score'] = arrow.vectorFromArray(Array.from({ length: rows }, (_, i) => i / 8), new arrow.Float32());
-    columns['flag'] = arrow.vectorFromArray(Array.from({ length: rows }, (_, i) => i % 2 === 0), new arrow.Bool());
-    columns['taken'] = arrow.vectorFromArray(Array.from({ length: rows }, (_, i) => new Date(Date.UTC(2024, 0, 1 + (i % 28)))), new arrow.TimestampMillisecond());
+    columns['caption'] = Arrow.vectorFromArray(Array.from({ length: rows }, (_, i) => (i % 5 === 0 ? null : `caption ${i}`)), new Arrow.Utf8());
+    columns['id'] = Arrow.vectorFromArray(Array.from({ length: rows }, (_, i) => BigInt(i) * 10_000_000_000n), new Arrow.Int64());
+    columns['small'] = Arrow.vectorFromArray(Array.from({ length: rows }, (_, i) => i), new Arrow.Int16());
+    columns['score'] = Arrow.vectorFromArray(Array.from({ length: rows }, (_, i) => i / 8), new Arrow.Float32());
+    columns['flag'] = Arrow.vectorFromArray(Array.from({ length: rows }, (_, i) => i % 2 === 0), new Arrow.Bool());
+    columns['taken'] = Arrow.vectorFromArray(Array.from({ length: rows }, (_, i) => new Date(Date.UTC(2024, 0, 1 + (i % 28)))), new Arrow.TimestampMillisecond());
   }
-  return encodeTable(new arrow.Table(columns), { metadata: new Map(), rowGroupSize: 1000 });
+  return encodeTable(new Arrow.Table(columns), { metadata: new Map(), rowGroupSize: 1000 });
 }
 
 describe('readManifestSource', () => {
@@ -95,12 +96,12 @@ describe('readManifestSource', () => {
 
   test('refuses a Parquet manifest without a uri column, or with columns named like outputs', async () => {
     const noUri = join(dir, 'no-uri.parquet');
-    await writeFile(noUri, encodeTable(new arrow.Table({ url: arrow.vectorFromArray(['a']) }), { metadata: new Map() }));
+    await writeFile(noUri, encodeTable(new Arrow.Table({ url: Arrow.vectorFromArray(['a']) }), { metadata: new Map() }));
     await expect(readManifestSource(noUri)).rejects.toThrow(/needs a string column "uri" \(its columns: url: /);
     const clash = join(dir, 'clash.parquet');
     await writeFile(
       clash,
-      encodeTable(new arrow.Table({ uri: arrow.vectorFromArray(['a']), width: arrow.vectorFromArray([1], new arrow.Int32()) }), { metadata: new Map() }),
+      encodeTable(new Arrow.Table({ uri: Arrow.vectorFromArray(['a']), width: Arrow.vectorFromArray([1], new Arrow.Int32()) }), { metadata: new Map() }),
     );
     await expect(readManifestSource(clash)).rejects.toThrow(/named like output columns \(width\)/);
   });

@@ -14,7 +14,8 @@
  * as a row of its own (bad input is data), not by failing the whole listing.
  */
 import type { ExtraColumn, ExtraValue } from '@siglip-batch/jobs';
-import * as arrow from 'apache-arrow';
+import type * as arrow from 'apache-arrow';
+import { Arrow } from './lazy-arrow';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseLocation } from './location';
@@ -66,7 +67,7 @@ export async function readManifestSource(uri: string, options: ManifestSourceOpt
     const blob = await store.openBlob(key);
     const { schema } = await readParquetMetadata(blob);
     const uriField = schema.fields.find((field) => field.name === 'uri');
-    if (!uriField || !(arrow.DataType.isUtf8(uriField.type) || arrow.DataType.isLargeUtf8(uriField.type) || arrow.DataType.isDictionary(uriField.type))) {
+    if (!uriField || !(Arrow.DataType.isUtf8(uriField.type) || Arrow.DataType.isLargeUtf8(uriField.type) || Arrow.DataType.isDictionary(uriField.type))) {
       const columns = schema.fields.map((field) => `${field.name}: ${field.type}`).join(', ');
       throw new Error(`the Parquet manifest ${location.uri} needs a string column "uri" (its columns: ${columns})`);
     }
@@ -163,9 +164,9 @@ async function* parquetRows(
 }
 
 export function extraTypeOf(type: arrow.DataType): ExtraColumn['type'] {
-  if (arrow.DataType.isInt(type)) return 'int64';
-  if (arrow.DataType.isFloat(type)) return 'float64';
-  if (arrow.DataType.isBool(type)) return 'boolean';
+  if (Arrow.DataType.isInt(type)) return 'int64';
+  if (Arrow.DataType.isFloat(type)) return 'float64';
+  if (Arrow.DataType.isBool(type)) return 'boolean';
   return 'string';
 }
 
@@ -178,7 +179,7 @@ function converterFor(extraType: ExtraColumn['type'], type: arrow.DataType): (va
     case 'boolean':
       return (value) => (value === null || value === undefined ? null : Boolean(value));
     case 'string':
-      if (arrow.DataType.isTimestamp(type) || arrow.DataType.isDate(type)) {
+      if (Arrow.DataType.isTimestamp(type) || Arrow.DataType.isDate(type)) {
         return (value) => (value === null || value === undefined ? null : new Date(Number(value)).toISOString());
       }
       return stringOf;

@@ -3,7 +3,8 @@
  * Arrow's row-wise builders: a 10,000 × 1,152 embedding block becomes a FixedSizeList over the
  * caller's Float32Array with no copy.
  */
-import * as arrow from 'apache-arrow';
+import type * as arrow from 'apache-arrow';
+import { Arrow } from '../lazy-arrow';
 
 export interface Column {
   field: arrow.Field;
@@ -44,13 +45,13 @@ export function utf8Data(values: ArrayLike<string | null | undefined>): arrow.Da
   }
   offsets[length] = position;
   const { nullBitmap, nullCount } = validity(length, (i) => values[i] == null);
-  return arrow.makeData({ type: new arrow.Utf8(), length, nullCount, nullBitmap, valueOffsets: offsets, data: bytes });
+  return Arrow.makeData({ type: new Arrow.Utf8(), length, nullCount, nullBitmap, valueOffsets: offsets, data: bytes });
 }
 
 export function utf8Column(name: string, values: ArrayLike<string | null | undefined>, nullable: boolean): Column {
   const data = utf8Data(values);
   if (!nullable) refuseNulls(name, data.nullCount);
-  return { field: new arrow.Field(name, new arrow.Utf8(), nullable), data };
+  return { field: new Arrow.Field(name, new Arrow.Utf8(), nullable), data };
 }
 
 export function int32Column(name: string, values: ArrayLike<number | null | undefined>, nullable: boolean): Column {
@@ -60,8 +61,8 @@ export function int32Column(name: string, values: ArrayLike<number | null | unde
   const { nullBitmap, nullCount } = validity(length, (i) => values[i] == null);
   if (!nullable) refuseNulls(name, nullCount);
   return {
-    field: new arrow.Field(name, new arrow.Int32(), nullable),
-    data: arrow.makeData({ type: new arrow.Int32(), length, nullCount, nullBitmap, data }),
+    field: new Arrow.Field(name, new Arrow.Int32(), nullable),
+    data: Arrow.makeData({ type: new Arrow.Int32(), length, nullCount, nullBitmap, data }),
   };
 }
 
@@ -84,8 +85,8 @@ export function int64Column(name: string, values: ArrayLike<number | bigint | st
   const { nullBitmap, nullCount } = validity(length, (i) => values[i] == null);
   if (!nullable) refuseNulls(name, nullCount);
   return {
-    field: new arrow.Field(name, new arrow.Int64(), nullable),
-    data: arrow.makeData({ type: new arrow.Int64(), length, nullCount, nullBitmap, data }),
+    field: new Arrow.Field(name, new Arrow.Int64(), nullable),
+    data: Arrow.makeData({ type: new Arrow.Int64(), length, nullCount, nullBitmap, data }),
   };
 }
 
@@ -96,8 +97,8 @@ export function float64Column(name: string, values: ArrayLike<number | null | un
   const { nullBitmap, nullCount } = validity(length, (i) => values[i] == null);
   if (!nullable) refuseNulls(name, nullCount);
   return {
-    field: new arrow.Field(name, new arrow.Float64(), nullable),
-    data: arrow.makeData({ type: new arrow.Float64(), length, nullCount, nullBitmap, data }),
+    field: new Arrow.Field(name, new Arrow.Float64(), nullable),
+    data: Arrow.makeData({ type: new Arrow.Float64(), length, nullCount, nullBitmap, data }),
   };
 }
 
@@ -108,8 +109,8 @@ export function boolColumn(name: string, values: ArrayLike<boolean | null | unde
   const { nullBitmap, nullCount } = validity(length, (i) => values[i] == null);
   if (!nullable) refuseNulls(name, nullCount);
   return {
-    field: new arrow.Field(name, new arrow.Bool(), nullable),
-    data: arrow.makeData({ type: new arrow.Bool(), length, nullCount, nullBitmap, data }),
+    field: new Arrow.Field(name, new Arrow.Bool(), nullable),
+    data: Arrow.makeData({ type: new Arrow.Bool(), length, nullCount, nullBitmap, data }),
   };
 }
 
@@ -123,10 +124,10 @@ export function float32VectorColumn(name: string, values: Float32Array, dim: num
   if (values.length !== rows * dim) {
     throw new RangeError(`column "${name}": expected ${rows} × ${dim} = ${rows * dim} floats, got ${values.length}`);
   }
-  const item = new arrow.Field('item', new arrow.Float32(), false);
-  const type = new arrow.FixedSizeList(dim, item);
-  const child = arrow.makeData({ type: new arrow.Float32(), length: rows * dim, nullCount: 0, data: values });
-  return { field: new arrow.Field(name, type, false), data: arrow.makeData({ type, length: rows, nullCount: 0, child }) };
+  const item = new Arrow.Field('item', new Arrow.Float32(), false);
+  const type = new Arrow.FixedSizeList(dim, item);
+  const child = Arrow.makeData({ type: new Arrow.Float32(), length: rows * dim, nullCount: 0, data: values });
+  return { field: new Arrow.Field(name, type, false), data: Arrow.makeData({ type, length: rows, nullCount: 0, child }) };
 }
 
 /** list<string not null>, not null: one (possibly empty) list per row. */
@@ -141,9 +142,9 @@ export function utf8ListColumn(name: string, lists: ArrayLike<readonly string[]>
     for (const value of list) flat.push(value);
   }
   offsets[length] = flat.length;
-  const type = new arrow.List(new arrow.Field('item', new arrow.Utf8(), false));
-  const data = arrow.makeData({ type, length, nullCount: 0, valueOffsets: offsets, child: utf8Data(flat) });
-  return { field: new arrow.Field(name, type, false), data };
+  const type = new Arrow.List(new Arrow.Field('item', new Arrow.Utf8(), false));
+  const data = Arrow.makeData({ type, length, nullCount: 0, valueOffsets: offsets, child: utf8Data(flat) });
+  return { field: new Arrow.Field(name, type, false), data };
 }
 
 /** A RecordBatch (and the one-batch Table parquet-wasm takes) from columns of equal length. */
@@ -160,12 +161,12 @@ export function tableOf(columns: Column[], metadata: Map<string, string>): arrow
     if (names.has(field.name)) throw new TypeError(`duplicate column name "${field.name}"`);
     names.add(field.name);
   }
-  const schema = new arrow.Schema(fields, metadata);
-  const struct = arrow.makeData({
-    type: new arrow.Struct(fields),
+  const schema = new Arrow.Schema(fields, metadata);
+  const struct = Arrow.makeData({
+    type: new Arrow.Struct(fields),
     length,
     nullCount: 0,
     children: columns.map((column) => column.data),
   });
-  return new arrow.Table(schema, [new arrow.RecordBatch(schema, struct)]);
+  return new Arrow.Table(schema, [new Arrow.RecordBatch(schema, struct)]);
 }

@@ -10,7 +10,8 @@
  * columns cannot be singled out: dictionaries are switched back on, and chunk statistics kept,
  * for the named top-level columns instead.
  */
-import * as arrow from 'apache-arrow';
+import type * as arrow from 'apache-arrow';
+import { Arrow } from '../lazy-arrow';
 import * as parquet from 'parquet-wasm';
 
 export interface ParquetWriteOptions {
@@ -45,7 +46,7 @@ export const DEFAULT_ROW_GROUP_SIZE = 8192;
 
 export function encodeTable(table: arrow.Table, options: EncodeTableOptions): Uint8Array {
   // Both the wasm table and the properties are consumed (freed) by writeParquet.
-  const wasmTable = parquet.Table.fromIPCStream(arrow.tableToIPC(table, 'stream'));
+  const wasmTable = parquet.Table.fromIPCStream(Arrow.tableToIPC(table, 'stream'));
   return parquet.writeParquet(wasmTable, writerProperties(options));
 }
 

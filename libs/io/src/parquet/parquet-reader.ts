@@ -6,7 +6,8 @@
  * in a Blob; given a {@link RandomAccessBlob} (`store.openBlob(key)`: a file Blob, or ranged S3
  * GETs) the file is never read whole. Batches cross from wasm memory as Arrow IPC, one at a time.
  */
-import * as arrow from 'apache-arrow';
+import type * as arrow from 'apache-arrow';
+import { Arrow } from '../lazy-arrow';
 import * as parquet from 'parquet-wasm';
 import type { RandomAccessBlob } from '../object-store';
 
@@ -61,7 +62,7 @@ export async function* readParquetBatches(source: ParquetSource, options: ReadPa
         const { done, value } = await reader.read();
         if (done) return;
         // intoIPCStream consumes (frees) the wasm batch.
-        const table = arrow.tableFromIPC(value.intoIPCStream());
+        const table = Arrow.tableFromIPC(value.intoIPCStream());
         yield* table.batches;
       }
     } finally {
@@ -82,7 +83,7 @@ export async function readParquetMetadata(source: ParquetSource): Promise<Parque
     for (const [key, value] of fileMetadata.keyValueMetadata()) {
       if (key !== 'ARROW:schema') keyValueMetadata[String(key)] = String(value);
     }
-    const schema = arrow.tableFromIPC(file.schema().intoIPCStream()).schema;
+    const schema = Arrow.tableFromIPC(file.schema().intoIPCStream()).schema;
     return { numRows: fileMetadata.numRows(), numRowGroups: metadata.numRowGroups(), keyValueMetadata, schema };
   } finally {
     file.free();
@@ -101,7 +102,7 @@ export async function readVectorColumn(source: ParquetSource, column = 'embeddin
   const { numRows, schema } = await readParquetMetadata(source);
   const field = schema.fields.find((candidate) => candidate.name === column);
   if (!field) throw new Error(`no column "${column}" in the Parquet file`);
-  if (!arrow.DataType.isFixedSizeList(field.type) || !arrow.DataType.isFloat(field.type.children[0]!.type)) {
+  if (!Arrow.DataType.isFixedSizeList(field.type) || !Arrow.DataType.isFloat(field.type.children[0]!.type)) {
     throw new Error(`column "${column}" is ${field.type}, not FixedSizeList<Float32>`);
   }
   const dim = field.type.listSize;
@@ -110,7 +111,7 @@ export async function readVectorColumn(source: ParquetSource, column = 'embeddin
   for await (const batch of readParquetBatches(source, { columns: [column], batchSize: 4096 })) {
     for (const data of batch.getChild(column)!.data) {
       // The child vector's toArray() honours slice offsets; IPC batches normally have none.
-      const floats = arrow.makeVector(data.children[0]! as arrow.Data<arrow.Float32>).toArray();
+      const floats = Arrow.makeVector(data.children[0]! as arrow.Data<arrow.Float32>).toArray();
       values.set(floats.subarray(0, data.length * dim), row * dim);
       row += data.length;
     }

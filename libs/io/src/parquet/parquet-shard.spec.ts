@@ -3,7 +3,7 @@
  * row count, `embedding::FLOAT[D]`, `array_cosine_similarity`, the errors file, key-value metadata.
  */
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import * as arrow from 'apache-arrow';
+import type * as arrow from 'apache-arrow';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

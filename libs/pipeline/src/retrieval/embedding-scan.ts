@@ -4,7 +4,7 @@
  * vector (= cosine similarity, since stored embeddings are L2-normalised), a bounded top-k
  * heap. Memory is one record batch plus k rows, whatever the size of the run.
  */
-import * as arrow from 'apache-arrow';
+import type * as arrow from 'apache-arrow';
 import { readParquetBatches, type ParquetSource } from '@siglip-batch/io';
 import { TopK } from './top-k';
 

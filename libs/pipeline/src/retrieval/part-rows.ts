@@ -2,8 +2,8 @@
  * A part file read back into the columnar input of `encodePartFile` (the embedding as one
  * Float32Array), for tools that rewrite parts without touching an image: retag, compaction.
  */
-import * as arrow from 'apache-arrow';
 import {
+  Arrow,
   METADATA_KEYS,
   readParquetBatches,
   readParquetMetadata,
@@ -32,7 +32,7 @@ export async function readPartRows(source: () => Promise<ParquetSource>, options
   const extraColumns = extraColumnSchema.array().parse(JSON.parse(meta.keyValueMetadata[METADATA_KEYS.extraColumns] ?? '[]'));
   const dim = Number(meta.keyValueMetadata[METADATA_KEYS.embeddingDim]);
   const embeddingField = meta.schema.fields.find((field) => field.name === 'embedding');
-  if (!embeddingField || !arrow.DataType.isFixedSizeList(embeddingField.type) || embeddingField.type.listSize !== dim) {
+  if (!embeddingField || !Arrow.DataType.isFixedSizeList(embeddingField.type) || embeddingField.type.listSize !== dim) {
     throw new Error('not a part file: no embedding FixedSizeList column of the dimension its metadata gives');
   }
   const rows: PartRows = {
