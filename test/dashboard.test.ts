@@ -121,9 +121,25 @@ afterAll(async () => {
   s3?.destroy();
 });
 
+/**
+ * `page.goto`, again when the navigation is aborted: the run pages refresh themselves (meta
+ * refresh), and a refresh of the page being left that fires during `goto` aborts it
+ * (net::ERR_ABORTED) — seen once on a loaded machine.
+ */
+async function gotoPage(url: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.goto(url, { waitUntil: 'load' });
+      return;
+    } catch (error) {
+      if (attempt >= 3 || !/ERR_ABORTED|interrupted by another navigation/.test(String(error))) throw error;
+    }
+  }
+}
+
 /** The numbers the run page shows (its `data-field` elements), as numbers where they are. */
 async function readRunPage(): Promise<Record<string, string>> {
-  await page.goto(`${dashboard!.url}/runs/${RUN}`, { waitUntil: 'load' });
+  await gotoPage(`${dashboard!.url}/runs/${RUN}`);
   const fields = await page.$$eval('[data-field]', (elements) => elements.map((el) => [el.getAttribute('data-field')!, el.textContent!.trim()] as const));
   return Object.fromEntries(fields);
 }
@@ -221,7 +237,7 @@ describe('siglip-batch dashboard', () => {
   });
 
   it('lists the model queue and the run on the front page, linking to its page', async () => {
-    await page.goto(`${dashboard!.url}/`, { waitUntil: 'load' });
+    await gotoPage(`${dashboard!.url}/`);
     const queueRow = await page.$$eval(`tr[data-queue="${queueName}"] td`, (tds) => tds.map((td) => td.textContent!.trim()));
     // name, waiting, active, delayed, failed, completed, workers: the run is over, one worker left.
     expect(queueRow[0]).toBe(queueName);
@@ -236,7 +252,7 @@ describe('siglip-batch dashboard', () => {
   });
 
   it('serves Bull Board with the run’s model queue', async () => {
-    await page.goto(`${dashboard!.url}/queues/`, { waitUntil: 'load' });
+    await gotoPage(`${dashboard!.url}/queues/`);
     // Bull Board renders in the browser from its API: wait for the queue to appear.
     await page.getByText(queueName).first().waitFor({ timeout: 60_000 });
     const api = await page.evaluate(async () => (await fetch('/queues/api/queues')).json());
