@@ -17,28 +17,18 @@ import {
 import { enqueueRun } from '../enqueue/run-enqueuer';
 import { addConnectionOptions, redisUrlOf, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { ProgressLine } from '../shared/progress';
-import { positiveInt, nonNegativeInt, collect } from '../shared/parsers';
+import { positiveInt } from '../shared/parsers';
+import { addRunOptions, type RunCliOptions } from '../shared/run-options';
 import { resolveModelDir } from '../shared/model-dir';
 
-interface EnqueueCliOptions extends ConnectionOptions {
+interface EnqueueCliOptions extends ConnectionOptions, RunCliOptions {
   run?: string;
   resume?: string;
   source?: string;
   out?: string;
-  model?: string;
-  variant: 'fp32' | 'fp16' | 'quantized';
-  labels?: string;
-  labelsFile?: string;
-  template: string[];
-  shardSize?: number;
-  priority?: number;
-  suffix: string[];
-  maxBytes?: number;
-  maxPixels?: number;
   maxWaiting: number;
   json?: boolean;
   incremental?: boolean;
-  writeS3Tags?: boolean;
 }
 
 export function registerEnqueueCommand(program: Command): void {
@@ -48,24 +38,10 @@ export function registerEnqueueCommand(program: Command): void {
     .option('--run <id>', 'run id ([a-z0-9][a-z0-9_-]{0,63})')
     .option('--resume <id>', 'continue run <id> from its folder in --out (after an interruption, or after Redis lost its data)')
     .option('--source <uri>', 'S3 prefix, local directory, or manifest (.txt of URIs, .parquet with a uri column)')
-    .option('--out <uri>', 'output root (s3://bucket/prefix or a local directory); the run folder is <out>/<run>/')
-    .option('--model <dir>', 'model directory (its content hash selects the queue)')
-    .option('--variant <variant>', 'model variant: fp32, fp16 or quantized', 'fp32')
-    .option('--labels <list>', 'comma-separated labels to score')
-    .option('--labels-file <file>', 'labels file: text (one per line), JSON or YAML (labels with prompts and thresholds)')
-    .option('--template <text>', 'prompt template with {} (repeatable; several are averaged)', collect, [] as string[])
-    .option('--shard-size <n>', 'objects per shard (default 1000)', positiveInt('--shard-size'))
-    .option('--priority <n>', 'BullMQ priority (1 = highest; default: none)', nonNegativeInt('--priority'))
-    .option('--suffix <ext>', 'only objects whose key ends with this (repeatable, e.g. .jpg)', collect, [] as string[])
-    .option('--max-bytes <n>', 'objects larger than this become too_large_bytes error rows', positiveInt('--max-bytes'))
-    .option('--max-pixels <n>', 'images with more pixels become too_large_pixels error rows (bombs)', positiveInt('--max-pixels'))
+    .option('--out <uri>', 'output root (s3://bucket/prefix or a local directory); the run folder is <out>/<run>/');
+  addRunOptions(command)
     .option('--max-waiting <n>', 'backpressure: at most this many shard jobs waiting in the queue', positiveInt('--max-waiting'), 200)
     .option('--incremental', "plan only objects the output's processed index has not seen with this model and ETag; record vanished ones as deletions")
-    .option(
-      '--write-s3-tags',
-      "write each object's tags back as S3 object tags `siglip:<label>` = score (S3 sources with labels only; " +
-        'foreign tags are kept, our own replaced, at most 10 in all: our lowest scores are dropped first)',
-    )
     .option('--json', 'print the summary as JSON');
   addConnectionOptions(command).action(async (options: EnqueueCliOptions) => {
     process.exitCode = await enqueueCommand(options);

@@ -24,9 +24,10 @@ import {
 } from '../schedule/scheduled-run';
 import { addConnectionOptions, redisUrlOf, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { resolveModelDir } from '../shared/model-dir';
-import { collect, nonNegativeInt, positiveInt } from '../shared/parsers';
+import { addRunOptions, type RunCliOptions } from '../shared/run-options';
+import { positiveInt } from '../shared/parsers';
 
-interface ScheduleCliOptions extends ConnectionOptions {
+interface ScheduleCliOptions extends ConnectionOptions, RunCliOptions {
   name?: string;
   cron?: string;
   tz?: string;
@@ -35,17 +36,6 @@ interface ScheduleCliOptions extends ConnectionOptions {
   list?: boolean;
   source?: string;
   out?: string;
-  model?: string;
-  variant: 'fp32' | 'fp16' | 'quantized';
-  labels?: string;
-  labelsFile?: string;
-  template: string[];
-  shardSize?: number;
-  priority?: number;
-  suffix: string[];
-  maxBytes?: number;
-  maxPixels?: number;
-  writeS3Tags?: boolean;
   json?: boolean;
 }
 
@@ -60,19 +50,8 @@ export function registerScheduleCommand(program: Command): void {
     .option('--remove <name>', 'remove the schedule <name> (exit 1 when there is none)')
     .option('--list', 'list the registered schedules')
     .option('--source <uri>', 'S3 prefix or local directory')
-    .option('--out <uri>', 'output root (holds the processed index)')
-    .option('--model <dir>', 'model directory (or s3://… model folder)')
-    .option('--variant <variant>', 'fp32, fp16 or quantized', 'fp32')
-    .option('--labels <list>', 'comma-separated labels to score')
-    .option('--labels-file <file>', 'labels file (text, JSON or YAML)')
-    .option('--template <text>', 'prompt template with {} (repeatable)', collect, [] as string[])
-    .option('--shard-size <n>', 'objects per shard', positiveInt('--shard-size'))
-    .option('--priority <n>', 'BullMQ priority', nonNegativeInt('--priority'))
-    .option('--suffix <ext>', 'only keys ending with this (repeatable)', collect, [] as string[])
-    .option('--max-bytes <n>', 'larger objects become too_large_bytes rows', positiveInt('--max-bytes'))
-    .option('--max-pixels <n>', 'larger images become too_large_pixels rows', positiveInt('--max-pixels'))
-    .option('--write-s3-tags', 'write each object\'s top tags back as S3 object tags (S3 sources with labels only; see enqueue --help)')
-    .option('--json', 'print the result as JSON');
+    .option('--out <uri>', 'output root (holds the processed index)');
+  addRunOptions(command).option('--json', 'print the result as JSON');
   addConnectionOptions(command).action(async (options: ScheduleCliOptions) => {
     process.exitCode = await scheduleCommand(options);
   });
