@@ -2,7 +2,8 @@
  * `siglip-batch compact` (issue 8, "Fleet") against real Redis and moto: runs of many small
  * shards (shard size 5) made by `enqueue` and a worker, then compacted. Through the manifest,
  * DuckDB reads the same rows — every column, embeddings bit for bit — from far fewer files;
- * the old files are gone; `search --image` and `latest` still work. A crash between the
+ * the old files are kept for a grace period, then deleted by a later compact; `search --image`
+ * and `latest` still work. A crash between the
  * manifest's put and the deletions (injected: it cannot be made for real) leaves a readable run,
  * and a rerun finishes the job; a run that is not finalised is refused.
  */
@@ -166,20 +167,26 @@ describe('compact', () => {
 
     const result = await runCli(['compact', '--run', `s3://${bucket}/out/c1/`, '--target-rows', String(TARGET_ROWS), '--json'], env);
     expect(result.code, result.stderr).toBe(0);
-    const summary = JSON.parse(result.stdout) as { written: string[]; deleted: number; after: { parts: number; errors: number } };
+    const summary = JSON.parse(result.stdout) as { written: string[]; deleted: number; kept: number; after: { parts: number; errors: number } };
 
     const after = await readRun('c1');
     expectSameRows(after, before);
     expect(after.manifest.parts.length).toBeLessThanOrEqual(Math.ceil(IMAGES / TARGET_ROWS) + 1);
     expect(after.manifest.errors.length).toBe(1);
     expect(summary.after).toEqual({ parts: after.manifest.parts.length, errors: 1 });
-    // Every old file maps to the file now holding its rows, and is gone from the store.
+    // Every old file maps to the file now holding its rows; it is kept for its grace period (for
+    // readers that started before), and a later compact once the grace has passed deletes it.
     const oldKeys = [...before.manifest.parts, ...before.manifest.errors].map((file) => file.key);
     expect(after.manifest.compaction!.replaced.map((entry) => entry.key).sort()).toEqual([...oldKeys].sort());
+    expect(summary).toMatchObject({ deleted: 0, kept: oldKeys.length });
+    for (const key of oldKeys) expect(await keysUnder(`out/c1/${key}`)).toEqual([`out/c1/${key}`]);
+    const cleanup = await runCli(['compact', '--run', `s3://${bucket}/out/c1/`, '--target-rows', String(TARGET_ROWS), '--grace-seconds', '0', '--json'], env);
+    expect(cleanup.code, cleanup.stderr).toBe(0);
+    expect(JSON.parse(cleanup.stdout)).toMatchObject({ written: [], deleted: oldKeys.length, kept: 0 });
+    expect(await readManifest('c1')).toEqual(after.manifest);
     const stored = await keysUnder('out/c1/');
     for (const key of oldKeys) expect(stored).not.toContain(`out/c1/${key}`);
     for (const file of [...after.manifest.parts, ...after.manifest.errors]) expect(stored).toContain(`out/c1/${file.key}`);
-    expect(summary.deleted).toBe(oldKeys.length);
 
     // search --image finds the image among the merged files.
     const image = images[17]!;
@@ -214,7 +221,9 @@ describe('compact', () => {
     const compact = async (afterStep?: (step: CompactionStep) => Promise<void>) => {
       const folder = openRunFolderUri(`s3://${bucket}/out/c2/`, { endpoint: s3Endpoint });
       try {
-        return await compactRun({ folder, targetRows: TARGET_ROWS, ...(afterStep ? { afterStep } : {}) });
+        // Grace 0: the old files go as soon as the manifest no longer lists them (the grace
+        // period itself is covered above and in run-compactor.spec.ts).
+        return await compactRun({ folder, targetRows: TARGET_ROWS, graceMs: 0, ...(afterStep ? { afterStep } : {}) });
       } finally {
         folder.store.close();
       }

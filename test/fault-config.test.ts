@@ -1,8 +1,7 @@
 /**
  * Fault suite, scenarios 5, 9 (model half) and 11 (issue 6): bad configuration is refused at
- * start, with one clear message, a non-zero exit, and nothing enqueued or read. A source
- * outside a worker's `--allow` list fails its shard as unrecoverable, and the run ends
- * `failed` naming the list.
+ * start, with one clear message, a non-zero exit, and nothing enqueued or read. Objects
+ * outside a worker's `--allow` list are `not_allowed` rows (never read), and the run completes.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeContentHash } from '@siglip-batch/model';
 import { TINY_MODEL, runCli, startWorker, type CliResult } from './support/cli';
-import { listKeys, scenario } from './support/fault-checks';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { duck, listKeys, scenario } from './support/fault-checks';
 import { FAST_WORKER, createFaultWorld, type FaultWorld } from './support/fault-run';
 import { startPrivateRedis, type PrivateRedis } from './support/private-redis';
 
@@ -132,22 +132,34 @@ describe('fault: bad configuration', () => {
     });
   }
 
-  it('11: a worker fails a shard outside its --allow list as unrecoverable; the run ends failed naming it', async () => {
+  it('11: objects outside a worker\'s --allow list are not_allowed rows, never read; the run completes', async () => {
     await scenario('11 config: source outside the worker --allow list', async () => {
       await world.worker([...FAST_WORKER, '--allow', 's3://another-bucket/images/']);
       const enqueued = await world.enqueue('outside', ['--shard-size', '3']);
       expect(enqueued.code, enqueued.stderr).toBe(0);
-      expect(await world.waitEnd('outside', 120_000)).toBe('failed');
+      expect(await world.waitEnd('outside', 120_000)).toBe('completed');
+      const check = await world.check('outside');
+      expect(check.problems).toEqual([]);
+      expect(check.ok).toBe(0);
+      expect(check.error).toBe(6);
+      expect([...new Set(check.errorCodes.values())]).toEqual(['not_allowed']);
+      // Nothing read: no object went to inference, no part file.
       const record = await world.registry.get('outside');
-      expect(record!.reason).toMatch(/--allow/);
-      expect(record!.reason).toContain('s3://another-bucket/images/');
       expect(record!.inferred).toBe(0);
-      // Nothing read, nothing written but the plan.
-      expect((await listKeys(world.s3, world.bucket, 'out/outside/')).filter((key) => !/\/(_plan\/|_run\.json)/.test(key))).toEqual([]);
+      expect(check.manifest.parts).toEqual([]);
+      const errorsFile = join(work, 'outside-errors.parquet');
+      const object = await world.s3.send(new GetObjectCommand({ Bucket: world.bucket, Key: 'out/outside/errors-00000000.parquet' }));
+      writeFileSync(errorsFile, await object.Body!.transformToByteArray());
+      const messages = await duck<{ error: string }>(`SELECT error FROM read_parquet('${errorsFile}')`);
+      expect(messages.length).toBe(3);
+      for (const { error } of messages) {
+        expect(error).toContain('s3://another-bucket/images/');
+        expect(error).toMatch(/--allow/);
+      }
       const queue = await world.queue();
-      const failed = await queue.getFailed();
-      expect(failed.map((job) => job.attemptsMade)).toEqual(failed.map(() => 1));
-      return { note: record!.reason!.slice(0, 100) };
+      expect(await queue.getFailed()).toEqual([]);
+      expect(world.workers.at(-1)!.log()).toContain('objects outside what this worker may read');
+      return { note: `6 not_allowed rows, inferred ${record!.inferred}, run completed` };
     });
   });
 });

@@ -80,7 +80,10 @@ beforeAll(async () => {
   const sidecar = JSON.parse(readFileSync(sidecarPath, 'utf8')) as Record<string, unknown>;
   writeFileSync(sidecarPath, JSON.stringify({ ...sidecar, content_hash: await computeContentHash(otherModelDir) }, null, 2));
 
-  workers = [1, 2].map(() => startWorker(['--model', TINY_MODEL, '--threads', '1', '--batch-size', '16', '--concurrency', '2'], env));
+  // The local-directory run and the manifest (in manifests/, naming objects in src/) are read
+  // only because the workers are told so: by default a worker reads its runs' own S3 folders.
+  const allow = ['--allow', `s3://${bucket}/src/,${localDir}`];
+  workers = [1, 2].map(() => startWorker(['--model', TINY_MODEL, '--threads', '1', '--batch-size', '16', '--concurrency', '2', ...allow], env));
   otherWorker = startWorker(['--model', otherModelDir, '--threads', '1'], env);
   await Promise.all([...workers, otherWorker].map((worker) => waitForWorkerStart(worker)));
 }, 300_000);

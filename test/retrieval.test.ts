@@ -131,9 +131,10 @@ describe('search', () => {
     } finally {
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'out/r1/_manifest.json', Body: original }));
     }
-    // Back to the original manifest: its old entry was removed with the rewrite, so it is built again.
+    // Back to the original manifest: its entry, used a moment ago, was kept by the rewrite's build
+    // (a search that found it may still be reading it; entries are removed once unused for an hour).
     const restored = (await search(query)) as CacheJson;
-    expect(restored.cacheBuilt).toBe(true);
+    expect(restored.cacheBuilt).toBe(false);
     expect(restored.rows).toBe(IMAGES);
     expect(restored.hits.map((hit) => hit.uri)).toEqual(warm.hits.map((hit) => hit.uri));
   });

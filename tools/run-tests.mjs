@@ -10,14 +10,27 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, '.test-output');
 mkdirSync(outDir, { recursive: true });
-// Rows of the fault suite's table are recorded per run: start without an earlier run's.
+// Rows of the fault suite's and the hardening probes' tables are recorded per run: start without an earlier run's.
 rmSync(join(outDir, 'fault-report'), { recursive: true, force: true });
-const extra = process.argv.slice(2);
+rmSync(join(outDir, 'hardening-report'), { recursive: true, force: true });
+// `--suite unit` (or `e2e`) runs one of the two suites; any other arguments go to vitest.
+let extra = process.argv.slice(2);
+let suites = ['unit', 'e2e'];
+const suiteArg = extra.indexOf('--suite');
+if (suiteArg !== -1) {
+  const suite = extra[suiteArg + 1];
+  if (!suites.includes(suite)) {
+    console.error(`--suite takes one of ${suites.join(', ')}, not ${suite ?? 'nothing'}`);
+    process.exit(2);
+  }
+  suites = [suite];
+  extra = [...extra.slice(0, suiteArg), ...extra.slice(suiteArg + 2)];
+}
 
 let passed = 0;
 let failed = 0;
 let exitCode = 0;
-for (const project of ['unit', 'e2e']) {
+for (const project of suites) {
   const report = join(outDir, `${project}.json`);
   rmSync(report, { force: true });
   const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');

@@ -39,8 +39,9 @@ export interface WorkerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function startWorker(args: string[], env: NodeJS.ProcessEnv): WorkerProcess {
-  const child = spawn(CLI, ['worker', '--json', ...args], { env, cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+/** `cwd`: the worker's working directory (default: the repository root). */
+export function startWorker(args: string[], env: NodeJS.ProcessEnv, cwd = REPO_ROOT): WorkerProcess {
+  const child = spawn(CLI, ['worker', '--json', ...args], { env, cwd, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     log += chunk.toString();

@@ -131,8 +131,9 @@ async function makeSampleImages(): Promise<number> {
 }
 
 function startWorker(n: number, model: string, env: NodeJS.ProcessEnv): ChildProcess {
-  say(`Starting worker ${n}: siglip-batch worker --model ${model} --device cpu --threads 1`);
-  const child = spawn(bin, ['worker', '--model', model, '--device', 'cpu', '--threads', '1', '--batch-size', '16', '--shutdown-timeout', '20000'], {
+  // Workers read local files only under --allow (a run spec in Redis cannot open their disks).
+  say(`Starting worker ${n}: siglip-batch worker --model ${model} --device cpu --threads 1 --allow ${imagesDir}`);
+  const child = spawn(bin, ['worker', '--model', model, '--device', 'cpu', '--threads', '1', '--batch-size', '16', '--shutdown-timeout', '20000', '--allow', imagesDir], {
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });

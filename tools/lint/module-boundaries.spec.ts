@@ -3,12 +3,23 @@
  * `@nx/enforce-module-boundaries`, and each allowed one must not. The code is linted as if it
  * were a file of the named project (nothing is written to disk).
  */
+import { execFileSync } from 'node:child_process';
 import { ESLint } from 'eslint';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const eslint = new ESLint({ cwd: root });
+
+// The rule reads Nx's cached project graph and silently skips itself when there is none (a
+// fresh clone where no nx command has run yet): compute the graph first, as `nx lint` would.
+beforeAll(() => {
+  execFileSync(process.execPath, [fileURLToPath(new URL('../../node_modules/nx/dist/bin/nx.js', import.meta.url)), 'show', 'projects'], {
+    cwd: root,
+    env: { ...process.env, NX_DAEMON: 'false' },
+    stdio: 'ignore',
+  });
+}, 120_000);
 
 async function boundaryErrors(filePath: string, code: string): Promise<string[]> {
   const [result] = await eslint.lintText(code, { filePath: `${root}${filePath}` });

@@ -1,9 +1,10 @@
+import { errorMessage, redactSecrets } from '@siglip-batch/jobs';
 import { buildWorkerProgram } from './program';
 
 buildWorkerProgram()
   .parseAsync(process.argv)
   .catch((error: unknown) => {
-    process.stderr.write(`siglip-batch worker: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(redactSecrets(`siglip-batch worker: ${errorMessage(error)}\n`));
     process.exitCode = process.exitCode || 1;
   })
   // A worker's work is over once its command returns (after a graceful shutdown or a refused

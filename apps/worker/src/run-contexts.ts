@@ -1,4 +1,5 @@
 import type { S3Options } from '@siglip-batch/io';
+import type { AllowList } from './allow-list';
 import { createRunContext, type LoadedModel, type RunRegistry, type ShardContext } from '@siglip-batch/pipeline';
 
 export interface RunHandle {
@@ -7,7 +8,8 @@ export interface RunHandle {
 
 /**
  * Per-run state of a worker, built once per run and kept while the run is active: the spec
- * (from Redis), the run folder, and the label scorer whose text embeddings are computed once.
+ * (from Redis), the run folder, what its shards may read (this worker's --allow), and the label
+ * scorer whose text embeddings are computed once.
  */
 export class RunContexts {
   private readonly runs = new Map<string, Promise<RunHandle>>();
@@ -17,6 +19,7 @@ export class RunContexts {
     private readonly registry: RunRegistry,
     private readonly model: LoadedModel,
     private readonly s3: S3Options,
+    private readonly allow: AllowList,
     private readonly maxRuns = 16,
   ) {}
 
@@ -39,7 +42,8 @@ export class RunContexts {
       // Not permanent: the producer may be re-registering the run after Redis lost it.
       throw new Error(`run ${runId} has no record in Redis (expired or not yet registered)`);
     }
-    return { context: await createRunContext(record.spec, this.model, this.s3) };
+    // What the run may read comes from this worker's --allow, never from the spec alone.
+    return { context: await createRunContext(record.spec, this.model, this.s3, this.allow.accessFor(record.spec)) };
   }
 
   private evict(): void {

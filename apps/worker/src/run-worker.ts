@@ -1,5 +1,5 @@
-import { s3OptionsFromEnv, type S3Options } from '@siglip-batch/io';
-import { queueNameForModel, redactRedisUrl, redisOptions, redisUrlFromEnv } from '@siglip-batch/jobs';
+import { assertS3RegionConfigured, s3OptionsFromEnv, type S3Options } from '@siglip-batch/io';
+import { queueNameForModel, redactSecrets, redisOptions, redisUrlFromEnv } from '@siglip-batch/jobs';
 import {
   ConfigError,
   ProblemList,
@@ -41,6 +41,7 @@ export async function runWorker(options: WorkerCliOptions): Promise<number> {
   const limiterReady = new Promise<S3RateLimiter | undefined>((resolve) => (setLimiter = resolve));
   const s3: S3Options = s3OptionsFromEnv(process.env, {
     ...(options.s3Endpoint ? { endpoint: options.s3Endpoint } : {}),
+    ...(options.region ? { region: options.region } : {}),
     maxSockets: Math.max(options.fetchConcurrency * options.concurrency, 16),
     ...(rateLimit ? { beforeRequest: async () => (await limiterReady)?.acquire() } : {}),
   });
@@ -62,11 +63,12 @@ export async function runWorker(options: WorkerCliOptions): Promise<number> {
         return connection;
       }),
     problems.check(`model ${options.model}`, async () =>
-      // `s3://…` model folders come through the local, hash-verified cache.
-      loadSiglipModel(await resolveModelLocation(options.model, s3), {
+      // `s3://…` model folders and `hf://` Hub repositories come through the local, hash-verified cache.
+      loadSiglipModel(await resolveModelLocation(options.model, s3, { variant: options.variant }), {
         device: options.device,
         variant: options.variant as 'fp32' | 'fp16' | 'quantized',
         ...(options.threads ? { intraOpThreads: options.threads } : {}),
+        maxPixels: options.maxPixels,
       }),
     ),
   ]);
@@ -75,20 +77,19 @@ export async function runWorker(options: WorkerCliOptions): Promise<number> {
     await closeQuietly(redis, model);
     const error = new ConfigError(problems.problems);
     log({ level: 'error', msg: error.message });
-    process.stderr.write(`siglip-batch worker: ${error.message}\n`);
+    process.stderr.write(`siglip-batch worker: ${redactSecrets(error.message)}\n`);
     return 2;
   }
 
   const queueName = queueNameForModel(model!.ref.hash, model!.ref.variant);
   const metrics = options.metricsPort ? new WorkerMetrics() : undefined;
   if (metrics && limiter) rateMetrics = new S3RateMetrics(metrics.registry, limiter);
-  const contexts = new RunContexts(new RunRegistry(redis!, options.prefix), model!, s3);
+  const contexts = new RunContexts(new RunRegistry(redis!, options.prefix), model!, s3, allow!);
   const worker = new ShardWorker({
     queueName,
     prefix: options.prefix,
     connection: redis!,
     contexts,
-    allow: allow!,
     concurrency: options.concurrency,
     batchSize: options.batchSize,
     fetchConcurrency: options.fetchConcurrency,
@@ -96,6 +97,8 @@ export async function runWorker(options: WorkerCliOptions): Promise<number> {
     lockDurationMs: options.lockDuration,
     log,
     ...(metrics ? { metrics } : {}),
+    // Test-only hook (cross-process tests cancel a run while it finalises).
+    beforeCommitDelayMs: Number(process.env['SIGLIP_BATCH_TEST_FINALIZE_DELAY_MS'] ?? 0) || 0,
   });
   let shuttingDown = false;
   let metricsServer: { close(): Promise<void> } | undefined;
@@ -110,7 +113,7 @@ export async function runWorker(options: WorkerCliOptions): Promise<number> {
     } catch (error) {
       const message = `--metrics-port ${options.metricsPort}: ${(error as Error).message}`;
       log({ level: 'error', msg: message });
-      process.stderr.write(`siglip-batch worker: ${message}\n`);
+      process.stderr.write(`siglip-batch worker: ${redactSecrets(message)}\n`);
       await worker.close(0);
       contexts.closeAll();
       closeLimiter(limiter);
@@ -118,6 +121,13 @@ export async function runWorker(options: WorkerCliOptions): Promise<number> {
       return 2;
     }
   }
+  // A worker may serve local runs only, so no region is not a refusal; an S3 run it takes
+  // then fails at once with this message (see createRunContext), not after retries.
+  const noRegion = await assertS3RegionConfigured(s3).then(
+    () => undefined,
+    (error: Error) => error.message,
+  );
+  if (noRegion) log({ level: 'warn', msg: `${noRegion}; runs on S3 will fail at their first shard` });
   log({
     level: 'info',
     msg: 'worker started',
@@ -126,8 +136,10 @@ export async function runWorker(options: WorkerCliOptions): Promise<number> {
     model: model!.ref.checkpoint,
     device: options.device,
     variant: model!.ref.variant,
-    redis: redactRedisUrl(redisUrl),
+    redis: redactSecrets(redisUrl),
+    ...(s3.endpoint ? { s3Endpoint: redactSecrets(s3.endpoint) } : {}),
     allow: allow!.describe(),
+    maxPixels: options.maxPixels,
     ...(limiter ? { s3RateLimit: { rps: limiter.rps, burst: limiter.burst, key: limiter.key } } : {}),
   });
 

@@ -5,11 +5,11 @@ import {
   JOB_NAMES,
   finalizeJobDataSchema,
   finalizeJobId,
+  redactSecrets,
   shardJobDataSchema,
   type ShardStats,
 } from '@siglip-batch/jobs';
-import { PermanentShardError, RunRegistry, finalizeRun, processShard } from '@siglip-batch/pipeline';
-import type { AllowList } from './allow-list';
+import { IllegalRunTransitionError, PermanentShardError, RunRegistry, finalizeRun, processShard, type RunState } from '@siglip-batch/pipeline';
 import type { RunContexts } from './run-contexts';
 import type { Log } from './logger';
 import type { ShardTimer, WorkerMetrics } from './metrics/worker-metrics';
@@ -20,7 +20,6 @@ export interface ShardWorkerOptions {
   /** Connection factory: BullMQ workers need their own blocking connection. */
   connection: Redis;
   contexts: RunContexts;
-  allow: AllowList;
   /** Shards processed at once: 2 overlaps one shard's I/O with the other's inference. */
   concurrency: number;
   batchSize: number;
@@ -32,6 +31,11 @@ export interface ShardWorkerOptions {
   log: Log;
   /** Prometheus metrics (`--metrics-port`); none when not given. */
   metrics?: WorkerMetrics;
+  /**
+   * Test-only: the finaliser waits this long right before its commit point, so that a test can
+   * cancel a run while it is finalising. @defaultValue 0
+   */
+  beforeCommitDelayMs?: number;
 }
 
 export interface ShardResult {
@@ -94,6 +98,12 @@ export class ShardWorker {
         await job.moveToWait(token);
         throw new WaitingError();
       }
+      // BullMQ keeps the message and stack in Redis (Bull Board shows them, the run's reason
+      // quotes them): an SDK or ioredis message may quote a URL with its credentials.
+      if (error instanceof Error) {
+        error.message = redactSecrets(error.message);
+        if (error.stack) error.stack = redactSecrets(error.stack);
+      }
       if (error instanceof PermanentShardError) throw new UnrecoverableError(error.message);
       throw error;
     } finally {
@@ -117,12 +127,6 @@ export class ShardWorker {
     }
     const plan = await run.context.folder.readPlan(shard);
     if (!plan) throw new PermanentShardError(`shard ${shard} of run ${runId} has no plan in ${run.context.folder.uriOf('')}`);
-    const refused = plan.objects.find((object) => this.options.allow.refuses(object.uri));
-    if (refused) {
-      throw new PermanentShardError(
-        `shard ${shard} of run ${runId}: ${refused.uri} is outside this worker's --allow list (${this.options.allow.describe()})`,
-      );
-    }
     const stats = await processShard(run.context, shard, {
       batchSize: this.options.batchSize,
       fetchConcurrency: this.options.fetchConcurrency,
@@ -138,6 +142,11 @@ export class ShardWorker {
       },
       onS3TagFailures: ({ failed, examples }) => this.options.log({ level: 'warn', msg: 'objects not tagged', runId, shard, failed, examples }),
     });
+    const refused = stats.errorCodes['not_allowed'] ?? 0;
+    if (refused > 0) {
+      // Rows, not a failure: but an operator has to see that a source needs --allow.
+      this.options.log({ level: 'warn', msg: 'objects outside what this worker may read', runId, shard, refused, allow: run.context.access.describe() });
+    }
     const first = await this.markDone(stats);
     this.options.metrics?.shardCompleted('done', first ? stats : null);
     return { runId, shard, ok: stats.ok, error: stats.error };
@@ -158,40 +167,65 @@ export class ShardWorker {
     if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
   }
 
+  /**
+   * Finalises a run through its states: `running → finalizing`, then the manifest behind the
+   * commit point (`beginCommit`: a `cancel` that came first wins and no manifest is written;
+   * one that comes after is refused), then `completed`. Every change is compared and set in
+   * Redis in one step, so a refused one means another process changed the run first: this job
+   * then ends quietly with the state that process set.
+   */
   private async finalize(job: Job, token: string | undefined): Promise<unknown> {
     const { runId } = finalizeJobDataSchema.parse(job.data);
     const run = await this.options.contexts.get(runId);
     const record = await this.registry.get(runId);
-    if (record?.state === 'cancelled') return { runId, state: 'cancelled' };
-    if (record && !(record.listingComplete && record.shardsDone + Object.keys(record.failedShards).length >= record.shardsPlanned)) {
-      // Redis's counters say shards are still out: check again later without reading every
-      // stats object (this does not use up an attempt). The store decides once they say done.
+    if (record?.state === 'cancelled' || record?.state === 'completed') return { runId, state: record.state };
+    if (record && (record.state === 'listing' || !(record.listingComplete && record.shardsDone + Object.keys(record.failedShards).length >= record.shardsPlanned))) {
+      // Redis's counters say shards are still out (or the producer has not yet moved the run
+      // to running): check again later without reading every stats object (this does not use
+      // up an attempt). The store decides once they say done.
       await job.moveToDelayed(Date.now() + 3_000, token);
       throw new DelayedError();
     }
-    const outcome = await finalizeRun({ folder: run.context.folder, spec: run.context.spec, failedShards: record?.failedShards ?? {} });
-    switch (outcome.state) {
-      case 'completed':
-        await this.registry.setState(runId, 'completed');
-        await this.registry.expireAfterEnd(runId);
-        this.options.log({ level: 'info', msg: 'run completed', runId, ...outcome.manifest.counts });
-        return { runId, state: 'completed', counts: outcome.manifest.counts };
-      case 'failed': {
-        const reason = outcome.failed.map((f) => `shard ${f.shard}: ${f.reason}`).join('; ');
-        await this.registry.setState(runId, 'failed', reason);
-        await this.registry.expireAfterEnd(runId);
-        this.options.log({ level: 'error', msg: 'run failed', runId, reason });
-        return { runId, state: 'failed', reason };
-      }
-      case 'listing':
-      case 'waiting': {
-        if (record?.state !== 'listing' && outcome.state === 'waiting') {
-          await this.registry.setState(runId, 'running');
+    // Without a record (Redis lost it) nobody can cancel the run: the store alone decides.
+    const move = async (to: RunState, reason?: string): Promise<void> => {
+      if (record) await this.registry.transition(runId, to, reason === undefined ? {} : { reason });
+    };
+    try {
+      await move('finalizing');
+      const outcome = await finalizeRun({
+        folder: run.context.folder,
+        spec: run.context.spec,
+        failedShards: record?.failedShards ?? {},
+        beforeManifest: async () => {
+          if (this.options.beforeCommitDelayMs) await new Promise((resolve) => setTimeout(resolve, this.options.beforeCommitDelayMs));
+          if (record) await this.registry.beginCommit(runId);
+        },
+      });
+      switch (outcome.state) {
+        case 'completed':
+          await move('completed');
+          await this.registry.expireAfterEnd(runId);
+          this.options.log({ level: 'info', msg: 'run completed', runId, ...outcome.manifest.counts });
+          return { runId, state: 'completed', counts: outcome.manifest.counts };
+        case 'failed': {
+          const reason = outcome.failed.map((f) => `shard ${f.shard}: ${f.reason}`).join('; ');
+          await move('failed', reason);
+          await this.registry.expireAfterEnd(runId);
+          this.options.log({ level: 'error', msg: 'run failed', runId, reason });
+          return { runId, state: 'failed', reason };
         }
-        // Check again later; this does not use up an attempt.
-        await job.moveToDelayed(Date.now() + 3_000, token);
-        throw new DelayedError();
+        case 'listing':
+        case 'waiting':
+          // The store still misses stats Redis counted: back to running, check again later
+          // (this does not use up an attempt).
+          await move('running');
+          await job.moveToDelayed(Date.now() + 3_000, token);
+          throw new DelayedError();
       }
+    } catch (error) {
+      if (!(error instanceof IllegalRunTransitionError)) throw error;
+      this.options.log({ level: 'info', msg: 'finalise stopped', runId, reason: error.message });
+      return { runId, state: error.current ?? 'unknown' };
     }
   }
 

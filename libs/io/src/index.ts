@@ -1,12 +1,16 @@
 // URIs and stores
 export * from './location';
+export * from './real-path';
 export * from './invalid-uri-error';
 export * from './object-store';
 export * from './object-store-error';
 export { compareKeys } from './key-order';
 export { LocalObjectStore, LOCAL_TEMP_PREFIX, localEtag } from './local-object-store';
 export { S3ObjectStore, normalizeEtag, DEFAULT_MULTIPART_THRESHOLD_BYTES, DEFAULT_PART_SIZE_BYTES, type ObjectTag, type S3ObjectStoreOptions } from './s3-object-store';
-export { classifyS3Error, redactCredentials } from './s3-error';
+export { classifyS3Error } from './s3-error';
+export * from './s3-config-error';
+export * from './s3-config-check';
+export * from './s3-config-messages';
 export * from './open-store';
 export * from './s3-request-gate';
 // Parquet

@@ -2,7 +2,8 @@
  * JSON documents of the run folder (plan, stats, listing state, run spec, manifest), validated
  * with the zod schemas of `@siglip-batch/jobs` on the way in and on the way out.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
+import { zodIssuesLine } from '@siglip-batch/jobs';
 import { InvalidDocumentError } from './invalid-document-error';
 import type { ObjectStore } from './object-store';
 import { isObjectStoreError } from './object-store-error';
@@ -14,7 +15,7 @@ export async function putJson(store: ObjectStore, key: string, value: unknown, s
   let document = value;
   if (schema) {
     const parsed = schema.safeParse(value);
-    if (!parsed.success) throw new InvalidDocumentError(store.uriOf(key), `refusing to write it: ${z.prettifyError(parsed.error)}`);
+    if (!parsed.success) throw new InvalidDocumentError(store.uriOf(key), `refusing to write it: ${zodIssuesLine(parsed.error)}`);
     document = parsed.data;
   }
   await store.put(key, Buffer.from(`${JSON.stringify(document)}\n`), { contentType: 'application/json' });
@@ -36,6 +37,6 @@ export async function getJson<S extends z.ZodType>(store: ObjectStore, key: stri
     throw new InvalidDocumentError(store.uriOf(key), `not JSON (${(error as Error).message})`);
   }
   const parsed = schema.safeParse(json);
-  if (!parsed.success) throw new InvalidDocumentError(store.uriOf(key), z.prettifyError(parsed.error));
+  if (!parsed.success) throw new InvalidDocumentError(store.uriOf(key), zodIssuesLine(parsed.error));
   return parsed.data;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { ACCEPTED_URIS, InvalidUriError } from './invalid-uri-error';
-import { parseLocation } from './location';
+import { folderOf, isWithin, parseLocation } from './location';
 
 describe('parseLocation: accepted', () => {
   test.each([
@@ -55,5 +55,39 @@ describe('parseLocation: refused, with a message that says what is accepted', ()
     expect((error as Error).message).toMatch(reason);
     expect((error as Error).message).toContain(ACCEPTED_URIS);
     expect((error as InvalidUriError).uri).toBe(uri);
+  });
+});
+
+describe('S3 keys have no path semantics', () => {
+  test('a key holding .. or . is kept as the literal key', () => {
+    expect(parseLocation('s3://bucket/img/sub/../x.png')).toEqual({ kind: 's3', bucket: 'bucket', prefix: 'img/sub/../x.png', uri: 's3://bucket/img/sub/../x.png' });
+    expect(parseLocation('s3://bucket/./a//b')).toMatchObject({ prefix: './a//b' });
+  });
+});
+
+describe('isWithin and folderOf', () => {
+  test('S3: same bucket, whole segments, keys compared as strings', () => {
+    const root = parseLocation('s3://bucket/img');
+    expect(isWithin(parseLocation('s3://bucket/img/a.png'), root)).toBe(true);
+    expect(isWithin(parseLocation('s3://bucket/img/sub/../x.png'), root)).toBe(true);
+    expect(isWithin(parseLocation('s3://bucket/img-old/a.png'), root)).toBe(false);
+    expect(isWithin(parseLocation('s3://other/img/a.png'), root)).toBe(false);
+    expect(isWithin(parseLocation('s3://bucket/x.png'), parseLocation('s3://bucket'))).toBe(true);
+  });
+
+  test('files: whole segments of normalised paths; a file is never within an S3 root', () => {
+    const root = parseLocation('/data/images');
+    expect(isWithin(parseLocation('/data/images/a/b.png'), root)).toBe(true);
+    expect(isWithin(parseLocation('/data/images'), root)).toBe(true);
+    expect(isWithin(parseLocation('/data/imagesX/b.png'), root)).toBe(false);
+    expect(isWithin(parseLocation('/data/images/../secret.png'), root)).toBe(false);
+    expect(isWithin(parseLocation('/etc/passwd'), parseLocation('/'))).toBe(true);
+    expect(isWithin(parseLocation('/data/images/a.png'), parseLocation('s3://bucket/'))).toBe(false);
+  });
+
+  test('folderOf names the folder an object is in', () => {
+    expect(folderOf(parseLocation('s3://bucket/lists/m.txt')).uri).toBe('s3://bucket/lists/');
+    expect(folderOf(parseLocation('s3://bucket/m.txt')).uri).toBe('s3://bucket/');
+    expect(folderOf(parseLocation('/data/lists/m.txt')).uri).toBe('file:///data/lists');
   });
 });

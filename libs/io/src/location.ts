@@ -8,8 +8,12 @@
  *
  * S3 URIs carry keys verbatim (no percent-decoding), the way the AWS CLI, DuckDB and pyarrow
  * spell them; file URIs are percent-encoded per RFC 8089 / WHATWG (`pathToFileURL`).
+ *
+ * S3 keys have no path semantics: `s3://b/img/sub/../x.png` is the key `img/sub/../x.png`, kept
+ * as it is (never normalised to `img/x.png`), because that is the object S3 stores under it.
+ * File paths are normalised (`/data/a/../b` is `/data/b`): that is what the kernel opens.
  */
-import { isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { InvalidUriError } from './invalid-uri-error';
 
@@ -97,4 +101,31 @@ function parseFileUri(uri: string): Location {
 function fileLocation(path: string): Location {
   const root = resolve(path);
   return { kind: 'file', root, prefix: '', uri: pathToFileURL(root).href };
+}
+
+/**
+ * True when `inner` lies under the folder `outer` (or is it), compared by whole segments:
+ * `s3://b/data` holds `s3://b/data/x` but not `s3://b/database/x`. S3 keys are compared as the
+ * strings they are (a `..` in a key is two dots, not a step up); file paths are already
+ * normalised by {@link parseLocation}. Symlinks are not looked at here (see `realPathOf`).
+ */
+export function isWithin(inner: Location, outer: Location): boolean {
+  if (inner.kind === 's3' && outer.kind === 's3') {
+    if (inner.bucket !== outer.bucket) return false;
+    const folder = outer.prefix === '' || outer.prefix.endsWith('/') ? outer.prefix : `${outer.prefix}/`;
+    return inner.prefix.startsWith(folder) || `${inner.prefix}/` === folder;
+  }
+  if (inner.kind === 'file' && outer.kind === 'file') {
+    return inner.root === outer.root || inner.root.startsWith(outer.root.endsWith(sep) ? outer.root : `${outer.root}${sep}`);
+  }
+  return false;
+}
+
+/** The folder a location names an object in: `s3://b/lists/m.txt` → `s3://b/lists/`, `/data/m.txt` → `/data`. */
+export function folderOf(location: Location): Location {
+  if (location.kind === 's3') {
+    const prefix = location.prefix.slice(0, location.prefix.lastIndexOf('/') + 1);
+    return { kind: 's3', bucket: location.bucket, prefix, uri: `s3://${location.bucket}/${prefix}` };
+  }
+  return fileLocation(dirname(location.root));
 }

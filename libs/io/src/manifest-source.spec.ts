@@ -108,14 +108,26 @@ describe('readManifestSource', () => {
 
   s3StoreTest('from S3: text streamed, Parquet by ranged reads', async ({ s3Store, s3Endpoint, bucket }) => {
     await s3Store.put('m/list.txt', Buffer.from('s3://bucket/a.jpg\n# c\nrelative.jpg\n'));
+    await s3Store.put('m/mixed.txt', Buffer.from(['/home/app/private.png', 'file:///etc/passwd', 'img/../x.png', 's3://other/y.png', 'http://h/z.png'].join('\n')));
     await s3Store.put('m/manifest.parquet', manifestParquet(3000));
     const text = await readManifestSource(`s3://${bucket}/m/list.txt`, { s3: { endpoint: s3Endpoint } });
     expect(await rowsOf(text.rows())).toEqual([
       { uri: 's3://bucket/a.jpg', extra: [], position: 1 },
-      // A relative path has no meaning next to an S3 manifest: passed on verbatim.
-      { uri: 'relative.jpg', extra: [], position: 3 },
+      // Relative to the manifest's folder, never to the reading process's working directory.
+      { uri: `s3://${bucket}/m/relative.jpg`, extra: [], position: 3 },
     ]);
     text.close();
+    const mixed = await readManifestSource(`s3://${bucket}/m/mixed.txt`, { s3: { endpoint: s3Endpoint } });
+    expect((await rowsOf(mixed.rows())).map((row) => row.uri)).toEqual([
+      // Local files are not for an S3 manifest to name: kept as written, refused as invalid_uri rows.
+      '/home/app/private.png',
+      'file:///etc/passwd',
+      // S3 keys have no path semantics: the key is appended as it is, dots included.
+      `s3://${bucket}/m/img/../x.png`,
+      's3://other/y.png',
+      'http://h/z.png',
+    ]);
+    mixed.close();
     const parquet = await readManifestSource(`s3://${bucket}/m/manifest.parquet`, { s3: { endpoint: s3Endpoint } });
     expect(parquet.extraColumns.map((column) => column.name)).toEqual(['caption', 'id', 'small', 'score', 'flag', 'taken']);
     expect((await rowsOf(parquet.rows())).length).toBe(2999);

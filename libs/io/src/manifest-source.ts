@@ -9,16 +9,23 @@
  * Both are streamed: text line by line from the object's byte stream, Parquet record batch by
  * record batch over ranged reads (S3) or a file Blob (local). Nothing holds the whole manifest.
  *
- * URIs are canonicalised where they parse (`parseLocation`; relative paths in a local manifest are
- * relative to its directory). What does not parse is passed on verbatim, for the caller to refuse
- * as a row of its own (bad input is data), not by failing the whole listing.
+ * URIs are canonicalised where they parse (`parseLocation`). Relative lines are relative to the
+ * manifest's own folder, never to the reading process's working directory:
+ * - next to a local manifest, a path: `img/a.png` in `/data/lists/m.txt` is `/data/lists/img/a.png`;
+ * - next to an S3 manifest, a key appended as it is: `img/a.png` in `s3://b/lists/m.txt` is
+ *   `s3://b/lists/img/a.png` (S3 keys have no `.` or `..`: `../x.png` is the key `lists/../x.png`).
+ * An absolute path (or file URI) in a local manifest is that file on the machine that reads the
+ * objects, read only where that machine's allow list lets it. A manifest in S3 names S3 objects
+ * only: a file URI or absolute path in it is passed on verbatim, and the shard processor makes it
+ * an `invalid_uri` row without reading anything (see libs/pipeline `source-access.ts`).
+ * What does not parse is passed on verbatim too, for the caller to refuse as a row of its own
+ * (bad input is data), not by failing the whole listing.
  */
 import type { ExtraColumn, ExtraValue } from '@siglip-batch/jobs';
 import type * as arrow from 'apache-arrow';
 import { Arrow } from './lazy-arrow';
-import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
-import { parseLocation } from './location';
+import { folderOf, parseLocation, type Location } from './location';
 import { openObject, s3OptionsFromEnv, type S3Options } from './open-store';
 import type { ObjectStore } from './object-store';
 import { readParquetBatches, readParquetMetadata } from './parquet/parquet-reader';
@@ -54,7 +61,7 @@ export async function readManifestSource(uri: string, options: ManifestSourceOpt
   const { store, key, location } = openObject(uri, options.s3 ?? s3OptionsFromEnv());
   try {
     const format = options.format ?? (await detectFormat(store, key));
-    const canonical = uriCanonicaliser(location.kind === 'file' ? dirname(location.root) : undefined);
+    const canonical = uriCanonicaliser(location);
     if (format === 'text') {
       return {
         uri: location.uri,
@@ -100,12 +107,23 @@ async function detectFormat(store: ObjectStore, key: string): Promise<'text' | '
   return magic === 'PAR1' ? 'parquet' : 'text';
 }
 
-function uriCanonicaliser(baseDir: string | undefined): (raw: string) => string {
+const SCHEME_PATTERN = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+
+function uriCanonicaliser(manifest: Location): (raw: string) => string {
+  const folder = folderOf(manifest);
   return (raw) => {
-    // Relative paths only mean something next to a local manifest.
-    if (baseDir === undefined && !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(raw) && !raw.startsWith('/')) return raw;
+    let uri = raw;
+    if (folder.kind === 's3') {
+      // Only S3 objects: anything else stays as written and becomes an invalid_uri row.
+      if (!SCHEME_PATTERN.test(raw)) {
+        if (raw.startsWith('/')) return raw;
+        uri = `${folder.uri}${raw}`;
+      } else if (!/^s3:/i.test(raw)) {
+        return raw;
+      }
+    }
     try {
-      return parseLocation(raw, baseDir ? { baseDir } : {}).uri;
+      return parseLocation(uri, folder.kind === 'file' ? { baseDir: folder.root } : {}).uri;
     } catch {
       return raw;
     }

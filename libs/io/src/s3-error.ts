@@ -12,7 +12,9 @@
  * Messages keep the error name, HTTP status and SDK message, with anything that looks like a
  * credential redacted; the SDK error itself is dropped (its metadata can carry headers).
  */
+import { redactSecrets } from '@siglip-batch/jobs';
 import { ObjectStoreError } from './object-store-error';
+import { missingCredentialsMessage, missingRegionMessage } from './s3-config-messages';
 
 const NOT_FOUND = new Set(['NoSuchKey', 'NotFound', 'NoSuchBucket', 'NoSuchUpload']);
 const ACCESS_DENIED = new Set(['AccessDenied', 'AllAccessDisabled', 'InvalidObjectState', 'AccountProblem']);
@@ -70,27 +72,16 @@ export function classifyS3Error(error: unknown): S3ErrorClass {
   return { code: 'transient', transient: true, statusCode, name };
 }
 
-/** Access key ids (AKIA…, ASIA…), and signature/credential fragments of URLs and headers. */
-const CREDENTIAL_PATTERNS: RegExp[] = [
-  /\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{12,}\b/g,
-  /(Credential|Signature|X-Amz-Security-Token|X-Amz-Credential|X-Amz-Signature|SessionToken|SecretAccessKey)=([^&\s,"]+)/gi,
-];
-
-/** Removes credentials from a message: known values from the environment, then patterns. */
-export function redactCredentials(text: string, env: NodeJS.ProcessEnv = process.env): string {
-  let out = text;
-  for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_ACCESS_KEY_ID', 'AWS_SECURITY_TOKEN']) {
-    const value = env[name];
-    if (value && value.length >= 4) out = out.split(value).join('[redacted]');
-  }
-  out = out.replace(CREDENTIAL_PATTERNS[0]!, '[redacted]');
-  out = out.replace(CREDENTIAL_PATTERNS[1]!, '$1=[redacted]');
-  return out;
-}
-
 export function s3StoreError(error: unknown, key: string, what: string): ObjectStoreError {
   const { code, transient, statusCode, name } = classifyS3Error(error);
   const status = statusCode ? ` (HTTP ${statusCode})` : '';
   const message = (error as SdkErrorLike | undefined)?.message || 'no message';
-  return new ObjectStoreError(code, key, redactCredentials(`${what} failed: ${name}${status}: ${message}`), { statusCode, transient });
+  // The SDK's own words for these say neither what it looked at nor what to set.
+  if (name === 'CredentialsProviderError') {
+    return new ObjectStoreError(code, key, redactSecrets(`${what} failed: ${missingCredentialsMessage(process.env, message)}`), { statusCode, transient });
+  }
+  if (/^Region is missing/i.test(message)) {
+    return new ObjectStoreError(code, key, `${what} failed: ${missingRegionMessage()}`, { statusCode, transient });
+  }
+  return new ObjectStoreError(code, key, redactSecrets(`${what} failed: ${name}${status}: ${message}`), { statusCode, transient });
 }

@@ -6,7 +6,8 @@ import { inspect } from 'node:util';
 import { vi } from 'vitest';
 import { isObjectStoreError } from './object-store-error';
 import { createS3Client, impliesPathStyle, openLocation, s3OptionsFromEnv } from './open-store';
-import { classifyS3Error, redactCredentials } from './s3-error';
+import { redactSecrets } from '@siglip-batch/jobs';
+import { classifyS3Error } from './s3-error';
 import { S3ObjectStore } from './s3-object-store';
 import { describe, expect, freePort, patternBytes, s3StoreTest as it, test, TEST_AWS_ENV, TEST_PART_SIZE } from './testing/store-fixtures';
 
@@ -205,7 +206,7 @@ describe('S3 error classification', () => {
 
   test('redacts key ids, secrets from the environment and signed URL parts', () => {
     const env = { AWS_SECRET_ACCESS_KEY: 'verysecretvalue/123', AWS_ACCESS_KEY_ID: 'AKIAOTHERFORMAT' };
-    const text = redactCredentials(
+    const text = redactSecrets(
       'id AKIAIOSFODNN7EXAMPLE secret verysecretvalue/123 url ?X-Amz-Credential=AKIAX%2F2024&X-Amz-Signature=abcdef Credential=ASIAXXXXXXXXXXXXXXXX/20240101',
       env,
     );

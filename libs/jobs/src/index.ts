@@ -9,4 +9,6 @@ export * from './run-manifest';
 export * from './job-data';
 export * from './job-defaults';
 export * from './redis-connection';
+export * from './secret-redaction';
+export * from './error-message';
 export * from './redis-keys';

@@ -30,14 +30,3 @@ export function redisOptions(role: 'worker' | 'producer'): RedisOptions {
     retryStrategy: (times) => (times > 3 ? null : 200 * times),
   };
 }
-
-/** The URL with any password replaced, for messages and logs. */
-export function redactRedisUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '<unparsable REDIS_URL>';
-  }
-}

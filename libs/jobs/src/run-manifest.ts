@@ -31,13 +31,17 @@ export const runManifestSchema = z.object({
   /**
    * Set by `siglip-batch compact`: the run's small files were merged into the files `parts` and
    * `errors` now list. `replaced` maps every file key the run ever listed (what the processed
-   * index and older readers may still hold) to the file that holds its rows now.
+   * index and older readers may still hold) to the file that holds its rows now, and says when
+   * the file left the manifest (`retiredAt`): replaced files are kept `graceSeconds` after that,
+   * for readers that started before, and deleted by a later `compact` once the grace has passed.
    */
   compaction: z
     .object({
       compactedAt: z.string(),
       targetRows: z.number().int().positive(),
-      replaced: z.array(z.object({ key: z.string(), into: z.string() })),
+      /** Seconds replaced files are kept after they left the manifest (absent: deleted at once). */
+      graceSeconds: z.number().int().nonnegative().optional(),
+      replaced: z.array(z.object({ key: z.string(), into: z.string(), retiredAt: z.string().optional() })),
     })
     .optional(),
   counts: z.object({

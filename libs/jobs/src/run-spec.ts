@@ -45,7 +45,7 @@ export const runSpecSchema = z.object({
   model: modelRefSchema,
   /** Labels to score, or null for embeddings only. Never an empty list. */
   labels: z.array(labelSpecSchema).min(1).nullable(),
-  templates: z.array(z.string().includes('{}')).min(1),
+  templates: z.array(z.string().includes('{}', { message: `a template must contain {} where the label goes, e.g. "${DEFAULT_TEMPLATE}"` })).min(1),
   shardSize: z.number().int().positive().max(1_000_000),
   priority: z.number().int().min(0).max(2_097_152),
   filters: z.object({

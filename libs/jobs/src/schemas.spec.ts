@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { planFileSchema } from './plan-file';
 import { runSpecSchema } from './run-spec';
 import { shardJobDataSchema } from './job-data';
-import { redactRedisUrl, redisOptions, redisUrlFromEnv } from './redis-connection';
+import { redisOptions, redisUrlFromEnv } from './redis-connection';
+import { redactSecrets } from './secret-redaction';
 
 const spec = {
   schemaVersion: 1,
@@ -61,6 +62,6 @@ describe('redis connection', () => {
   it('reads REDIS_URL and never shows a password', () => {
     expect(redisUrlFromEnv({})).toBe('redis://127.0.0.1:6379');
     expect(redisUrlFromEnv({ REDIS_URL: 'redis://h:1' })).toBe('redis://h:1');
-    expect(redactRedisUrl('redis://user:s3cret@host:6379/0')).not.toContain('s3cret');
+    expect(redactSecrets('redis://user:s3cret@host:6379/0', {})).not.toContain('s3cret');
   });
 });

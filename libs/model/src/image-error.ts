@@ -1,8 +1,10 @@
 /**
- * Why an image could not be turned into pixels. The codes are the `error_code` values of
- * SPEC §3, so a worker writes them to the errors file as they are.
+ * Why an image could not be turned into pixels. The codes are `error_code` values of the
+ * errors file, so a worker writes them as they are. `preprocess_failed` is any failure that
+ * is none of the others (an allocation, the resampler, a preprocessing thread that died on
+ * the image): still that one image's row, never a failed shard.
  */
-export type ImageErrorCode = 'empty_object' | 'too_large_pixels' | 'unsupported_format' | 'decode_failed';
+export type ImageErrorCode = 'empty_object' | 'too_large_pixels' | 'unsupported_format' | 'decode_failed' | 'preprocess_failed';
 
 /**
  * A bad input image: a data fault of that one image (a row with `status = error`), never a

@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { ImageError } from './image-error';
@@ -132,5 +133,64 @@ describe('ImagePreprocessor: normalisation and batches', () => {
     expect(batch[0]).toBe(42);
     expect(batch[2 * per]).toBe(42);
     await expect(preprocessor.preprocessInto(bytes, batch, 3)).rejects.toThrow(RangeError);
+  });
+});
+
+/** A PNG whose pixel data is a few bytes (IHDR, a short IDAT, IEND): decoding it would fail, so a size refusal is the header's. */
+function pngHeaderOnly(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([head, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  return Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(16))), chunk('IEND', Buffer.alloc(0))]);
+}
+
+const flat = (width: number, height: number) => sharp({ create: { width, height, channels: 3, background: { r: 200, g: 10, b: 30 } } }).png().toBuffer();
+
+describe('ImagePreprocessor: size limits from the header (poison images)', () => {
+  it('refuses 100,000,000 × 1 and 1 × 100,000,000 by their side, from the header alone', async () => {
+    // Within the limits, the same truncated data is a decoding failure: the refusal comes first.
+    expect((await failure(pngHeaderOnly(300, 200))).code).toBe('decode_failed');
+    for (const [w, h] of [[100_000_000, 1], [1, 100_000_000]] as const) {
+      const error = await preprocessor.preprocess(pngHeaderOnly(w, h)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ImageError);
+      expect((error as ImageError).code).toBe('too_large_pixels');
+      expect((error as ImageError).message).toBe(`${w}×${h}: a side of 100000000 pixels exceeds the limit of 65535 per side`);
+    }
+  });
+
+  it('refuses a real, decodable PNG one pixel over the side limit, and takes one at the limit', async () => {
+    expect((await failure(await flat(65_536, 1))).message).toContain('a side of 65536 pixels');
+    const atLimit = await preprocessor.preprocess(await flat(1, 65_535));
+    expect([atLimit.width, atLimit.height]).toEqual([1, 65_535]);
+    // Same colour everywhere: the resize keeps it exactly ((200/255 − 0.5) / 0.5 in float32).
+    expect(atLimit.pixels[0]).toBeCloseTo(200 / 127.5 - 1, 6);
+  });
+
+  it('applies its side limit option', async () => {
+    const narrow = new ImagePreprocessor(SIGLIP, { maxSide: 200 });
+    expect((await failure(await flat(201, 2), narrow)).message).toBe('201×2: a side of 201 pixels exceeds the limit of 200 per side');
+    await expect(narrow.decode(await flat(200, 2))).resolves.toMatchObject({ width: 200, height: 2 });
+  });
+});
+
+describe('ImagePreprocessor: any unexpected failure is the image\'s own error', () => {
+  it('turns a failure past the header checks into preprocess_failed with its message (here: the resampler\'s table bound)', async () => {
+    // With the side limit lifted, a 3,000,000 × 1 image reaches the resampler, whose table for
+    // it (224 × 53,573 taps) is over its own bound: a RangeError, not an ImageError, inside.
+    const lifted = new ImagePreprocessor(SIGLIP, { maxSide: 10_000_000 });
+    const error = await lifted.preprocess(await flat(3_000_000, 1)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ImageError);
+    expect((error as ImageError).code).toBe('preprocess_failed');
+    expect((error as ImageError).message).toMatch(/^preprocessing failed: resampling 3000000 pixels to 224 needs \d+ coefficients, over the limit of 2097152$/);
+    expect((error as ImageError).cause).toBeInstanceOf(RangeError);
   });
 });

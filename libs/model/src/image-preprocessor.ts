@@ -2,6 +2,7 @@ import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { ImageError } from './image-error';
 import { describeUnknownBytes, SHARP_FORMAT, sniffImageFormat, type ImageFormat } from './image-format';
 import { readJpegHeader } from './jpeg-header';
+import { checkImageSize, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE } from './image-size-limits';
 import { resizeBicubic, resizeBicubicNormalizedInto } from './pillow-resample';
 
 /**
@@ -33,6 +34,13 @@ export interface ImagePreprocessorOptions {
    * @defaultValue 100_000_000
    */
   readonly maxPixels?: number;
+  /**
+   * Largest width and largest height that is decoded, checked from the header like
+   * `maxPixels` (`too_large_pixels`): the resampler's tables grow with a side's length, so
+   * a 100,000,000 × 1 image, within the pixel limit, would otherwise need gigabytes.
+   * @defaultValue 65_535
+   */
+  readonly maxSide?: number;
 }
 
 /** An image decoded to 8-bit RGB, EXIF orientation applied. */
@@ -57,7 +65,7 @@ export interface PreprocessedImage {
   readonly height: number;
 }
 
-export const DEFAULT_MAX_PIXELS = 100_000_000;
+export { DEFAULT_MAX_PIXELS } from './image-size-limits';
 
 // libvips' operation cache (process-wide) keeps recent operations to reuse their results; every
 // image here is new bytes, so it only costs time (~4 % of preprocessing, measured) and memory.
@@ -80,12 +88,14 @@ const BENIGN_DECODER_WARNING = /extraneous bytes before marker|iCCP|incorrect sR
  *    kernels disagree with it when enlarging), quantised to uint8;
  * 5. `(x · rescale − mean) / std` in float32, channels first.
  *
- * Faults of the image are thrown as `ImageError` with a SPEC §3 code.
+ * Faults of the image, and any other failure while preprocessing it (`preprocess_failed`),
+ * are thrown as `ImageError` with its errors-file code.
  */
 export class ImagePreprocessor {
   /** Floats per image: `3 × H × W`. */
   readonly valuesPerImage: number;
   private readonly maxPixels: number;
+  private readonly maxSide: number;
   /** For each channel, the float32 value of each uint8 level, computed as numpy does. */
   private readonly lookup: readonly [Float32Array, Float32Array, Float32Array];
   /** The three lookups end to end (R, G, B), as the WebAssembly normalisation takes them. */
@@ -98,6 +108,7 @@ export class ImagePreprocessor {
     if (!(config.width >= 1 && config.height >= 1)) throw new RangeError(`bad output size ${config.width}×${config.height}`);
     this.valuesPerImage = 3 * config.width * config.height;
     this.maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+    this.maxSide = options.maxSide ?? DEFAULT_MAX_SIDE;
     this.lookup = [channelLookup(config, 0), channelLookup(config, 1), channelLookup(config, 2)];
     this.tables = new Float32Array(768);
     this.lookup.forEach((table, channel) => this.tables.set(table, channel * 256));
@@ -120,13 +131,20 @@ export class ImagePreprocessor {
     if (!Number.isInteger(index) || index < 0 || offset + this.valuesPerImage > batch.length) {
       throw new RangeError(`batch of ${batch.length} values has no slot ${index} for ${this.valuesPerImage}-value images`);
     }
-    const decoded = await this.decode(bytes);
-    const { width, height } = this.config;
-    // Resize and normalise in one step in WebAssembly (same bytes, same floats); else in JS.
-    if (!resizeBicubicNormalizedInto(decoded.rgb, decoded.width, decoded.height, width, height, this.tables, batch, offset)) {
-      this.normalizeInto(this.resize(decoded), batch, offset);
+    try {
+      const decoded = await this.decode(bytes);
+      const { width, height } = this.config;
+      // Resize and normalise in one step in WebAssembly (same bytes, same floats); else in JS.
+      if (!resizeBicubicNormalizedInto(decoded.rgb, decoded.width, decoded.height, width, height, this.tables, batch, offset)) {
+        this.normalizeInto(this.resize(decoded), batch, offset);
+      }
+      return { width: decoded.width, height: decoded.height };
+    } catch (error) {
+      // Whatever else goes wrong with one image (an allocation, the resampler, libvips) is
+      // that image's fault as far as a caller can tell: a row of its own, not a failed batch.
+      if (error instanceof ImageError) throw error;
+      throw new ImageError('preprocess_failed', `preprocessing failed: ${messageOf(error)}`, { cause: error });
     }
-    return { width: decoded.width, height: decoded.height };
   }
 
   /** Steps 1–3: bytes → 8-bit RGB at the image's own (oriented) size. */
@@ -139,12 +157,7 @@ export class ImagePreprocessor {
     const { frameWidth, frameHeight, isCmykWithProfile } = header
       ? { frameWidth: header.width, frameHeight: header.height, isCmykWithProfile: header.components === 4 && header.hasIccProfile }
       : await this.readHeaderWithSharp(bytes, format);
-    if (frameWidth * frameHeight > this.maxPixels) {
-      throw new ImageError(
-        'too_large_pixels',
-        `${frameWidth}×${frameHeight} = ${frameWidth * frameHeight} pixels exceeds the limit of ${this.maxPixels}`,
-      );
-    }
+    checkImageSize(frameWidth, frameHeight, { maxPixels: this.maxPixels, maxSide: this.maxSide });
 
     // A CMYK image needs a colour transform to become RGB at all: through its own profile
     // when it has one, else through libvips' generic CMYK profile. Every other image keeps

@@ -32,9 +32,14 @@ export {
   type PreprocessedImage,
 } from './image-preprocessor';
 export { PreprocessPool, type PreprocessPoolOptions } from './preprocess-pool';
+export { assertPixelLimit, checkImageSize, DEFAULT_MAX_SIDE, MAX_PIXELS_CEILING, type ImageSizeLimits } from './image-size-limits';
 export { sniffImageFormat, type ImageFormat } from './image-format';
 export { resizeBicubic } from './pillow-resample';
 export { SiglipTokenizer, canonicalizeText, type SiglipTokenizerOptions } from './siglip-tokenizer';
+export { GemmaTokenizer, type GemmaTokenizerOptions } from './gemma-tokenizer';
+export { loadTokenizer, type LoadTokenizerOptions } from './load-tokenizer';
+export type { TextTokenizer, TokenizerKind, PadSide } from './text-tokenizer';
+export { describeFamily, FAMILY_NAMES, type ModelFamily, type TokenizerDescription, type FamilyDescription } from './model-family';
 export {
   buildLabelSet,
   applyTemplate,

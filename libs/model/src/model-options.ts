@@ -54,6 +54,13 @@ export interface SiglipModelOptions {
    * @defaultValue 100_000_000
    */
   readonly maxPixels?: number;
+  /**
+   * Lower-case text before tokenising. `false` reproduces a tokenizer that does not: for
+   * SigLIP 2, transformers' `GemmaTokenizer` (which its checkpoints name) instead of
+   * `Siglip2Tokenizer`.
+   * @defaultValue the model's training (SigLIP 2: true; SigLIP: `tokenizer_config.json`'s `do_lower_case`, else true)
+   */
+  readonly lowercase?: boolean;
 }
 
 /** Options after validation and defaults. */
@@ -66,6 +73,8 @@ export interface ResolvedModelOptions {
   readonly verifyContentHash: boolean;
   readonly towers: readonly ('vision' | 'text')[];
   readonly maxPixels: number;
+  /** `undefined`: the model's own default. */
+  readonly lowercase: boolean | undefined;
 }
 
 const DEVICE = /^(cpu|cuda)(?::(\d+))?$/;
@@ -105,6 +114,7 @@ const optionsSchema = z.object({
     .refine((towers) => new Set(towers).size === towers.length, 'a tower is named twice')
     .default(['vision', 'text']),
   maxPixels: z.number().int().min(1).default(100_000_000),
+  lowercase: z.boolean().optional(),
 });
 
 /**
@@ -129,6 +139,7 @@ export function resolveModelOptions(options: SiglipModelOptions): { options?: Re
       verifyContentHash: value.verifyContentHash,
       towers: value.towers,
       maxPixels: value.maxPixels,
+      lowercase: value.lowercase,
     },
   };
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { bicubicKernel, precomputeCoefficients, resizeBicubic, resizeBicubicNormalizedInto } from './pillow-resample';
+import { MAX_RESAMPLE_TAPS, bicubicKernel, planPasses, precomputeCoefficients, resizeBicubic, resizeBicubicNormalizedInto } from './pillow-resample';
 import { wasmResamplerAvailable } from './pillow-resample-wasm';
 
 interface ResampleCase {
@@ -28,6 +28,15 @@ describe('bicubicKernel', () => {
 });
 
 describe('precomputeCoefficients', () => {
+  it('refuses a table over its bound before allocating it (a 100,000,000-pixel side into 224)', () => {
+    expect(() => precomputeCoefficients(100_000_000, 224)).toThrow(
+      new RangeError('resampling 100000000 pixels to 224 needs 400000608 coefficients, over the limit of 2097152'),
+    );
+    expect(() => planPasses(1, 100_000_000, 224, 224)).toThrow(RangeError);
+    expect(() => planPasses(100_000_000, 1, 224, 224)).toThrow(RangeError);
+    expect(precomputeCoefficients(65_535, 224).weights.length).toBeLessThan(MAX_RESAMPLE_TAPS);
+  });
+
   it('widens the support by the downscale factor and keeps it at 2 when enlarging', () => {
     expect(precomputeCoefficients(100, 10).kernelSize).toBe(41); // ceil(2·10)·2+1
     expect(precomputeCoefficients(10, 100).kernelSize).toBe(5);

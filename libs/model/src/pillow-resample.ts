@@ -18,6 +18,14 @@ const ONE = 1 << PRECISION_BITS;
 const HALF = 1 << (PRECISION_BITS - 1);
 /** Pillow's BICUBIC support radius, in source pixels before widening. */
 const BICUBIC_SUPPORT = 2;
+/**
+ * Most taps one axis' coefficient table may hold: 2 Mi (8 MiB of int32 weights, 32 MiB once
+ * packed for the WebAssembly horizontal pass). A table has about 4 taps per source pixel of
+ * the axis when shrinking and 5 per output pixel when enlarging, so this admits sides up to
+ * about 500,000 pixels (far above the preprocessor's side limit) and refuses an absurd side
+ * before it allocates gigabytes (a 100,000,000-pixel side into 224 would need 400 M taps).
+ */
+export const MAX_RESAMPLE_TAPS = 1 << 21;
 
 /** Keys' cubic convolution kernel with a = −0.5, written as Pillow evaluates it. */
 export function bicubicKernel(x: number): number {
@@ -46,6 +54,9 @@ export function precomputeCoefficients(inSize: number, outSize: number): Resampl
   const filterScale = scale < 1 ? 1 : scale;
   const support = BICUBIC_SUPPORT * filterScale;
   const kernelSize = Math.ceil(support) * 2 + 1;
+  if (outSize * kernelSize > MAX_RESAMPLE_TAPS) {
+    throw new RangeError(`resampling ${inSize} pixels to ${outSize} needs ${outSize * kernelSize} coefficients, over the limit of ${MAX_RESAMPLE_TAPS}`);
+  }
   const start = new Int32Array(outSize);
   const count = new Int32Array(outSize);
   const weights = new Int32Array(outSize * kernelSize);

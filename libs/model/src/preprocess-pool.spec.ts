@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageError } from './image-error';
 import { ImagePreprocessor, type ImagePreprocessConfig } from './image-preprocessor';
@@ -15,6 +16,9 @@ const SIGLIP: ImagePreprocessConfig = {
   mean: [0.5, 0.5, 0.5],
   std: [0.5, 0.5, 0.5],
 };
+
+/** The pool's threads (private), to end one for real as a crash would. */
+const threadsOf = (pool: PreprocessPool) => (pool as unknown as { threads: Array<{ worker: Worker }> }).threads;
 
 describe('PreprocessPool', () => {
   let pool: PreprocessPool;
@@ -48,6 +52,42 @@ describe('PreprocessPool', () => {
     const tooLarge = await pool.preprocess(big, { maxPixels: 1_000_000 }).catch((e: unknown) => e);
     expect((tooLarge as ImageError).code).toBe('too_large_pixels');
   });
+
+  it('survives a thread that dies: its images run again alone and all succeed, and the pool keeps working', async () => {
+    const one = await PreprocessPool.start(SIGLIP, { threads: 1 });
+    try {
+      const local = new ImagePreprocessor(SIGLIP);
+      const files = ['astronaut_large_4000x3000.jpg', 'chelsea.webp', 'coffee_palette.png'];
+      const bytes = files.map((file) => readFileSync(join(IMAGES_DIR, file)));
+      const pending = bytes.map((b) => one.preprocess(b));
+      // The thread ends with three images in flight (a real thread death; which image caused
+      // such a death cannot be told, so none of them is blamed).
+      await threadsOf(one)[0]!.worker.terminate();
+      const results = await Promise.all(pending);
+      for (const [i, b] of bytes.entries()) {
+        expect(Buffer.from(results[i]!.pixels.buffer).equals(Buffer.from((await local.preprocess(b)).pixels.buffer)), files[i]).toBe(true);
+      }
+      await expect(one.preprocess(bytes[1]!)).resolves.toMatchObject({ width: results[1]!.width });
+    } finally {
+      await one.close();
+    }
+  }, 60_000);
+
+  it('blames a thread\'s death on the image it was preprocessing alone: preprocess_failed, then carries on', async () => {
+    const one = await PreprocessPool.start(SIGLIP, { threads: 1 });
+    try {
+      const big = readFileSync(join(IMAGES_DIR, 'astronaut_large_4000x3000.jpg'));
+      const pending = one.preprocess(big).catch((e: unknown) => e);
+      await threadsOf(one)[0]!.worker.terminate();
+      const error = await pending;
+      expect(error).toBeInstanceOf(ImageError);
+      expect((error as ImageError).code).toBe('preprocess_failed');
+      expect((error as ImageError).message).toMatch(/^the preprocessing thread died while preprocessing this image \(a preprocessing thread exited \(code 1\)\)$/);
+      await expect(one.preprocess(readFileSync(join(IMAGES_DIR, 'pixel_1x1.png')))).resolves.toMatchObject({ width: 1, height: 1 });
+    } finally {
+      await one.close();
+    }
+  }, 60_000);
 
   it('refuses work once closed', async () => {
     const other = await PreprocessPool.start(SIGLIP, { threads: 1 });

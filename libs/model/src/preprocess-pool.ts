@@ -19,33 +19,60 @@ export interface PreprocessPoolOptions {
   readonly maxPixels?: number;
 }
 
-interface Pending {
+interface Request {
+  id: number;
+  /** The caller's bytes: copied at each dispatch, kept so that a thread's death can be survived. */
+  bytes: Uint8Array;
+  maxPixels: number;
   resolve(image: PreprocessedImage): void;
   reject(error: Error): void;
+  thread?: PoolThread;
+  /** Was in flight on a thread that died under several requests: runs alone from then on. */
+  suspect?: boolean;
 }
 
 interface PoolThread {
   worker: Worker;
+  /** Requests in flight on it. */
   busy: number;
+  online: boolean;
+  /** Running one request that must be alone on its thread (see `onThreadEnded`). */
+  solo: boolean;
+  /** Deaths since it last answered: a thread that keeps dying without work is not restarted. */
+  deaths: number;
+  /** Set when the thread cannot be (re)started: it is never used again. */
   failure?: Error;
 }
+
+/** A thread that dies this often in a row without answering once is given up. */
+const MAX_DEATHS_WITHOUT_ANSWER = 3;
 
 /**
  * `ImagePreprocessor.preprocess` on a small pool of worker threads, so that decoding and
  * resizing scale over the cores and never block the event loop (BullMQ lock renewal, fetches,
  * the inference thread's messages). Pixels are identical to `ImagePreprocessor`'s: each thread
- * runs one. Bytes are copied once into a buffer that is transferred (the caller keeps its
- * own, e.g. to hash it); pixels come back transferred. Images go to the least busy thread.
+ * runs one. Bytes are copied into a buffer that is transferred (the caller keeps its own, e.g.
+ * to hash it, and must not change it until the call settles); pixels come back transferred.
+ * Images go to the least busy thread.
  *
- * Bad images reject with `ImageError`, as `ImagePreprocessor` does. Threads are unref'd while
- * idle, so an open pool does not keep the process alive.
+ * Bad images reject with `ImageError`, as `ImagePreprocessor` does — so does any other failure
+ * of one image (`preprocess_failed`). A thread that dies (its heap exhausted, an abort) is
+ * replaced: when it was preprocessing one image, that image rejects with `preprocess_failed`;
+ * when several, each is run again alone on a thread, so only the one that kills a thread
+ * again fails and the others are not lost. Threads are unref'd while idle, so an open pool
+ * does not keep the process alive.
  */
 export class PreprocessPool {
   private nextId = 1;
-  private readonly pending = new Map<number, Pending & { thread: PoolThread }>();
+  private readonly inFlight = new Map<number, Request>();
+  /** Requests not yet on a thread (only while suspects are re-run or no thread is free). */
+  private readonly waiting: Request[] = [];
+  /** Requests whose thread died under several requests: each runs again alone. */
+  private readonly suspects: Request[] = [];
   private closing: Promise<void> | undefined;
 
   private constructor(
+    private readonly init: PreprocessThreadInit,
     private readonly threads: PoolThread[],
     private readonly maxPixels: number,
   ) {}
@@ -64,7 +91,8 @@ export class PreprocessPool {
       throw error;
     });
     const pool = new PreprocessPool(
-      workers.map((worker) => ({ worker, busy: 0 })),
+      init,
+      workers.map((worker) => ({ worker, busy: 0, online: true, solo: false, deaths: 0 })),
       options.maxPixels ?? DEFAULT_MAX_PIXELS,
     );
     for (const thread of pool.threads) pool.attach(thread);
@@ -79,16 +107,11 @@ export class PreprocessPool {
   /** Decode, resize and normalise one image into a new `3 × H × W` array on a pool thread. */
   preprocess(bytes: Uint8Array, options: { maxPixels?: number } = {}): Promise<PreprocessedImage> {
     if (this.closing) return Promise.reject(new Error('the preprocessing pool is closed'));
-    const thread = this.threads.reduce((best, t) => (t.failure ? best : !best || t.busy < best.busy ? t : best), undefined as PoolThread | undefined);
-    if (!thread) return Promise.reject(this.threads[0]!.failure!);
-    const id = this.nextId++;
-    // A copy (Buffer#slice would be a view): the caller keeps its bytes, the copy is transferred.
-    const buffer = new Uint8Array(bytes).buffer;
+    const broken = this.allFailed();
+    if (broken) return Promise.reject(broken);
     return new Promise<PreprocessedImage>((resolve, reject) => {
-      if (thread.busy++ === 0) thread.worker.ref();
-      this.pending.set(id, { resolve, reject, thread });
-      const message: ToPreprocessThread = { type: 'run', id, bytes: buffer, maxPixels: options.maxPixels ?? this.maxPixels };
-      thread.worker.postMessage(message, [buffer]);
+      this.waiting.push({ id: this.nextId++, bytes, maxPixels: options.maxPixels ?? this.maxPixels, resolve, reject });
+      this.dispatch();
     });
   }
 
@@ -98,6 +121,7 @@ export class PreprocessPool {
       this.threads.map(
         (thread) =>
           new Promise<void>((resolve) => {
+            if (thread.failure) return resolve();
             const timer = setTimeout(() => void thread.worker.terminate(), 5_000);
             thread.worker.once('exit', () => {
               clearTimeout(timer);
@@ -107,48 +131,110 @@ export class PreprocessPool {
             thread.worker.postMessage({ type: 'close' } satisfies ToPreprocessThread);
           }),
       ),
-    ).then(() => this.failPending(new Error('the preprocessing pool was closed')));
+    ).then(() => this.failAll(new Error('the preprocessing pool was closed')));
     return this.closing;
+  }
+
+  /** Suspects first, each alone on an idle thread; other requests wait until none is left. */
+  private dispatch(): void {
+    while (this.suspects.length > 0) {
+      const idle = this.threads.find((t) => !t.failure && t.busy === 0);
+      if (!idle) break;
+      idle.solo = true;
+      this.send(idle, this.suspects.shift()!);
+    }
+    while (this.suspects.length === 0 && this.waiting.length > 0) {
+      const thread = this.threads.reduce<PoolThread | undefined>((best, t) => (t.failure || t.solo ? best : !best || t.busy < best.busy ? t : best), undefined);
+      if (!thread) break;
+      this.send(thread, this.waiting.shift()!);
+    }
+    const broken = this.allFailed();
+    if (broken) this.failAll(broken);
+  }
+
+  private send(thread: PoolThread, request: Request): void {
+    // A copy (Buffer#slice would be a view): the caller keeps its bytes, the copy is transferred.
+    const buffer = new Uint8Array(request.bytes).buffer;
+    if (thread.busy++ === 0) thread.worker.ref();
+    request.thread = thread;
+    this.inFlight.set(request.id, request);
+    const message: ToPreprocessThread = { type: 'run', id: request.id, bytes: buffer, maxPixels: request.maxPixels };
+    thread.worker.postMessage(message, [buffer]);
   }
 
   private attach(thread: PoolThread): void {
     const { worker } = thread;
     worker.unref();
-    worker.on('message', (message: FromPreprocessThread) => this.onMessage(thread, message));
-    worker.on('error', (error) => this.failThread(thread, new Error(`a preprocessing thread failed: ${error.message}`, { cause: error })));
-    worker.on('exit', (code) => {
-      if (!this.closing) this.failThread(thread, new Error(`a preprocessing thread exited (code ${code})`));
+    worker.once('online', () => {
+      if (thread.worker === worker) thread.online = true;
     });
+    worker.on('message', (message: FromPreprocessThread) => this.onMessage(thread, message));
+    worker.on('error', (error) => this.onThreadEnded(thread, worker, new Error(`a preprocessing thread failed: ${error.message}`, { cause: error })));
+    worker.on('exit', (code) => this.onThreadEnded(thread, worker, new Error(`a preprocessing thread exited (code ${code})`)));
   }
 
   private onMessage(thread: PoolThread, message: FromPreprocessThread): void {
-    const request = this.pending.get(message.id);
+    const request = this.inFlight.get(message.id);
     if (!request) return;
-    this.pending.delete(message.id);
-    if (--thread.busy === 0 && !this.closing) thread.worker.unref();
+    this.inFlight.delete(message.id);
+    thread.deaths = 0;
     if (message.type === 'result') {
       request.resolve({ pixels: new Float32Array(message.pixels), width: message.width, height: message.height });
-    } else if (message.type === 'image-error') {
-      request.reject(new ImageError(message.code, message.message));
     } else {
-      const error = new Error(message.message);
-      error.name = message.name;
-      request.reject(error);
+      request.reject(new ImageError(message.code, message.message));
     }
+    if (--thread.busy === 0) {
+      thread.solo = false;
+      if (!this.closing) thread.worker.unref();
+    }
+    this.dispatch();
   }
 
-  private failThread(thread: PoolThread, error: Error): void {
-    thread.failure ??= error;
-    for (const [id, request] of this.pending) {
-      if (request.thread !== thread) continue;
-      this.pending.delete(id);
-      request.reject(error);
+  /**
+   * A thread died (`error` then `exit`, or `exit` alone). Which of its images killed it cannot be
+   * told when it had several: those run again, one at a time. A lone image is the culprit.
+   */
+  private onThreadEnded(thread: PoolThread, worker: Worker, reason: Error): void {
+    if (this.closing || thread.worker !== worker || thread.failure) return;
+    const lost = [...this.inFlight.values()].filter((request) => request.thread === thread);
+    for (const request of lost) this.inFlight.delete(request.id);
+    const started = thread.online;
+    if (!started || ++thread.deaths > MAX_DEATHS_WITHOUT_ANSWER) thread.failure = reason;
+    else this.restart(thread);
+    if (!started) {
+      // It never ran them: not their fault. They go back to wait for another thread.
+      for (const request of lost) (request.suspect ? this.suspects : this.waiting).unshift(request);
+    } else if (lost.length === 1) {
+      lost[0]!.reject(new ImageError('preprocess_failed', `the preprocessing thread died while preprocessing this image (${reason.message})`));
+    } else {
+      for (const request of lost) request.suspect = true;
+      this.suspects.push(...lost);
     }
+    this.dispatch();
+  }
+
+  private restart(thread: PoolThread): void {
     thread.busy = 0;
+    thread.solo = false;
+    thread.online = false;
+    try {
+      thread.worker = new Worker(threadEntry('preprocess'), { workerData: this.init });
+    } catch (error) {
+      thread.failure = error as Error;
+      return;
+    }
+    this.attach(thread);
   }
 
-  private failPending(error: Error): void {
-    for (const request of this.pending.values()) request.reject(error);
-    this.pending.clear();
+  /** The first thread's failure when no thread is left, else undefined. */
+  private allFailed(): Error | undefined {
+    return this.threads.every((t) => t.failure) ? this.threads[0]!.failure : undefined;
+  }
+
+  private failAll(error: Error): void {
+    for (const request of [...this.inFlight.values(), ...this.waiting, ...this.suspects]) request.reject(error);
+    this.inFlight.clear();
+    this.waiting.length = 0;
+    this.suspects.length = 0;
   }
 }

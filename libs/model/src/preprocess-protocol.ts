@@ -14,5 +14,4 @@ export type ToPreprocessThread =
 /** Preprocessing thread → main thread. `pixels` (`3 × H × W` float32) is transferred. */
 export type FromPreprocessThread =
   | { type: 'result'; id: number; pixels: ArrayBuffer; width: number; height: number }
-  | { type: 'image-error'; id: number; code: ImageErrorCode; message: string }
-  | { type: 'error'; id: number; name: string; message: string };
+  | { type: 'image-error'; id: number; code: ImageErrorCode; message: string };

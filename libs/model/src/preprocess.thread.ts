@@ -31,9 +31,11 @@ async function run(id: number, bytes: ArrayBuffer, maxPixels: number): Promise<v
     port.postMessage(reply, [reply.pixels]);
     return;
   } catch (error) {
-    if (error instanceof ImageError) reply = { type: 'image-error', id, code: error.code, message: error.message };
-    else if (error instanceof Error) reply = { type: 'error', id, name: error.name, message: error.message };
-    else reply = { type: 'error', id, name: 'Error', message: String(error) };
+    // Anything thrown while preprocessing one image is that image's failure (a row), whatever it is.
+    reply =
+      error instanceof ImageError
+        ? { type: 'image-error', id, code: error.code, message: error.message }
+        : { type: 'image-error', id, code: 'preprocess_failed', message: `preprocessing failed: ${error instanceof Error ? error.message : String(error)}` };
   }
   port.postMessage(reply);
 }

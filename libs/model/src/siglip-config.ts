@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { computeContentHash } from './content-hash';
 import type { ImagePreprocessConfig } from './image-preprocessor';
 import { findLogitParameters, type LogitParameters } from './logit-parameters';
+import { describeFamily, type ModelFamily, type TokenizerDescription } from './model-family';
 import { MODEL_VARIANTS, type ModelVariant } from './model-options';
 import { ModelLoadError } from './model-load-error';
 import { ONNX_ELEMENT_TYPES, scanOnnxModel, type OnnxGraphSummary, type OnnxValueInfo } from './onnx-graph-scan';
@@ -52,6 +53,10 @@ export interface SiglipModelInfo {
   readonly preprocess: ImagePreprocessConfig;
   /** `tokenizer_config.json`, when present. */
   readonly tokenizerConfig?: Record<string, unknown>;
+  /** SigLIP, SigLIP 2 (fixed resolution) or NaFlex, recognised from the files. */
+  readonly family: ModelFamily;
+  /** The tokenizer the family uses and its defaults (lower-casing, pad side). */
+  readonly tokenizer: TokenizerDescription;
 }
 
 export interface LoadModelDirOptions {
@@ -122,6 +127,11 @@ const sidecarSchema = z
   })
   .passthrough();
 
+/** Why NaFlex checkpoints are refused (libs/model/README.md, "Families", has the details). */
+const NAFLEX_UNSUPPORTED =
+  'its vision tower takes patches, a patch mask and per-image patch grids, and resizes its position embeddings per image; ' +
+  'no ONNX export of it works batched (tools/export refuses it). Use a fixed-resolution SigLIP 2 checkpoint (siglip2-*-patch16-224, …)';
+
 /** PIL's resampling filter numbers, for messages. */
 const PIL_FILTERS: Record<number, string> = { 0: 'NEAREST', 1: 'LANCZOS', 2: 'BILINEAR', 3: 'BICUBIC', 4: 'BOX', 5: 'HAMMING' };
 
@@ -162,10 +172,13 @@ export async function loadModelDir(dirArg: string, options: LoadModelDirOptions 
   const preprocessor =
     preprocessorJson === undefined ? undefined : parseWith(preprocessorSchema, preprocessorJson, 'preprocessor_config.json', problems);
   const sidecar = sidecarJson === undefined ? undefined : parseWith(sidecarSchema, sidecarJson, SIDECAR_FILE, problems);
-  if (config?.model_type !== undefined && config.model_type !== 'siglip') {
+  if (config?.model_type === 'siglip2') {
+    problems.push(`config.json: model_type "siglip2" is SigLIP 2 NaFlex (Siglip2Model), which is not supported: ${NAFLEX_UNSUPPORTED}`);
+  } else if (config?.model_type !== undefined && config.model_type !== 'siglip') {
     problems.push(`config.json: model_type is "${config.model_type}", not "siglip"`);
   }
-  if (tokenizerJsonText !== undefined) checkTokenizerJson(tokenizerJsonText, problems);
+  const tokenizerJson = tokenizerJsonText === undefined ? undefined : parseTokenizerJson(tokenizerJsonText, problems);
+  const { family, tokenizer } = describeFamily(config?.model_type, tokenizerJson, tokenizerConfig, problems);
 
   const visionHidden = config?.vision_config.hidden_size;
   const textWidth = config ? (config.text_config.projection_size ?? config.text_config.hidden_size) : undefined;
@@ -338,6 +351,8 @@ export async function loadModelDir(dirArg: string, options: LoadModelDirOptions 
       std: typeof std === 'number' ? [std, std, std] : [std[0]!, std[1]!, std[2]!],
     },
     ...(tokenizerConfig ? { tokenizerConfig } : {}),
+    family,
+    tokenizer,
   };
 }
 
@@ -401,14 +416,14 @@ function checkDims(
   });
 }
 
-function checkTokenizerJson(text: string, problems: string[]): void {
+function parseTokenizerJson(text: string, problems: string[]): { model?: { type?: string } } | undefined {
   try {
     const json = JSON.parse(text) as { model?: { type?: string } };
-    if (json.model?.type !== 'Unigram') {
-      problems.push(`tokenizer.json: model type ${json.model?.type ?? 'missing'}, expected SentencePiece Unigram`);
-    }
+    if (json.model?.type === undefined) problems.push('tokenizer.json: model type missing, expected SentencePiece Unigram or BPE');
+    return json;
   } catch (error) {
     problems.push(`tokenizer.json: not valid JSON (${(error as Error).message})`);
+    return undefined;
   }
 }
 

@@ -10,7 +10,8 @@ import { flattenPrompts, labelEmbeddings, LabelScorer, type LabelSet } from './l
 import { ModelLoadError } from './model-load-error';
 import { resolveModelOptions, type ResolvedModelOptions, type SiglipModelOptions } from './model-options';
 import { loadModelDir, type SiglipModelInfo } from './siglip-config';
-import { SiglipTokenizer } from './siglip-tokenizer';
+import { loadTokenizer } from './load-tokenizer';
+import type { TextTokenizer } from './text-tokenizer';
 import { threadEntry } from './thread-entry';
 
 /**
@@ -32,7 +33,8 @@ export class SiglipModel {
     readonly info: SiglipModelInfo,
     /** The options in effect (defaults applied). */
     readonly options: ResolvedModelOptions,
-    readonly tokenizer: SiglipTokenizer,
+    /** SigLIP's SentencePiece unigram or SigLIP 2's Gemma BPE tokenizer, as the directory needs. */
+    readonly tokenizer: TextTokenizer,
     /** Bytes → pixel values exactly as the model's image processor computes them. */
     readonly preprocessor: ImagePreprocessor,
     /** ONNX Runtime's view of the loaded sessions' inputs and outputs (both towers unless `towers` said otherwise). */
@@ -50,7 +52,7 @@ export class SiglipModel {
     if (!resolved) throw new ModelLoadError(resolve(dir), problems);
     if (resolved.device.kind === 'cuda') assertCudaProviderInstalled(resolved.deviceName);
     const info = await loadModelDir(dir, { variant: resolved.variant, verifyContentHash: resolved.verifyContentHash });
-    const tokenizer = await SiglipTokenizer.fromDirectory(info.dir, { maxLength: info.textLength });
+    const tokenizer = await loadTokenizer(info, resolved.lowercase === undefined ? {} : { lowercase: resolved.lowercase });
     const preprocessor = new ImagePreprocessor(info.preprocess, { maxPixels: resolved.maxPixels });
     const { thread, sessions } = await InferenceThread.start(
       {

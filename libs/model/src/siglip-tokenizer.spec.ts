@@ -86,6 +86,16 @@ describe('SiglipTokenizer', () => {
     expect(Array.from(ids.subarray(16), Number)).toEqual(tokenizer.encode('a dog'));
   });
 
+  it('keeps case with lowercase: false (do_lower_case=False) and pads on the left when told', async () => {
+    const cased = await SiglipTokenizer.fromDirectory(TINY_MODEL_DIR, { maxLength: 16, lowercase: false });
+    expect(cased.lowercase).toBe(false);
+    expect(cased.encode('A CAT')).not.toEqual(tokenizer.encode('A CAT'));
+    expect(cased.encode('a cat')).toEqual(tokenizer.encode('a cat'));
+    const left = await SiglipTokenizer.fromDirectory(TINY_MODEL_DIR, { maxLength: 16, padSide: 'left' });
+    const ids = tokenizer.encodeUnpadded('a cat');
+    expect(left.encode('a cat')).toEqual([...Array<number>(16 - ids.length).fill(tokenizer.padId), ...ids]);
+  });
+
   it('refuses a tokenizer.json that is not a Unigram model', () => {
     expect(() => new SiglipTokenizer({ model: { type: 'BPE' } }, { maxLength: 16 })).toThrow(/Unigram/);
   });

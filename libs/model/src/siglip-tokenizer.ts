@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SentencePieceNormalizer, SPACE_SYMBOL, type NormalizerSpec } from './sentencepiece-normalizer';
 import { UnigramModel, type PieceType, type SentencePiece } from './sentencepiece-unigram';
+import { encodeBatchInto, type PadSide, type TextTokenizer } from './text-tokenizer';
 
 /** Python's `string.punctuation`: the ASCII punctuation SiglipTokenizer removes. */
 export const ASCII_PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
@@ -39,6 +40,16 @@ export interface SiglipTokenizerOptions {
    * (`eos_token`, `unk_token`, `pad_token`, `additional_special_tokens`) are read from it.
    */
   readonly tokenizerConfig?: Record<string, unknown>;
+  /**
+   * Lower-case in the canonicalisation.
+   * @defaultValue `tokenizer_config.json`'s `do_lower_case`, else true
+   */
+  readonly lowercase?: boolean;
+  /**
+   * Side the padding goes on.
+   * @defaultValue `tokenizer_config.json`'s `padding_side`, else 'right' (SiglipTokenizer's default)
+   */
+  readonly padSide?: PadSide;
 }
 
 interface TokenizerJson {
@@ -62,8 +73,10 @@ interface TokenizerJson {
  * Loaded from `tokenizer.json` (the Unigram vocabulary and scores, the charsmap and the
  * Metaspace prefix flag), so it works for our exports and for Xenova / onnx-community ones.
  */
-export class SiglipTokenizer {
+export class SiglipTokenizer implements TextTokenizer {
+  readonly kind = 'sentencepiece-unigram' as const;
   readonly maxLength: number;
+  readonly padSide: PadSide;
   readonly eosId: number;
   readonly padId: number;
   readonly doLowerCase: boolean;
@@ -82,7 +95,8 @@ export class SiglipTokenizer {
     if (!(Number.isInteger(options.maxLength) && options.maxLength >= 2)) throw new RangeError(`bad maxLength ${options.maxLength}`);
     this.maxLength = options.maxLength;
     const config = options.tokenizerConfig ?? {};
-    this.doLowerCase = config['do_lower_case'] !== false;
+    this.doLowerCase = options.lowercase ?? config['do_lower_case'] !== false;
+    this.padSide = options.padSide ?? (config['padding_side'] === 'left' ? 'left' : 'right');
 
     const added = json.added_tokens ?? [];
     const byteFallback = model.byte_fallback === true;
@@ -110,12 +124,12 @@ export class SiglipTokenizer {
   }
 
   /** Reads `tokenizer.json` (and `tokenizer_config.json` when present) from a model directory. */
-  static async fromDirectory(dir: string, options: { maxLength: number }): Promise<SiglipTokenizer> {
+  static async fromDirectory(dir: string, options: Omit<SiglipTokenizerOptions, 'tokenizerConfig'>): Promise<SiglipTokenizer> {
     const json = JSON.parse(await readFile(join(dir, 'tokenizer.json'), 'utf8')) as unknown;
     const config = await readFile(join(dir, 'tokenizer_config.json'), 'utf8')
       .then((text) => JSON.parse(text) as Record<string, unknown>)
       .catch(() => undefined);
-    return new SiglipTokenizer(json, { maxLength: options.maxLength, ...(config ? { tokenizerConfig: config } : {}) });
+    return new SiglipTokenizer(json, { ...options, ...(config ? { tokenizerConfig: config } : {}) });
   }
 
   /** `SiglipTokenizer.tokenize(text)`: the pieces, before ids, EOS and padding. */
@@ -140,19 +154,18 @@ export class SiglipTokenizer {
   encode(text: string): number[] {
     const ids = this.tokenize(text).map((t) => this.specialIds.get(t) ?? this.unigram.pieceToId(t));
     const out = this.withEos(ids.slice(0, this.maxLength - 1));
-    while (out.length < this.maxLength) out.push(this.padId);
-    return out;
+    const padding = new Array<number>(this.maxLength - out.length).fill(this.padId);
+    return this.padSide === 'left' ? [...padding, ...out] : [...out, ...padding];
+  }
+
+  /** Whether text is lower-cased (`do_lower_case`). */
+  get lowercase(): boolean {
+    return this.doLowerCase;
   }
 
   /** `input_ids` for the text model: int64 `[texts.length, maxLength]`, row-major. */
   encodeBatch(texts: readonly string[]): BigInt64Array {
-    const out = new BigInt64Array(texts.length * this.maxLength);
-    texts.forEach((text, row) => {
-      this.encode(text).forEach((id, i) => {
-        out[row * this.maxLength + i] = BigInt(id);
-      });
-    });
-    return out;
+    return encodeBatchInto(this, texts);
   }
 
   private withEos(ids: number[]): number[] {

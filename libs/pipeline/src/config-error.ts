@@ -1,3 +1,5 @@
+import { errorMessage } from '@siglip-batch/jobs';
+
 /**
  * Bad configuration, found at start: one error naming every problem, so a user fixes them
  * all in one go instead of one per run.
@@ -27,7 +29,7 @@ export class ProblemList {
     try {
       return await run();
     } catch (error) {
-      const message = error instanceof ConfigError ? error.problems.join('; ') : error instanceof Error ? error.message : String(error);
+      const message = error instanceof ConfigError ? error.problems.join('; ') : errorMessage(error);
       this.add(`${what}: ${message}`);
       return undefined;
     }

@@ -21,7 +21,12 @@ export interface ImageEmbedder {
   readonly embedDim: number;
   /** Values per preprocessed image (3·H·W). */
   readonly pixelsPerImage: number;
-  /** Decode + preprocess; a bad image resolves to an {@link ImageFailure}, never throws for it. */
+  /**
+   * Decode + preprocess. Any failure of this image (bad bytes, over a limit, or anything
+   * unexpected while preprocessing it) resolves to an {@link ImageFailure}; it throws only when
+   * preprocessing cannot run at all (e.g. its thread pool is closed), which is not the image's fault.
+   * `maxPixels` is the run's limit; an implementation may apply a lower ceiling of its own.
+   */
   preprocess(bytes: Buffer, options: { maxPixels: number }): Promise<PreprocessedImage | ImageFailure>;
   /**
    * L2-normalised embeddings of `count` images packed in `pixels` (count·pixelsPerImage),

@@ -6,12 +6,18 @@ import { finalizeRun } from './run-finalizer';
 import { createIncrementalFilter } from './index/incremental-filter';
 import { planRun } from './run-planner';
 import { processShard, type ShardProcessorOptions } from './shard-processor';
+import { sourceScopeOf } from './source-access';
 
 export interface LocalRunOptions {
   spec: RunSpec;
   model: LoadedModel;
   s3?: S3Options;
   processor?: Omit<ShardProcessorOptions, 'workerId' | 'attempt'>;
+  /**
+   * Locations read besides the source's own folder (a manifest naming objects elsewhere).
+   * @defaultValue none: only objects under the source (for a manifest: the folder it is in)
+   */
+  allow?: string[];
   onProgress?(progress: { objectsPlanned: number; objectsDone: number; listingComplete: boolean }): void;
 }
 
@@ -22,7 +28,10 @@ export interface LocalRunOptions {
  */
 export async function runLocally(options: LocalRunOptions): Promise<RunManifest> {
   const { spec, model } = options;
-  const context = await createRunContext(spec, model, options.s3);
+  const context = await createRunContext(spec, model, options.s3, {
+    roots: [sourceScopeOf(spec).uri, ...(options.allow ?? [])],
+    widenHint: 'pass --allow <location> to read objects outside the source folder',
+  });
   let objectsDone = 0;
   let objectsPlanned = 0;
   let listingComplete = false;

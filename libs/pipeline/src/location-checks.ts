@@ -1,5 +1,5 @@
 import { mkdir, stat } from 'node:fs/promises';
-import { openLocation, openObject, parseLocation, type S3Options } from '@siglip-batch/io';
+import { assertS3RegionConfigured, openLocation, openObject, parseLocation, type S3Options } from '@siglip-batch/io';
 import { sourceKindOf } from './source-kind';
 
 /**
@@ -9,6 +9,8 @@ import { sourceKindOf } from './source-kind';
  */
 export async function checkSourceReadable(source: string, s3: S3Options = {}): Promise<void> {
   const location = parseLocation(source);
+  // Before any request: without a region the SDK fails each one with a bare "Region is missing".
+  if (location.kind === 's3') await assertS3RegionConfigured(s3);
   const kind = sourceKindOf(source);
   if (kind === 'manifest-text' || kind === 'manifest-parquet') {
     const { store, key } = openObject(location.uri, s3);
@@ -36,6 +38,7 @@ export async function checkOutputWritable(output: string, s3: S3Options = {}): P
     await mkdir(location.root, { recursive: true });
     return;
   }
+  await assertS3RegionConfigured(s3);
   await readFirstPage(output, s3);
 }
 

@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { redactRedisUrl } from '@siglip-batch/jobs';
+import { redactSecrets } from '@siglip-batch/jobs';
 
 /**
  * Opens a connection and checks what the pipeline needs of Redis: it answers, the credentials
@@ -7,8 +7,14 @@ import { redactRedisUrl } from '@siglip-batch/jobs';
  * queued jobs and locks). Throws with a message naming the problem; never shows a password.
  */
 export async function connectCheckedRedis(url: string, options: RedisOptions, checkPolicy = true): Promise<Redis> {
-  const shown = redactRedisUrl(url);
-  const redis = new Redis(url, { ...options, lazyConnect: true });
+  const shown = redactSecrets(url);
+  let redis: Redis;
+  try {
+    redis = new Redis(url, { ...options, lazyConnect: true });
+  } catch (error) {
+    // ioredis parses the URL at once; Node's bare "Invalid URL" would not say which one.
+    throw new Error(`${shown} is not a valid Redis URL (${(error as Error).message}): expected a URL such as redis://127.0.0.1:6379/0 or rediss://host:6380, with a password in its user-info or a password query parameter`);
+  }
   let lastError: Error | undefined;
   redis.on('error', (error: Error) => {
     lastError = error;
@@ -22,7 +28,8 @@ export async function connectCheckedRedis(url: string, options: RedisOptions, ch
     // (e.g. after refusing AUTH); the reason itself arrived as an 'error' event.
     const closed = /Connection is closed/i.test((error as Error | undefined)?.message ?? '');
     const message = describeRedisError(closed && lastError ? lastError : ((error as Error | undefined) ?? lastError), shown);
-    throw new Error(message);
+    // ioredis messages may quote the URL or an option parsed from it.
+    throw new Error(redactSecrets(message));
   }
   if (checkPolicy) {
     const policy = await maxmemoryPolicy(redis);
@@ -51,7 +58,7 @@ function describeRedisError(error: Error | undefined, shown: string): string {
   }
   if (/ECONNREFUSED/.test(text)) return `Redis is not reachable at ${shown} (connection refused): is redis-server running?`;
   if (/ENOTFOUND|EAI_AGAIN/.test(text)) return `Redis host of ${shown} cannot be resolved`;
-  return `Redis is not reachable at ${shown}: ${text.replace(/:\/\/[^@\s]*@/g, '://***@')}`;
+  return `Redis is not reachable at ${shown}: ${text}`;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

@@ -1,8 +1,9 @@
-import { RunFolder, encodeLabelsFile, openLocation, shardFileMetadata, type S3Options } from '@siglip-batch/io';
+import { RunFolder, S3ConfigError, assertS3RegionConfigured, encodeLabelsFile, openLocation, parseLocation, shardFileMetadata, type S3Options } from '@siglip-batch/io';
 import { RUN_LAYOUT, type RunSpec } from '@siglip-batch/jobs';
 import type { LoadedModel } from './loaded-model';
 import { PermanentShardError } from './shard-errors';
 import type { ShardContext } from './shard-processor';
+import { SourceAccess, sourceScopeOf, type SourceAccessOptions } from './source-access';
 import { StoreResolver } from './store-resolver';
 
 /** Key-value metadata of every Parquet file of a run (SPEC §3). */
@@ -23,16 +24,33 @@ export function openRunFolder(spec: Pick<RunSpec, 'output' | 'runId'>, s3: S3Opt
 
 /**
  * Everything needed to process the shards of one run with a loaded model: the run folder, a
- * resolver for source objects, the label scorer (text embeddings computed once, written to
- * `labels.parquet`), and the file metadata.
+ * resolver for source objects, what may be read of them, the label scorer (text embeddings
+ * computed once, written to `labels.parquet`), and the file metadata.
+ *
+ * `access` defaults to the run's own source folder (see {@link sourceScopeOf}): right for a
+ * process whose operator named that source (one-process mode), not for a worker, whose run spec
+ * comes from Redis; workers pass their own (apps/worker `allow-list.ts`).
  */
-export async function createRunContext(spec: RunSpec, model: LoadedModel, s3: S3Options = {}): Promise<ShardContext & { close(): void }> {
+export async function createRunContext(
+  spec: RunSpec,
+  model: LoadedModel,
+  s3: S3Options = {},
+  access: SourceAccessOptions = { roots: [sourceScopeOf(spec).uri], widenHint: 'objects outside the source folder need --allow' },
+): Promise<ShardContext & { close(): void }> {
   if (spec.model.hash !== model.ref.hash || spec.model.variant !== model.ref.variant) {
     throw new PermanentShardError(
       `run ${spec.runId} needs model ${spec.model.checkpoint} (${spec.model.hash.slice(0, 16)}, ${spec.model.variant}); ` +
         `this process serves ${model.ref.checkpoint} (${model.ref.hash.slice(0, 16)}, ${model.ref.variant})`,
     );
   }
+  // A process without an AWS region cannot serve an S3 run: that is its configuration, which
+  // retrying does not fix, so the run fails at once saying what to set.
+  if ([spec.source, spec.output].some((uri) => parseLocation(uri).kind === 's3')) {
+    await assertS3RegionConfigured(s3).catch((error: unknown) => {
+      throw error instanceof S3ConfigError ? new PermanentShardError(error.message) : error;
+    });
+  }
+  const sourceAccess = new SourceAccess(spec, access);
   const folder = openRunFolder(spec, s3);
   const fileMetadata = runFileMetadata(spec, model.preprocessing);
   let scorer: ShardContext['scorer'] = null;
@@ -57,6 +75,7 @@ export async function createRunContext(spec: RunSpec, model: LoadedModel, s3: S3
     spec,
     folder,
     resolver,
+    access: sourceAccess,
     embedder: model.embedder,
     scorer,
     fileMetadata,

@@ -23,6 +23,11 @@ export interface FinalizeOptions {
    * @defaultValue true
    */
   updateIndex?: boolean;
+  /**
+   * Called once every check has passed, right before the manifest is put — the run's commit
+   * point. Throwing there (the run was cancelled meanwhile) leaves the run without a manifest.
+   */
+  beforeManifest?(): Promise<void>;
 }
 
 /**
@@ -102,6 +107,7 @@ export async function finalizeRun(options: FinalizeOptions): Promise<FinalizeOut
       `run ${spec.runId}: stats count ${ok + error} rows but ${listing.objectsPlanned} objects were planned; refusing to write a manifest`,
     );
   }
+  await options.beforeManifest?.();
   await folder.writeManifest(manifest);
   if (options.updateIndex ?? true) {
     const outputPrefix = folder.prefix.slice(0, folder.prefix.length - folder.runId.length - 1);

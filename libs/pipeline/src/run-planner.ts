@@ -72,6 +72,8 @@ export async function planRun(options: PlanRunOptions): Promise<PlanProgress> {
     kind: spec.sourceKind,
     after: state.lastKey,
     suffixes: spec.filters.suffixes,
+    // An output root inside the source: its run folders are not images.
+    exclude: [spec.output, folder.uriOf('')],
     ...(options.s3 ? { s3: options.s3 } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });

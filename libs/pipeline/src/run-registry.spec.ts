@@ -82,7 +82,7 @@ describe('RunRegistry', () => {
       expect((await registry.get('r1'))!.failedShards).toEqual({ 7: 'boom' });
       await registry.markShardDone(stats(7, 1, 0, {}));
       expect((await registry.get('r1'))!.failedShards).toEqual({});
-      await registry.setState('r1', 'completed');
+      await registry.transition('r1', 'completed');
       await registry.expireAfterEnd('r1', 100);
       const ttl = await redis.ttl(`${queuePrefix}:siglip:run:r1`);
       expect(ttl).toBeGreaterThan(0);

@@ -10,14 +10,25 @@ import {
   type S3TagCountsSummary,
   type ShardStats,
 } from '@siglip-batch/jobs';
+import { IllegalRunTransitionError } from './illegal-run-transition-error';
+import { ENDED_RUN_STATES, isRunState, refuseTransition, statesLeadingTo, type RunState } from './run-state';
+import { BEGIN_COMMIT_SCRIPT, TRANSITION_SCRIPT } from './run-state-scripts';
 
-export const RUN_STATES = ['listing', 'running', 'finalizing', 'completed', 'failed', 'cancelled'] as const;
-export type RunState = (typeof RUN_STATES)[number];
+/** What {@link RunRegistry.transition} does with the run's reason. */
+export interface TransitionOptions {
+  /** Shown by `status` (why it failed, who cancelled it). Entering `running` clears the old one. */
+  reason?: string;
+}
+
+/** States the finaliser may still set once it has started writing the manifest. */
+const WHILE_COMMITTING: readonly RunState[] = ['finalizing', 'completed'];
 
 export interface RunRecord {
   spec: RunSpec;
   queue: string;
   state: RunState;
+  /** True once the finaliser has started writing the manifest: the run can no longer be cancelled. */
+  committing: boolean;
   shardsPlanned: number;
   objectsPlanned: number;
   listingComplete: boolean;
@@ -94,11 +105,55 @@ export class RunRegistry {
     });
   }
 
-  async setState(runId: string, state: RunState, reason?: string): Promise<void> {
-    const fields: Record<string, string> = { state };
-    if (reason !== undefined) fields['reason'] = reason;
-    if (state === 'completed' || state === 'failed' || state === 'cancelled') fields['finishedAt'] = new Date().toISOString();
-    await this.redis.hset(runRecordKey(this.prefix, runId), fields);
+  /**
+   * Moves the run to `to` if the transition table allows it from its current state, compared
+   * and set in one step in Redis; refused otherwise, with an {@link IllegalRunTransitionError}
+   * that names the current state (also when Redis has no record of the run). Returns the state
+   * it left.
+   */
+  async transition(runId: string, to: RunState, options: TransitionOptions = {}): Promise<RunState> {
+    const ended = ENDED_RUN_STATES.has(to);
+    const reasonMode = options.reason !== undefined ? 'set' : to === 'running' ? 'clear' : 'keep';
+    const [changed, current, committing] = (await this.redis.eval(
+      TRANSITION_SCRIPT,
+      1,
+      runRecordKey(this.prefix, runId),
+      to,
+      `,${statesLeadingTo(to).join(',')},`,
+      `,${WHILE_COMMITTING.join(',')},`,
+      reasonMode,
+      ended ? 1 : 0,
+      new Date().toISOString(),
+      options.reason?.slice(0, 2000) ?? '',
+    )) as [number, string, number];
+    const state = isRunState(current) ? current : undefined;
+    if (changed === 1) return state ?? 'listing';
+    if (state === undefined) {
+      throw new IllegalRunTransitionError(`run ${runId} is not known to Redis: it cannot be ${to === 'cancelled' ? 'cancelled' : `set ${to}`}`, runId, undefined, to);
+    }
+    const refused = refuseTransition(runId, state, to);
+    const message =
+      refused === undefined && committing === 1
+        ? `run ${runId} is ${state} and its manifest is being written: it can no longer be ${to === 'cancelled' ? 'cancelled' : `set ${to}`}`
+        : (refused ?? `run ${runId} is ${state}: it cannot be set ${to}`);
+    throw new IllegalRunTransitionError(message, runId, state, to);
+  }
+
+  /**
+   * The finaliser's commit point, right before it puts the manifest: from here on the run can
+   * only complete (a `cancel` that came first wins, and this refuses). Idempotent for a retried
+   * finalise job.
+   */
+  async beginCommit(runId: string): Promise<void> {
+    const [ok, current] = (await this.redis.eval(BEGIN_COMMIT_SCRIPT, 1, runRecordKey(this.prefix, runId), new Date().toISOString())) as [number, string];
+    if (ok === 1) return;
+    const state = isRunState(current) ? current : undefined;
+    throw new IllegalRunTransitionError(
+      state ? `run ${runId} is ${state}: its manifest is not written` : `run ${runId} is not known to Redis: its manifest is not written`,
+      runId,
+      state,
+      'completed',
+    );
   }
 
   /** Records a finished shard; true the first time, false for a duplicate. */
@@ -163,7 +218,8 @@ export class RunRegistry {
     return {
       spec,
       queue: hash['queue'] ?? '',
-      state: (hash['state'] as RunState | undefined) ?? 'listing',
+      state: hash['state'] && isRunState(hash['state']) ? hash['state'] : 'listing',
+      committing: hash['committingAt'] !== undefined,
       shardsPlanned: num('shardsPlanned'),
       objectsPlanned: num('objectsPlanned'),
       listingComplete: hash['listingComplete'] === '1',

@@ -15,8 +15,8 @@ export class TransientShardError extends Error {
 }
 
 /**
- * A shard cannot succeed on any retry (a broken model, a source outside the worker's
- * `--allow` list, an invalid plan): the job fails at once and the run ends `failed`.
+ * A shard cannot succeed on any retry (a broken model, a missing or invalid plan): the job
+ * fails at once and the run ends `failed`. (Objects a worker may not read are rows, not this.)
  */
 export class PermanentShardError extends Error {
   constructor(message: string) {

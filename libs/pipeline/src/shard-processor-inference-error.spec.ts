@@ -13,6 +13,7 @@ import type { RunSpec } from '@siglip-batch/jobs';
 import type { ImageEmbedder } from './embedder';
 import { processShard } from './shard-processor';
 import { PermanentShardError } from './shard-errors';
+import { SourceAccess } from './source-access';
 import { StoreResolver } from './store-resolver';
 
 let dir: string;
@@ -73,7 +74,7 @@ describe('processShard with a failing model', () => {
       isOutOfMemory: () => false,
     };
     const shard = processShard(
-      { spec, folder, resolver: new StoreResolver(), embedder, scorer: null, fileMetadata: {} },
+      { spec, folder, resolver: new StoreResolver(), access: new SourceAccess(spec, { roots: [spec.source], widenHint: '' }), embedder, scorer: null, fileMetadata: {} },
       0,
       { workerId: 'w', attempt: 1, batchSize: 2, fetchConcurrency: 2, decodeConcurrency: 1 },
     );

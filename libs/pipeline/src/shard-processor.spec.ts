@@ -13,6 +13,7 @@ import type { PlanFile, RunSpec } from '@siglip-batch/jobs';
 import type { ImageEmbedder, LabelScorer } from './embedder';
 import { processShard, type ShardContext } from './shard-processor';
 import { TransientShardError } from './shard-errors';
+import { SourceAccess } from './source-access';
 import { StoreResolver } from './store-resolver';
 
 const DIM = 4;
@@ -116,7 +117,8 @@ async function writePlan(names: string[]): Promise<PlanFile> {
 }
 
 function context(embedder: ImageEmbedder, resolver = new StoreResolver()): ShardContext {
-  return { spec, folder, resolver, embedder, scorer, fileMetadata: { 'siglip_batch.run_id': 'r1' } };
+  const access = new SourceAccess(spec, { roots: [spec.source], widenHint: 'widen it' });
+  return { spec, folder, resolver, access, embedder, scorer, fileMetadata: { 'siglip_batch.run_id': 'r1' } };
 }
 
 async function rows(key: string): Promise<Array<Record<string, unknown>>> {

@@ -6,6 +6,7 @@ import { isImageFailure, type ImageEmbedder, type LabelScorer } from './embedder
 import { PermanentShardError, TransientShardError } from './shard-errors';
 import { writeS3Tags } from './s3-tags/s3-tag-writer';
 import type { StoreResolver } from './store-resolver';
+import type { SourceAccess } from './source-access';
 
 /** Options of the shard processor, with the defaults the benchmarks justify. */
 export interface ShardProcessorOptions {
@@ -39,6 +40,8 @@ export interface ShardContext {
   spec: RunSpec;
   folder: RunFolder;
   resolver: StoreResolver;
+  /** What may be read: every object passes it before its store is touched (see source-access.ts). */
+  access: SourceAccess;
   embedder: ImageEmbedder;
   scorer: LabelScorer | null;
   /** Key-value metadata written into both Parquet files (run, model, labels …). */
@@ -138,9 +141,10 @@ async function runPass(
       };
       ready.push({ index, pixels: image.pixels });
     } catch (error) {
-      // preprocess reports bad images as values; a throw here is unexpected, so the object
-      // is not committed as data: it counts as transient and the shard is retried.
-      outcomes[index] = { kind: 'transient', message: `preprocessing failed unexpectedly: ${(error as Error).message}` };
+      // Every failure of the image itself, expected or not, comes back as a value (a row). A
+      // throw means the preprocessing itself is unavailable (its pool closed or out of
+      // threads): not this object's fault, so it is not committed and the shard is retried.
+      outcomes[index] = { kind: 'transient', message: `preprocessing unavailable: ${(error as Error).message}` };
       slots.release();
     } finally {
       timings.decodeMs += performance.now() - decodeStarted;
@@ -153,9 +157,15 @@ async function runPass(
     const groups = new Map<ObjectStore, Array<{ key: string; index: number }>>();
     for (const index of indices) {
       const object = plan.objects[index]!;
+      // Outside what this process may read, or a file named by an S3 manifest: a row, never read.
+      const access = await ctx.access.check(object.uri);
+      if (!access.ok) {
+        outcomes[index] = { kind: 'error', code: access.code, message: access.message, etag: object.etag, size: object.size };
+        continue;
+      }
       let resolved: { store: ObjectStore; key: string };
       try {
-        resolved = ctx.resolver.resolve(object.uri);
+        resolved = ctx.resolver.resolve(access.readUri);
       } catch (error) {
         // A manifest line that is no object URI is bad input: a row of its own.
         outcomes[index] = { kind: 'error', code: 'invalid_uri', message: (error as Error).message, etag: object.etag, size: object.size };

@@ -1,9 +1,11 @@
 import {
+  DEFAULT_MAX_PIXELS,
   ImageError,
   ImagePreprocessor,
   InferenceOutOfMemoryError,
   PreprocessPool,
   SiglipModel,
+  assertPixelLimit,
   buildLabelSet,
   loadModelDir,
   type ModelVariant,
@@ -29,6 +31,13 @@ export interface LoadSiglipOptions {
    * 0 preprocesses on the calling thread. @defaultValue `os.availableParallelism()`
    */
   preprocessThreads?: number;
+  /**
+   * This process's ceiling on the pixel limit: a run's own `maxPixels` (from its spec, which
+   * whoever enqueued the run chose) applies only below it, so no run can make this process
+   * decode larger images. At most `MAX_PIXELS_CEILING` (1,000,000,000).
+   * @defaultValue 100_000_000
+   */
+  maxPixels?: number;
 }
 
 function refOf(info: SiglipModelInfo): ModelRef {
@@ -49,6 +58,8 @@ export async function inspectSiglipModel(dir: string, variant: ModelVariant = 'f
 
 /** Loads a SigLIP model dir (sessions on their own thread) as the pipeline's {@link LoadedModel}. */
 export async function loadSiglipModel(dir: string, options: LoadSiglipOptions): Promise<LoadedModel> {
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  assertPixelLimit('the pixel ceiling (--max-pixels)', maxPixels);
   const model = await SiglipModel.load(dir, {
     device: options.device,
     variant: options.variant,
@@ -62,7 +73,7 @@ export async function loadSiglipModel(dir: string, options: LoadSiglipOptions): 
     await model.close();
     throw error;
   }
-  return new SiglipLoadedModel(model, pool);
+  return new SiglipLoadedModel(model, pool, maxPixels);
 }
 
 class SiglipLoadedModel implements LoadedModel {
@@ -75,13 +86,15 @@ class SiglipLoadedModel implements LoadedModel {
   constructor(
     private readonly model: SiglipModel,
     private readonly pool: PreprocessPool | null,
+    private readonly maxPixelsCeiling: number,
   ) {
     this.ref = refOf(model.info);
     const { height, width } = model.info.imageSize;
     this.embedder = {
       embedDim: model.embedDim,
       pixelsPerImage: 3 * height * width,
-      preprocess: (bytes, options) => this.preprocess(bytes, options.maxPixels),
+      // The run's limit, never above this process's own.
+      preprocess: (bytes, options) => this.preprocess(bytes, Math.min(options.maxPixels, this.maxPixelsCeiling)),
       embedImages: (pixels, count) => model.embedImages(pixels, count),
       isOutOfMemory: (error) => error instanceof InferenceOutOfMemoryError,
     };
@@ -93,6 +106,7 @@ class SiglipLoadedModel implements LoadedModel {
         return await this.pool.preprocess(bytes, { maxPixels });
       } catch (error) {
         if (error instanceof ImageError) return { code: error.code, message: error.message };
+        // Not the image's: the pool is closed (the process is stopping) or has no thread left.
         throw error;
       }
     }

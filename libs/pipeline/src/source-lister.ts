@@ -21,6 +21,14 @@ export interface ListSourceOptions {
   suffixes: string[];
   s3?: S3Options;
   signal?: AbortSignal;
+  /**
+   * Folders (URIs) whose objects are never listed when they lie inside the source: the output
+   * root and the run's folder, so that a source holding its own output does not plan the run's
+   * Parquet and plan files as images on the next run. A folder that is the source, or holds it,
+   * is not excluded (that would exclude everything). Directory and S3 prefix sources only.
+   * @defaultValue []
+   */
+  exclude?: readonly string[];
 }
 
 /**
@@ -53,6 +61,7 @@ export async function listSource(source: string, options: ListSourceOptions): Pr
     };
   }
   const { store, prefix } = openLocation(source, options.s3);
+  const excluded = excludedFolders(store.uriOf(prefix), options.exclude ?? []);
   const listOptions = {
     ...(options.after !== null ? { startAfter: options.after } : {}),
     ...(options.suffixes.length > 0 ? { suffixes: options.suffixes } : {}),
@@ -65,13 +74,21 @@ export async function listSource(source: string, options: ListSourceOptions): Pr
         for await (const info of store.list(prefix, listOptions)) {
           // "Folder" marker objects are not images.
           if (info.key.endsWith('/')) continue;
-          yield { cursor: info.key, object: { uri: store.uriOf(info.key), etag: info.etag, size: info.size } };
+          const uri = store.uriOf(info.key);
+          if (excluded.some((folder) => uri.startsWith(folder))) continue;
+          yield { cursor: info.key, object: { uri, etag: info.etag, size: info.size } };
         }
       } finally {
         store.close();
       }
     })(),
   };
+}
+
+/** The folders of `exclude` strictly inside the source folder, each ending in '/'. */
+export function excludedFolders(sourceFolder: string, exclude: readonly string[]): string[] {
+  const source = sourceFolder.endsWith('/') ? sourceFolder : `${sourceFolder}/`;
+  return exclude.map((uri) => (uri.endsWith('/') ? uri : `${uri}/`)).filter((folder) => folder !== source && folder.startsWith(source));
 }
 
 export function manifestCursor(position: number): string {

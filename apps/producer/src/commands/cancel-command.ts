@@ -1,13 +1,16 @@
 import type { Command } from 'commander';
 import { Queue } from 'bullmq';
 import { assertRunId, finalizeJobId, redisOptions, shardJobId } from '@siglip-batch/jobs';
-import { RunRegistry, connectCheckedRedis } from '@siglip-batch/pipeline';
-import { addConnectionOptions, redisUrlOf, type ConnectionOptions } from '../shared/connections';
+import { IllegalRunTransitionError, RunRegistry, connectCheckedRedis, openRunFolder, writeCancelMarker } from '@siglip-batch/pipeline';
+import { addConnectionOptions, redisUrlOf, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
+
+/** Job states a cancel takes out of the queue; active jobs are locked (their workers see the state). */
+const NOT_STARTED = new Set(['waiting', 'delayed', 'prioritized', 'paused', 'waiting-children']);
 
 export function registerCancelCommand(program: Command): void {
   const command = program
     .command('cancel')
-    .description('cancel a run: its waiting shards are removed, workers skip the rest; committed files stay')
+    .description('cancel a run that has not ended: its waiting shards are removed, workers skip the rest; committed files stay')
     .argument('<run>', 'run id');
   addConnectionOptions(command).action(async (runId: string, options: ConnectionOptions) => {
     assertRunId(runId);
@@ -20,22 +23,46 @@ export function registerCancelCommand(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      await registry.setState(runId, 'cancelled', 'cancelled by user');
+      // The state decides, compared and set in one step: a completed, failed or cancelled run,
+      // or one whose manifest is being written, is refused and nothing is touched.
+      const cancelledAt = new Date().toISOString();
+      try {
+        await registry.transition(runId, 'cancelled', { reason: 'cancelled by user' });
+      } catch (error) {
+        if (!(error instanceof IllegalRunTransitionError)) throw error;
+        process.stderr.write(`${error.message}: nothing was cancelled\n`);
+        process.exitCode = 1;
+        return;
+      }
       const queue = new Queue(record.queue, { connection: redis, prefix: options.prefix });
       let removed = 0;
       try {
-        for (let shard = 0; shard < record.shardsPlanned; shard++) {
-          // Active (locked) jobs cannot be removed: their workers see the state and stop.
-          removed += await queue.remove(shardJobId(runId, shard)).catch(() => 0);
-        }
-        await queue.remove(finalizeJobId(runId)).catch(() => 0);
+        for (let shard = 0; shard < record.shardsPlanned; shard++) removed += await removeIfNotStarted(queue, shardJobId(runId, shard));
+        await removeIfNotStarted(queue, finalizeJobId(runId));
       } finally {
         await queue.close();
       }
       await registry.expireAfterEnd(runId);
+      // What remains of the cancel once Redis forgets the run (status --out, enqueue again).
+      const folder = openRunFolder(record.spec, s3OptionsOf(options));
+      try {
+        await writeCancelMarker(folder, { cancelledAt, reason: 'cancelled by user' });
+      } catch (error) {
+        process.stderr.write(`warning: the run is cancelled, but ${folder.uriOf('_cancelled.json')} could not be written: ${(error as Error).message}\n`);
+      } finally {
+        folder.store.close();
+      }
       process.stdout.write(`run ${runId} cancelled: ${removed} queued shard(s) removed\n`);
     } finally {
       redis.disconnect();
     }
   });
+}
+
+/** 1 when the job was waiting (or delayed) and is removed now; finished and running jobs stay. */
+async function removeIfNotStarted(queue: Queue, jobId: string): Promise<number> {
+  const job = await queue.getJob(jobId);
+  if (!job || !NOT_STARTED.has(await job.getState())) return 0;
+  // A worker may take it between the two calls: then it is locked and stays (it sees the state).
+  return queue.remove(jobId).catch(() => 0);
 }

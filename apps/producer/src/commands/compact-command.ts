@@ -1,18 +1,20 @@
 import type { Command } from 'commander';
-import { DEFAULT_COMPACT_TARGET_ROWS, compactRun, openRunFolderUri } from '@siglip-batch/pipeline';
+import { DEFAULT_COMPACT_GRACE_MS, DEFAULT_COMPACT_TARGET_ROWS, compactRun, openRunFolderUri } from '@siglip-batch/pipeline';
 import { addConnectionOptions, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
-import { positiveInt } from '../shared/parsers';
+import { nonNegativeInt, positiveInt } from '../shared/parsers';
 
 interface CompactCliOptions extends ConnectionOptions {
   run: string;
   targetRows: number;
+  graceSeconds: number;
   json?: boolean;
 }
 
 /**
  * `siglip-batch compact --run <run folder>`: merges a finished run's small part and errors files
  * into files of about --target-rows rows and switches the manifest to them atomically (see
- * libs/pipeline compact/run-compactor.ts). Safe to rerun, after a crash too.
+ * libs/pipeline compact/run-compactor.ts). Safe to rerun, after a crash too; a rerun after the
+ * grace period deletes the files the previous one replaced.
  */
 export function registerCompactCommand(program: Command): void {
   const command = program
@@ -20,6 +22,12 @@ export function registerCompactCommand(program: Command): void {
     .description("merge a finished run's small part and errors files into large ones and rewrite its manifest atomically (rerun-safe)")
     .requiredOption('--run <uri>', 'run folder, e.g. s3://bucket/out/run-a/')
     .option('--target-rows <n>', 'rows per merged file (files are never split)', positiveInt('--target-rows'), DEFAULT_COMPACT_TARGET_ROWS)
+    .option(
+      '--grace-seconds <n>',
+      'keep replaced files this long for readers that started before (a later compact deletes them); 0 deletes them at once',
+      nonNegativeInt('--grace-seconds'),
+      DEFAULT_COMPACT_GRACE_MS / 1000,
+    )
     .option('--json', 'print the result as JSON');
   addConnectionOptions(command, false).action(async (options: CompactCliOptions) => {
     const folder = openRunFolderUri(options.run, s3OptionsOf(options));
@@ -27,6 +35,7 @@ export function registerCompactCommand(program: Command): void {
       const result = await compactRun({
         folder,
         targetRows: options.targetRows,
+        graceMs: options.graceSeconds * 1000,
         onProgress: (event) => {
           if (!options.json) process.stderr.write(`merged ${event.merged}/${event.of}: ${event.key} (${event.rows} rows)\n`);
         },
@@ -35,7 +44,9 @@ export function registerCompactCommand(program: Command): void {
       else {
         process.stderr.write(
           `${folder.uriOf('')}: ${result.before.parts} part and ${result.before.errors} errors files → ${result.after.parts} and ${result.after.errors}` +
-            ` (${result.written.length} written, ${result.deleted} old files deleted, ${result.rows} rows)\n`,
+            ` (${result.written.length} written, ${result.deleted} old files deleted, ${result.rows} rows)` +
+            (result.kept > 0 ? `; ${result.kept} replaced files kept for readers until ${result.keptUntil} (compact again after that to delete them)` : '') +
+            '\n',
         );
       }
       process.exitCode = 0;

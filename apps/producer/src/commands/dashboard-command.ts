@@ -1,8 +1,9 @@
-import type { Command } from 'commander';
-import { redactRedisUrl, redisOptions } from '@siglip-batch/jobs';
+import { Option, type Command } from 'commander';
+import { redactSecrets, redisOptions } from '@siglip-batch/jobs';
 import { connectCheckedRedis } from '@siglip-batch/pipeline';
 import { DashboardAccessError, resolveDashboardAccess } from '../dashboard/dashboard-access';
 import { DashboardServer, QUEUES_PATH } from '../dashboard/dashboard-server';
+import { DASHBOARD_ALLOWED_HOSTS_ENV } from '../dashboard/host-check';
 import { addConnectionOptions, redisUrlOf, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { nonNegativeInt } from '../shared/parsers';
 
@@ -11,6 +12,12 @@ interface DashboardCliOptions extends ConnectionOptions {
   port: number;
   refresh: number;
   allowActions?: boolean;
+  allowedHost: string[];
+}
+
+/** Repeatable, and comma-separated (as the environment variable gives it). */
+function hostNames(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').map((name) => name.trim()).filter((name) => name !== '')];
 }
 
 function tcpPort(value: string): number {
@@ -26,7 +33,16 @@ export function registerDashboardCommand(program: Command): void {
     .option('--host <host>', 'interface to bind; anything but loopback requires basic auth (SIGLIP_BATCH_DASHBOARD_USER, SIGLIP_BATCH_DASHBOARD_PASSWORD)', '127.0.0.1')
     .option('--port <port>', 'TCP port', tcpPort, 3000)
     .option('--refresh <seconds>', 'auto-refresh interval of the run pages (0: off)', nonNegativeInt('--refresh'), 5)
-    .option('--allow-actions', 'let Bull Board retry, promote, clean and remove jobs (read-only by default)');
+    .option('--allow-actions', 'let Bull Board retry, promote, clean and remove jobs (read-only by default)')
+    .addOption(
+      new Option(
+        '--allowed-host <names>',
+        'host names the dashboard answers to besides IP addresses, localhost and --host (repeatable, comma-separated); other Host headers get 421',
+      )
+        .env(DASHBOARD_ALLOWED_HOSTS_ENV)
+        .argParser(hostNames)
+        .default([]),
+    );
   addConnectionOptions(command).action(async (options: DashboardCliOptions) => {
     let credentials;
     try {
@@ -51,7 +67,8 @@ export function registerDashboardCommand(program: Command): void {
       credentials,
       refreshSeconds: options.refresh,
       readOnly: !options.allowActions,
-      log: (message) => process.stderr.write(`${message}\n`),
+      allowedHosts: options.allowedHost,
+      log: (message) => process.stderr.write(`${redactSecrets(message)}\n`),
     });
     let address;
     try {
@@ -64,7 +81,7 @@ export function registerDashboardCommand(program: Command): void {
     const shownHost = address.host.includes(':') ? `[${address.host}]` : address.host;
     process.stdout.write(
       `dashboard listening on http://${shownHost}:${address.port}/ (runs; Bull Board at ${QUEUES_PATH}/), ` +
-        `Redis ${redactRedisUrl(redisUrl)}, prefix ${options.prefix}, ${credentials ? 'basic auth required' : 'no auth (loopback only)'}\n`,
+        `Redis ${redactSecrets(redisUrl)}, prefix ${options.prefix}, ${credentials ? 'basic auth required' : 'no auth (loopback only)'}\n`,
     );
     await new Promise<void>((resolve) => {
       process.once('SIGTERM', () => resolve());

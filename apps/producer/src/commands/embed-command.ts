@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { parseLocation } from '@siglip-batch/io';
 import { runSpecSchema, type LabelSpec } from '@siglip-batch/jobs';
 import {
   ProblemList,
@@ -15,7 +16,7 @@ import {
 } from '@siglip-batch/pipeline';
 import { addConnectionOptions, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { ProgressLine } from '../shared/progress';
-import { collect, positiveInt } from '../shared/parsers';
+import { collect, pixelLimit, positiveInt } from '../shared/parsers';
 import { resolveModelDir } from '../shared/model-dir';
 
 interface EmbedCliOptions extends ConnectionOptions {
@@ -34,6 +35,7 @@ interface EmbedCliOptions extends ConnectionOptions {
   maxBytes?: number;
   maxPixels?: number;
   threads?: number;
+  allow: string[];
 }
 
 export function registerEmbedCommand(program: Command): void {
@@ -53,8 +55,14 @@ export function registerEmbedCommand(program: Command): void {
     .option('--shard-size <n>', 'objects per shard', positiveInt('--shard-size'))
     .option('--suffix <ext>', 'only keys ending with this (repeatable)', collect, [] as string[])
     .option('--max-bytes <n>', 'larger objects become too_large_bytes rows', positiveInt('--max-bytes'))
-    .option('--max-pixels <n>', 'larger images become too_large_pixels rows', positiveInt('--max-pixels'))
-    .option('--threads <n>', 'ONNX Runtime intra-op threads', positiveInt('--threads'));
+    .option('--max-pixels <n>', 'larger images become too_large_pixels rows (default 100000000, at most 1000000000; also this process\'s ceiling over a stored run\'s own limit)', pixelLimit('--max-pixels'))
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', positiveInt('--threads'))
+    .option(
+      '--allow <uris>',
+      "also read objects under these locations (comma-separated), e.g. those a manifest names outside its own folder (default: only the source's folder)",
+      (v: string, prev: string[]) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)],
+      [] as string[],
+    );
   addConnectionOptions(command, false).action(async (options: EmbedCliOptions) => {
     process.exitCode = await embedCommand(options);
   });
@@ -69,8 +77,15 @@ async function embedCommand(options: EmbedCliOptions): Promise<number> {
   );
   await problems.check(`--source ${options.source}`, () => checkSourceReadable(options.source, s3));
   await problems.check(`--out ${options.out}`, () => checkOutputWritable(options.out, s3));
+  for (const uri of options.allow) await problems.check(`--allow ${uri}`, () => parseLocation(uri));
   const model: LoadedModel | undefined = await problems.check(`model ${options.model}`, async () =>
-    loadSiglipModel(await resolveModelDir(options.model, s3), { device: options.device, variant: options.variant, ...(options.threads ? { intraOpThreads: options.threads } : {}) }),
+    loadSiglipModel(await resolveModelDir(options.model, s3, options.variant), {
+      device: options.device,
+      variant: options.variant,
+      ...(options.threads ? { intraOpThreads: options.threads } : {}),
+      // The ceiling of this process: a run folder's stored spec cannot raise it.
+      ...(options.maxPixels ? { maxPixels: options.maxPixels } : {}),
+    }),
   );
   const runId = options.run ?? `local-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-')}`;
   let spec = model && labels
@@ -110,6 +125,7 @@ async function embedCommand(options: EmbedCliOptions): Promise<number> {
       model: model!,
       s3,
       processor: { batchSize: options.batchSize },
+      allow: options.allow,
       onProgress: (p) => progress.update(p.objectsDone, { listing: p.listingComplete ? '' : ' (listing…)' }, p.objectsPlanned),
     });
     progress.stop();

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Redis } from 'ioredis';
 import { parseLocation, type RunFolder } from '@siglip-batch/io';
-import { assertRunId, redisOptions, runSpecSchema, type LabelSpec, type RunSpec } from '@siglip-batch/jobs';
+import { assertRunId, redactSecrets, redisOptions, runSpecSchema, type LabelSpec, type RunSpec } from '@siglip-batch/jobs';
 import {
   ProblemList,
   buildRunSpec,
@@ -61,7 +61,7 @@ async function enqueueCommand(options: EnqueueCliOptions): Promise<number> {
       prefix: options.prefix,
       s3,
       maxWaiting: options.maxWaiting,
-      onNotice: (message) => process.stderr.write(`${message}\n`),
+      onNotice: (message) => process.stderr.write(`${redactSecrets(message)}\n`),
       onProgress: (p) =>
         progress.update(p.complete ? 1 : 0, {
           objects: p.objectsPlanned,
@@ -112,7 +112,7 @@ async function resolveConfiguration(options: EnqueueCliOptions): Promise<{ spec:
       if (!value) problems.add(`${flag} is required (or --resume <run> with --out)`);
     }
     const labels = await problems.check('labels', () => resolveLabels(options));
-    const model = options.model ? await problems.check(`model ${options.model}`, async () => inspectSiglipModel(await resolveModelDir(options.model!, s3), options.variant)) : undefined;
+    const model = options.model ? await problems.check(`model ${options.model}`, async () => inspectSiglipModel(await resolveModelDir(options.model!, s3, options.variant), options.variant)) : undefined;
     if (options.source) await problems.check(`--source ${options.source}`, () => checkSourceReadable(options.source!, s3));
     if (options.out) await problems.check(`--out ${options.out}`, () => checkOutputWritable(options.out!, s3));
     if (options.run && options.source && options.out && model && labels !== undefined) {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerModelEmbedCommand } from './model-embed';
 import { registerModelInspectCommand } from './model-inspect';
 import { registerModelPreprocessCommand } from './model-preprocess';
+import { registerModelPullCommand } from './model-pull';
 import { registerModelTokenizeCommand } from './model-tokenize';
 
 /**
@@ -16,4 +17,5 @@ export function registerModelCommand(program: Command): void {
   registerModelTokenizeCommand(model);
   registerModelPreprocessCommand(model);
   registerModelEmbedCommand(model);
+  registerModelPullCommand(model);
 }

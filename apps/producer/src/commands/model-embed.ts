@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
+import { s3OptionsFromEnv } from '@siglip-batch/io';
 import {
   allocatePixelBatch,
   buildLabelSet,
@@ -12,6 +13,7 @@ import {
   type ModelVariant,
 } from '@siglip-batch/model';
 import { Command, Option } from 'commander';
+import { resolveModelDir } from '../shared/model-dir';
 import { expandImageArguments, mapLimited, positiveInteger } from './model-files';
 
 interface EmbedOptions {
@@ -26,6 +28,8 @@ interface EmbedOptions {
   threads?: number;
   maxPixels: number;
   concurrency: number;
+  /** false with `--no-lowercase`. */
+  lowercase: boolean;
 }
 
 /** One output line (SPEC §3 column names). */
@@ -50,7 +54,7 @@ export function registerModelEmbedCommand(model: Command): void {
         'embedding (L2-normalised) and, with labels, scores (sigmoid probabilities, label order) and tags (score ≥ threshold, best first). ' +
         'Directories are expanded to their files; a bad file gives an error line, not a failure',
     )
-    .requiredOption('--model <dir>', 'model directory')
+    .requiredOption('--model <dir>', 'model directory, s3://… model folder or hf://org/name[@revision]')
     .option('--labels <a,b,…>', 'comma-separated labels')
     .option('--labels-file <file>', 'labels: a JSON array (of strings or {label, prompts?, threshold?}) or one label per line')
     .addOption(
@@ -65,6 +69,7 @@ export function registerModelEmbedCommand(model: Command): void {
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', positiveInteger('--threads'))
     .option('--max-pixels <n>', 'refuse images larger than this many pixels', positiveInteger('--max-pixels'), 100_000_000)
     .option('--concurrency <n>', 'images decoded at once', positiveInteger('--concurrency'), 4)
+    .option('--no-lowercase', "label prompts: do not lower-case (SigLIP 2: GemmaTokenizer's ids instead of Siglip2Tokenizer's)")
     .argument('<image...>', 'image files or directories')
     .action(async (images: string[], options: EmbedOptions) => {
       const labels = await readLabels(options);
@@ -75,11 +80,12 @@ export function registerModelEmbedCommand(model: Command): void {
           })
         : undefined;
       const files = await expandImageArguments(images);
-      const siglip = await SiglipModel.load(options.model, {
+      const siglip = await SiglipModel.load(await resolveModelDir(options.model, s3OptionsFromEnv(), options.variant), {
         device: options.device,
         variant: options.variant,
         maxPixels: options.maxPixels,
         ...(options.threads ? { intraOpThreads: options.threads } : {}),
+        ...(options.lowercase === false ? { lowercase: false } : {}),
       });
       try {
         const scorer = set ? await siglip.labelScorer(set) : undefined;

@@ -1,11 +1,13 @@
-import { availableExecutionProviders, loadModelDir, MODEL_VARIANTS, type ModelVariant } from '@siglip-batch/model';
+import { availableExecutionProviders, FAMILY_NAMES, loadModelDir, MODEL_VARIANTS, type ModelVariant, type SiglipModelInfo } from '@siglip-batch/model';
 import { Command, Option } from 'commander';
 
 /** `siglip-batch model inspect <dir>`: what a model directory holds, validated. */
 export function registerModelInspectCommand(model: Command): void {
   model
     .command('inspect')
-    .description('validate a model directory and print its checkpoint, sizes, logit scale/bias, variants and the execution providers available here')
+    .description(
+      'validate a model directory and print its family, tokenizer, checkpoint, sizes, logit scale/bias, variants and the execution providers available here',
+    )
     .argument('<dir>', 'model directory (ours or a Xenova / onnx-community export)')
     .addOption(new Option('--variant <variant>', 'variant whose files are checked').choices([...MODEL_VARIANTS]).default('fp32'))
     .option('--no-verify-hash', 'do not recompute the content hash (trust the sidecar)')
@@ -17,6 +19,14 @@ export function registerModelInspectCommand(model: Command): void {
         dir: info.dir,
         layout: info.layout,
         checkpoint: info.checkpoint,
+        family: info.family,
+        family_name: FAMILY_NAMES[info.family],
+        tokenizer: {
+          kind: info.tokenizer.kind,
+          lowercase: info.tokenizer.lowercase,
+          pad_side: info.tokenizer.padSide,
+          ...(info.tokenizer.configClass ? { config_class: info.tokenizer.configClass } : {}),
+        },
         content_hash: info.contentHash,
         embed_dim: info.embedDim,
         image_size: info.imageSize,
@@ -36,6 +46,8 @@ export function registerModelInspectCommand(model: Command): void {
       const lines = [
         `model         ${info.dir} (${info.layout === 'hub' ? 'hub ONNX export' : 'siglip-batch export'})`,
         `checkpoint    ${info.checkpoint}`,
+        `family        ${FAMILY_NAMES[info.family]}`,
+        `tokenizer     ${describeTokenizer(info)}`,
         `content hash  ${info.contentHash}`,
         `embedding     ${info.embedDim} dims`,
         `image size    ${info.imageSize.width}×${info.imageSize.height}`,
@@ -48,4 +60,17 @@ export function registerModelInspectCommand(model: Command): void {
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
     });
+}
+
+/** One line: the tokenizer kind, lower-casing (and how to turn it off), pad side. */
+function describeTokenizer(info: SiglipModelInfo): string {
+  const { kind, lowercase, padSide, configClass } = info.tokenizer;
+  const name = kind === 'gemma-bpe' ? 'Gemma BPE with byte fallback (Siglip2Tokenizer)' : 'SentencePiece unigram (SiglipTokenizer)';
+  const lower =
+    kind === 'gemma-bpe'
+      ? `lower-cases text as the model was trained (${configClass ?? 'GemmaTokenizer'} in tokenizer_config.json does not: --no-lowercase gives its ids)`
+      : lowercase
+        ? 'lower-cases text (do_lower_case)'
+        : 'keeps case (do_lower_case false)';
+  return `${name}; ${lower}; pads on the ${padSide}`;
 }

@@ -48,7 +48,7 @@ async function retagCommand(options: RetagCliOptions): Promise<number> {
   const target = await problems.check(`--out ${options.out}`, () => openRunFolderUri(options.out, s3));
   if (source && target && source.uriOf('') === target.uriOf('')) problems.add('--out must not be the source run folder');
   const labels = await problems.check('--labels-file', () => readLabelFile(options.labelsFile));
-  const modelDir = await problems.check(`--model ${options.model}`, () => resolveModelDir(options.model, s3));
+  const modelDir = await problems.check(`--model ${options.model}`, () => resolveModelDir(options.model, s3, manifest?.model.variant));
   const model = modelDir
     ? await problems.check(`model ${options.model}`, () =>
         SiglipModel.load(modelDir, {

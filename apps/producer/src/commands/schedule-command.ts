@@ -134,7 +134,7 @@ async function resolveSchedule(options: ScheduleCliOptions): Promise<{ run: Sche
     options.labels !== undefined ? { labels: parseLabelList(options.labels) } : options.labelsFile !== undefined ? readLabelFile(options.labelsFile) : { labels: null },
   );
   const model = options.model
-    ? await problems.check(`model ${options.model}`, async () => inspectSiglipModel(await resolveModelDir(options.model!, s3), options.variant))
+    ? await problems.check(`model ${options.model}`, async () => inspectSiglipModel(await resolveModelDir(options.model!, s3, options.variant), options.variant))
     : undefined;
   if (options.source) await problems.check(`--source ${options.source}`, () => checkSourceReadable(options.source!, s3));
   if (options.out) await problems.check(`--out ${options.out}`, () => checkOutputWritable(options.out!, s3));

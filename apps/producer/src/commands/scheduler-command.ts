@@ -1,6 +1,6 @@
 import { Worker } from 'bullmq';
 import type { Command } from 'commander';
-import { redisOptions } from '@siglip-batch/jobs';
+import { redactSecrets, redisOptions } from '@siglip-batch/jobs';
 import { connectCheckedRedis } from '@siglip-batch/pipeline';
 import { startScheduledRun, type FiringResult } from '../schedule/scheduled-run-starter';
 import { SCHEDULER_QUEUE } from '../schedule/scheduled-run';
@@ -24,7 +24,7 @@ export function registerSchedulerCommand(program: Command): void {
 }
 
 async function runScheduler(options: ConnectionOptions): Promise<number> {
-  const log = (fields: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...fields })}\n`);
+  const log = (fields: Record<string, unknown>) => process.stderr.write(`${redactSecrets(JSON.stringify({ time: new Date().toISOString(), ...fields }))}\n`);
   // Listening before anything else: a SIGTERM during start-up still ends the process cleanly.
   const stopping = new AbortController();
   const stop = (signal: NodeJS.Signals) => () => stopping.abort(new Error(`the scheduler is stopping (${signal}); the firing will be retried`));

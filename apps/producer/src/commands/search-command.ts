@@ -82,7 +82,7 @@ async function searchCommand(options: SearchCliOptions): Promise<number> {
   prepared?.catch(() => undefined);
   t = performance.now();
   const image = options.image !== undefined ? await problems.check(`--image ${options.image}`, () => readFile(options.image!)) : undefined;
-  const modelDir = await problems.check(`--model ${options.model}`, () => resolveModelDir(options.model, s3));
+  const modelDir = await problems.check(`--model ${options.model}`, () => resolveModelDir(options.model, s3, manifest?.model.variant));
   const model = modelDir
     ? await problems.check(`model ${options.model}`, () =>
         SiglipModel.load(modelDir, {

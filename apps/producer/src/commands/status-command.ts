@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { parseLocation } from '@siglip-batch/io';
-import { assertRunId, redisOptions } from '@siglip-batch/jobs';
+import { assertRunId, redactSecrets, redisOptions } from '@siglip-batch/jobs';
 import { connectCheckedRedis, openRunFolder } from '@siglip-batch/pipeline';
 import { addConnectionOptions, redisUrlOf, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { formatStatus, statusFromRedis, statusFromStore, type RunStatus } from '../status/run-status';
@@ -36,8 +36,9 @@ export function registerStatusCommand(program: Command): void {
           process.exitCode = 1;
           return;
         }
-        if (options.json) process.stdout.write(`${JSON.stringify(status)}\n`);
-        else process.stdout.write(`${options.watch && process.stdout.isTTY ? '\x1b[2J\x1b[H' : ''}${formatStatus(status)}\n`);
+        // A failure reason may quote an SDK or ioredis message, and with it a URL's credentials.
+        if (options.json) process.stdout.write(`${redactSecrets(JSON.stringify(status))}\n`);
+        else process.stdout.write(`${options.watch && process.stdout.isTTY ? '\x1b[2J\x1b[H' : ''}${redactSecrets(formatStatus(status))}\n`);
         if (!options.watch || FINAL.has(status.state)) {
           if (status.state === 'failed') process.exitCode = 3;
           return;

@@ -7,10 +7,11 @@ import { Queue } from 'bullmq';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { S3Options } from '@siglip-batch/io';
-import { RUN_ID_PATTERN } from '@siglip-batch/jobs';
+import { RUN_ID_PATTERN, redactSecrets } from '@siglip-batch/jobs';
 import { RunRegistry, openRunFolder } from '@siglip-batch/pipeline';
 import { statusFromRedis } from '../status/run-status';
 import { basicAuth, type BasicCredentials } from './dashboard-access';
+import { allowedHostNames, hostCheck } from './host-check';
 import { escapeHtml } from './html';
 import { discoverQueues } from './queue-discovery';
 import { readRecentErrors, type RecentErrors } from './recent-errors';
@@ -27,6 +28,12 @@ export interface DashboardOptions {
   s3: S3Options;
   /** Basic-auth credentials every request must carry, or null for none (loopback only). */
   credentials: BasicCredentials | null;
+  /**
+   * Host names a request's `Host` header may carry besides IP literals, `localhost` and the
+   * bound host (this machine's name when bound to every interface); others get 421.
+   * @defaultValue []
+   */
+  allowedHosts?: readonly string[];
   /** Meta refresh of the run pages, in seconds (0: off). @defaultValue 5 */
   refreshSeconds?: number;
   /** Bull Board without retry, promote, clean or remove buttons. @defaultValue true */
@@ -68,8 +75,19 @@ export class DashboardServer {
 
     const app = this.app;
     app.disable('x-powered-by');
+    // Bull Board serves from an Express app of its own, which would add the header again.
+    (serverAdapter.getRouter() as express.Express).disable('x-powered-by');
     app.set('trust proxy', false);
+    // First: a rebound name must not even learn whether auth is configured.
+    app.use(hostCheck(allowedHostNames(options.host, options.allowedHosts ?? [])));
     if (options.credentials) app.use(basicAuth(options.credentials));
+    // Run reasons, error rows and Bull Board's job errors are messages of other processes:
+    // whatever credential one still quotes is hidden here, on every page and API answer.
+    app.use((_request, response, next) => {
+      const send = response.send.bind(response);
+      response.send = (body?: unknown) => send(typeof body === 'string' ? redactSecrets(body) : body);
+      next();
+    });
     app.use((_request, response, next) => {
       response.set({ 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'X-Frame-Options': 'DENY' });
       next();

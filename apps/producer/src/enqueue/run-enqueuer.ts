@@ -11,7 +11,7 @@ import {
   shardJobId,
   type RunSpec,
 } from '@siglip-batch/jobs';
-import { RunLock, RunRegistry, createIncrementalFilter, planRun, type IncrementalStats, type PlanProgress } from '@siglip-batch/pipeline';
+import { IllegalRunTransitionError, RunLock, RunRegistry, createIncrementalFilter, planRun, readCancelMarker, type IncrementalStats, type PlanProgress } from '@siglip-batch/pipeline';
 
 export interface EnqueueOptions {
   spec: RunSpec;
@@ -56,7 +56,10 @@ export async function enqueueRun(options: EnqueueOptions): Promise<EnqueueSummar
     const manifest = await folder.readManifest();
     if (manifest) {
       await registry.register(spec, queueName);
-      await registry.setState(spec.runId, 'completed');
+      // Already completed (a repeated enqueue) is fine: the manifest is the truth.
+      await registry.transition(spec.runId, 'completed').catch((error: unknown) => {
+        if (!(error instanceof IllegalRunTransitionError)) throw error;
+      });
       return {
         queue: queueName,
         alreadyComplete: true,
@@ -67,12 +70,15 @@ export async function enqueueRun(options: EnqueueOptions): Promise<EnqueueSummar
         shardsAlreadyDone: manifest.shards,
       };
     }
+    // Redis may have forgotten a cancelled run; its folder has not.
+    const cancelled = await readCancelMarker(folder);
+    if (cancelled) throw new Error(`run ${spec.runId} is cancelled (${cancelled.cancelledAt}): nothing more is enqueued for it; use a new run id`);
     await registry.register(spec, queueName);
     // Done is decided by the store: shards with stats are never enqueued again, and Redis's
-    // view of them is rebuilt (it may have lost everything).
-    const done = new Set<number>();
+    // view of them (the done bitmap) is rebuilt first (it may have lost everything). From then
+    // on the bitmap is asked, not a copy taken here: workers keep setting it while this runs,
+    // and a shard they finish meanwhile must not be queued again (nor a list of shards grow).
     for await (const shard of folder.listStats()) {
-      done.add(shard);
       if (!(await registry.isShardDone(spec.runId, shard))) {
         const stats = await folder.readStats(shard);
         if (stats) await registry.markShardDone(stats);
@@ -97,12 +103,14 @@ export async function enqueueRun(options: EnqueueOptions): Promise<EnqueueSummar
         if (shard % 50 === 0 && (await registry.get(spec.runId))?.state === 'cancelled') {
           throw new Error(`run ${spec.runId} is cancelled: nothing more is enqueued for it (stopped at shard ${shard}); use a new run id`);
         }
-        if (done.has(shard)) {
+        if (await registry.isShardDone(spec.runId, shard)) {
           progress.shardsAlreadyDone++;
           return;
         }
         await waitForRoom(queue, options.maxWaiting, options.signal);
-        if (await ensureShardJob(queue, spec, shard, resumed)) progress.shardsEnqueued++;
+        const outcome = await ensureShardJob(queue, registry, spec, shard, resumed);
+        if (outcome === 'added') progress.shardsEnqueued++;
+        else if (outcome === 'done') progress.shardsAlreadyDone++;
         report();
       },
     });
@@ -110,7 +118,9 @@ export async function enqueueRun(options: EnqueueOptions): Promise<EnqueueSummar
     await registry.setListing(spec.runId, result);
     const record = await registry.get(spec.runId);
     if (record && (record.state === 'listing' || record.state === 'failed' || record.state === 'cancelled')) {
-      await registry.setState(spec.runId, 'running');
+      // listing → running, failed → running (its failed shards are queued again); a cancelled
+      // run is refused here, atomically, even when the cancel came after the last check above.
+      await registry.transition(spec.runId, 'running');
     }
     await ensureFinalizeJob(queue, spec);
     return { queue: queueName, alreadyComplete: false, ...progress, ...(listingFilter ? { incremental: { ...listingFilter.stats } } : {}) };
@@ -120,8 +130,12 @@ export async function enqueueRun(options: EnqueueOptions): Promise<EnqueueSummar
   }
 }
 
-/** Adds the shard's job, or revives it when it failed earlier; true when work was added. */
-async function ensureShardJob(queue: Queue, spec: RunSpec, shard: number, resumed: boolean): Promise<boolean> {
+/**
+ * Adds the shard's job, or revives it when it failed earlier: `added` when work was added,
+ * `exists` when its job is waiting or running, `done` when it completed since it was last
+ * looked at (a worker sets the done bit before its job completes).
+ */
+async function ensureShardJob(queue: Queue, registry: RunRegistry, spec: RunSpec, shard: number, resumed: boolean): Promise<'added' | 'exists' | 'done'> {
   const jobId = shardJobId(spec.runId, shard);
   if (resumed) {
     const existing = await queue.getJob(jobId);
@@ -129,16 +143,16 @@ async function ensureShardJob(queue: Queue, spec: RunSpec, shard: number, resume
       const state = await existing.getState();
       if (state === 'failed') {
         await existing.retry('failed');
-        return true;
+        return 'added';
       }
-      // A completed job without stats cannot happen (stats are written before completion),
-      // unless the store was changed by hand: start it again.
-      if (state === 'completed') await existing.remove();
-      else return false;
+      if (state !== 'completed') return 'exists';
+      if (await registry.isShardDone(spec.runId, shard)) return 'done';
+      // Completed without being marked done: the store or Redis was changed by hand; start it again.
+      await existing.remove();
     }
   }
   const job = await queue.add(JOB_NAMES.shard, { runId: spec.runId, shard }, { jobId, ...(spec.priority > 0 ? { priority: spec.priority } : {}) });
-  return job.id === jobId;
+  return job.id === jobId ? 'added' : 'exists';
 }
 
 /** The finalise job has a fixed id; one left finished by an earlier attempt is replaced. */

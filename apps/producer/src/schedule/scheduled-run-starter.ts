@@ -70,7 +70,7 @@ export async function startScheduledRun(job: Job, options: FiringOptions): Promi
     // this firing (same run id) resumes it, or the next firing starts a new one.
     const registry = new RunRegistry(redis, prefix);
     if ((await registry.get(runId).catch(() => undefined))?.state === 'listing') {
-      await registry.setState(runId, 'failed', `the scheduled run could not be enqueued: ${(error as Error).message}`).catch(() => undefined);
+      await registry.transition(runId, 'failed', { reason: `the scheduled run could not be enqueued: ${(error as Error).message}` }).catch(() => undefined);
     }
     throw error;
   } finally {

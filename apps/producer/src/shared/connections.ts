@@ -5,6 +5,8 @@ import { redisUrlFromEnv } from '@siglip-batch/jobs';
 export interface ConnectionOptions {
   redisUrl?: string;
   s3Endpoint?: string;
+  /** AWS region of S3; the SDK's chain (AWS_REGION, AWS_DEFAULT_REGION, the profile) when unset. */
+  region?: string;
   prefix: string;
 }
 
@@ -15,7 +17,9 @@ export function addConnectionOptions(command: Command, withRedis = true): Comman
       .option('--redis-url <url>', 'Redis URL (default: REDIS_URL or redis://127.0.0.1:6379)')
       .addOption(new Option('--prefix <prefix>', 'BullMQ key prefix').env('SIGLIP_BATCH_PREFIX').default('bull'));
   }
-  return command.option('--s3-endpoint <url>', 'S3 endpoint (default: AWS_ENDPOINT_URL_S3; credentials from the AWS chain)');
+  return command
+    .option('--s3-endpoint <url>', 'S3 endpoint (default: AWS_ENDPOINT_URL_S3; credentials from the AWS chain)')
+    .option('--region <region>', 'AWS region of S3 (default: AWS_REGION, AWS_DEFAULT_REGION or the profile; us-east-1 with --s3-endpoint)');
 }
 
 export function redisUrlOf(options: ConnectionOptions): string {
@@ -23,5 +27,5 @@ export function redisUrlOf(options: ConnectionOptions): string {
 }
 
 export function s3OptionsOf(options: ConnectionOptions): S3Options {
-  return s3OptionsFromEnv(process.env, options.s3Endpoint ? { endpoint: options.s3Endpoint } : {});
+  return s3OptionsFromEnv(process.env, { ...(options.s3Endpoint ? { endpoint: options.s3Endpoint } : {}), ...(options.region ? { region: options.region } : {}) });
 }

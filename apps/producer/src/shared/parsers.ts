@@ -1,8 +1,25 @@
+import { MAX_PIXELS_CEILING } from '@siglip-batch/model';
+
 /** Commander argument parsers with messages that name the flag. */
 export function positiveInt(flag: string) {
   return (value: string): number => {
     const n = Number(value);
     if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} must be a positive integer, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+/**
+ * A pixel limit (`--max-pixels`): a positive integer up to one gigapixel. More would let one
+ * image cost gigabytes of memory in every worker that takes it, so it is refused here, and
+ * each worker also keeps its own ceiling (`siglip-batch worker --max-pixels`).
+ */
+export function pixelLimit(flag: string) {
+  return (value: string): number => {
+    const n = positiveInt(flag)(value);
+    if (n > MAX_PIXELS_CEILING) {
+      throw new Error(`${flag} must be at most ${MAX_PIXELS_CEILING} (one gigapixel: 3 GB of decoded pixels per image), got ${JSON.stringify(value)}`);
+    }
     return n;
   };
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { collect, nonNegativeInt, positiveInt } from './parsers';
+import { collect, nonNegativeInt, pixelLimit, positiveInt } from './parsers';
 
 /** What a run is made of, shared by `enqueue` and `schedule` (which starts such runs). */
 export interface RunCliOptions {
@@ -19,7 +19,7 @@ export interface RunCliOptions {
 /** Adds the options of {@link RunCliOptions} to `command`. */
 export function addRunOptions(command: Command): Command {
   return command
-    .option('--model <dir>', 'model directory or s3://… model folder (its content hash selects the queue)')
+    .option('--model <dir>', 'model directory, s3://… model folder or hf://org/name[@revision] (its content hash selects the queue)')
     .option('--variant <variant>', 'model variant: fp32, fp16 or quantized', 'fp32')
     .option('--labels <list>', 'comma-separated labels to score')
     .option('--labels-file <file>', 'labels file: text (one per line), JSON or YAML (labels with prompts and thresholds)')
@@ -28,7 +28,7 @@ export function addRunOptions(command: Command): Command {
     .option('--priority <n>', 'BullMQ priority (1 = highest; default: none)', nonNegativeInt('--priority'))
     .option('--suffix <ext>', 'only objects whose key ends with this (repeatable, e.g. .jpg)', collect, [] as string[])
     .option('--max-bytes <n>', 'objects larger than this become too_large_bytes error rows', positiveInt('--max-bytes'))
-    .option('--max-pixels <n>', 'images with more pixels become too_large_pixels error rows (bombs)', positiveInt('--max-pixels'))
+    .option('--max-pixels <n>', 'images with more pixels become too_large_pixels error rows (bombs; at most 1000000000, and no worker goes above its own --max-pixels)', pixelLimit('--max-pixels'))
     .option(
       '--write-s3-tags',
       "write each object's tags back as S3 object tags `siglip:<label>` = score (S3 sources with labels only; " +

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { RunFolder } from '@siglip-batch/io';
-import { RunRegistry, type RunState } from '@siglip-batch/pipeline';
+import { RunRegistry, readCancelMarker, type RunState } from '@siglip-batch/pipeline';
 
 export interface RunStatus {
   run: string;
@@ -98,6 +98,8 @@ export async function statusFromStore(folder: RunFolder, runId: string): Promise
   }
   const listing = await folder.readListing();
   if (!listing) return undefined;
+  // No manifest: a cancelled run says so in its folder (`cancel` wins only before the manifest).
+  const cancelled = await readCancelMarker(folder);
   let done = 0;
   let ok = 0;
   let error = 0;
@@ -117,14 +119,14 @@ export async function statusFromStore(folder: RunFolder, runId: string): Promise
   }
   return {
     run: runId,
-    state: listing.complete ? (done === listing.shardsPlanned ? 'finalizing' : 'running') : 'listing',
+    state: cancelled ? 'cancelled' : listing.complete ? (done === listing.shardsPlanned ? 'finalizing' : 'running') : 'listing',
     shards: { planned: listing.shardsPlanned, done, failed: 0, active: 0, waiting: listing.shardsPlanned - done, listingComplete: listing.complete },
     objects: { planned: listing.objectsPlanned, done: ok + error, ok, error, byErrorCode, inferred: ok },
     rate: null,
     eta: null,
     queue: null,
     workers: null,
-    reason: null,
+    reason: cancelled ? `${cancelled.reason} at ${cancelled.cancelledAt}` : null,
     s3Tags,
     source: 'store',
   };

@@ -9,6 +9,7 @@
 import { Readable } from 'node:stream';
 import * as parquet from 'parquet-wasm';
 import type { RandomAccessBlob } from '../object-store';
+import { guardParquetSource, unlessReadFailed, type GuardedParquetSource } from './guarded-parquet-source';
 import { writerProperties } from './parquet-encoder';
 import { readParquetMetadata } from './parquet-reader';
 import { ERRORS_FILE_ENCODING, PART_FILE_ENCODING } from './parquet-shard-writer';
@@ -63,8 +64,17 @@ export async function mergeParquetFiles(sources: readonly MergeSource[], options
     ...encoding,
   });
   const batches = sourceBatches(sources, options.batchSize ?? 1024);
-  const bytes = (await parquet.transformParquetStream(batches, properties)) as ReadableStream<Uint8Array>;
-  return Readable.fromWeb(bytes as import('node:stream/web').ReadableStream<Uint8Array>);
+  const bytes = (await parquet.transformParquetStream(batches.stream, properties)) as ReadableStream<Uint8Array>;
+  const merged = Readable.fromWeb(bytes as import('node:stream/web').ReadableStream<Uint8Array>);
+  // The writer ends its output quietly (a short file) when a source fails to read: that
+  // failure is raised at the end of the output instead.
+  return Readable.from(
+    (async function* () {
+      yield* merged;
+      const error = batches.error();
+      if (error) throw error;
+    })(),
+  );
 }
 
 function schemaShape(fields: ReadonlyArray<{ name: string; type: unknown; nullable: boolean }>): string {
@@ -72,44 +82,59 @@ function schemaShape(fields: ReadonlyArray<{ name: string; type: unknown; nullab
 }
 
 /** The sources' record batches, one file after another, pulled as the writer asks. */
-function sourceBatches(sources: readonly MergeSource[], batchSize: number): ReadableStream<parquet.RecordBatch> {
+function sourceBatches(sources: readonly MergeSource[], batchSize: number): { stream: ReadableStream<parquet.RecordBatch>; error(): Error | undefined } {
   let next = 0;
+  let failure: Error | undefined;
   let file: parquet.ParquetFile | undefined;
   let reader: ReadableStreamDefaultReader<parquet.RecordBatch> | undefined;
+  let guarded: GuardedParquetSource | undefined;
   const release = () => {
+    // A source whose read failed is left alone: its read is still pending inside wasm.
+    if (guarded?.error) return;
     reader?.releaseLock();
     file?.free();
     reader = undefined;
     file = undefined;
   };
-  return new ReadableStream<parquet.RecordBatch>(
+  const stream = new ReadableStream<parquet.RecordBatch>(
     {
       async pull(controller) {
-        for (;;) {
-          if (!reader) {
-            if (next >= sources.length) {
-              controller.close();
-              return;
-            }
-            const source = sources[next++]!;
-            // parquet-wasm only calls size/slice/arrayBuffer on it (see parquet-reader.ts).
-            file = await parquet.ParquetFile.fromFile((await source()) as Blob);
-            reader = ((await file.stream({ batchSize })) as ReadableStream<parquet.RecordBatch>).getReader();
-          }
-          const { done, value } = await reader.read();
-          if (done) {
-            release();
-            continue;
-          }
-          controller.enqueue(value);
-          return;
+        try {
+          await pullOne(controller);
+        } catch (error) {
+          failure ??= error instanceof Error ? error : new Error(String(error));
+          throw failure;
         }
       },
       async cancel() {
-        await reader?.cancel().catch(() => undefined);
+        if (!guarded?.error) await reader?.cancel().catch(() => undefined);
         release();
       },
     },
     { highWaterMark: 0 },
   );
+  return { stream, error: () => failure };
+
+  async function pullOne(controller: ReadableStreamDefaultController<parquet.RecordBatch>): Promise<void> {
+    for (;;) {
+      if (!reader) {
+        if (next >= sources.length) {
+          controller.close();
+          return;
+        }
+        const source = sources[next++]!;
+        // A failed read of a source never reaches wasm (see guarded-parquet-source.ts).
+        guarded = guardParquetSource(await source());
+        file = await unlessReadFailed(guarded, parquet.ParquetFile.fromFile(guarded.blob));
+        reader = ((await unlessReadFailed(guarded, file.stream({ batchSize }))) as ReadableStream<parquet.RecordBatch>).getReader();
+      }
+      const { done, value } = await unlessReadFailed(guarded!, reader.read());
+      if (done) {
+        release();
+        continue;
+      }
+      controller.enqueue(value);
+      return;
+    }
+  }
 }

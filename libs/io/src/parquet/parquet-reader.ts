@@ -5,11 +5,14 @@
  * ranges (`size`, `slice(a, b).arrayBuffer()`), row group by row group. Given bytes, we wrap them
  * in a Blob; given a {@link RandomAccessBlob} (`store.openBlob(key)`: a file Blob, or ranged S3
  * GETs) the file is never read whole. Batches cross from wasm memory as Arrow IPC, one at a time.
+ * A read of the source that fails (the file deleted or replaced meanwhile) fails the call with
+ * the store's error, never wasm (see guarded-parquet-source.ts).
  */
 import type * as arrow from 'apache-arrow';
 import { Arrow } from '../lazy-arrow';
 import * as parquet from 'parquet-wasm';
 import type { RandomAccessBlob } from '../object-store';
+import { guardParquetSource, unlessReadFailed, type GuardedParquetSource } from './guarded-parquet-source';
 
 export type ParquetSource = Uint8Array | Blob | RandomAccessBlob;
 
@@ -32,50 +35,70 @@ export interface ParquetMetadata {
   schema: arrow.Schema;
 }
 
-function toBlob(source: ParquetSource): Blob {
-  // parquet-wasm only calls size/slice/arrayBuffer on it, so a RandomAccessBlob stands in for a Blob.
-  return (source instanceof Uint8Array ? new Blob([source]) : source) as Blob;
-}
-
-async function openParquet(source: ParquetSource): Promise<parquet.ParquetFile> {
+async function openParquet(guarded: GuardedParquetSource): Promise<parquet.ParquetFile> {
+  let file: parquet.ParquetFile;
   try {
-    return await parquet.ParquetFile.fromFile(toBlob(source));
+    file = await unlessReadFailed(guarded, parquet.ParquetFile.fromFile(guarded.blob));
   } catch (error) {
+    // The store's error (a file gone meanwhile) as it is; anything else is the file's fault.
+    if (error === guarded.error) throw error;
     throw new Error(`not a readable Parquet file: ${errorText(error)}`);
   }
+  return file;
 }
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-export async function* readParquetBatches(source: ParquetSource, options: ReadParquetOptions = {}): AsyncGenerator<arrow.RecordBatch> {
-  const file = await openParquet(source);
+/** Frees a file whose read may still be pending in wasm (a failed read): never throws. */
+function release(file: parquet.ParquetFile): void {
   try {
-    const stream = (await file.stream({
-      batchSize: options.batchSize ?? 1024,
-      ...(options.columns ? { columns: options.columns } : {}),
-    })) as ReadableStream<parquet.RecordBatch>;
+    file.free();
+  } catch {
+    // Still borrowed by the pending read: left to it.
+  }
+}
+
+export async function* readParquetBatches(source: ParquetSource, options: ReadParquetOptions = {}): AsyncGenerator<arrow.RecordBatch> {
+  const guarded = guardParquetSource(source);
+  const file = await openParquet(guarded);
+  let failed = false;
+  try {
+    const stream = (await unlessReadFailed(
+      guarded,
+      file.stream({
+        batchSize: options.batchSize ?? 1024,
+        ...(options.columns ? { columns: options.columns } : {}),
+      }),
+    )) as ReadableStream<parquet.RecordBatch>;
     const reader = stream.getReader();
     try {
       for (;;) {
-        const { done, value } = await reader.read();
+        const { done, value } = await unlessReadFailed(guarded, reader.read()).catch((error: unknown) => {
+          failed = true;
+          throw error;
+        });
         if (done) return;
         // intoIPCStream consumes (frees) the wasm batch.
         const table = Arrow.tableFromIPC(value.intoIPCStream());
         yield* table.batches;
       }
     } finally {
-      await reader.cancel().catch(() => undefined);
-      reader.releaseLock();
+      // A stream whose read is stuck on a failed source is left alone: touching it from here
+      // would re-enter the pending wasm call.
+      if (!failed) {
+        await reader.cancel().catch(() => undefined);
+        reader.releaseLock();
+      }
     }
   } finally {
-    file.free();
+    if (!failed) release(file);
   }
 }
 
 export async function readParquetMetadata(source: ParquetSource): Promise<ParquetMetadata> {
-  const file = await openParquet(source);
+  const file = await openParquet(guardParquetSource(source));
   try {
     const metadata = file.metadata();
     const fileMetadata = metadata.fileMetadata();

@@ -7,6 +7,26 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 export const TINY_MODEL_DIR = join(REPO_ROOT, 'fixtures/models/tiny-siglip');
 export const TINY_REFERENCE_DIR = join(REPO_ROOT, 'fixtures/reference/tiny-siglip');
+
+/** A committed random model and the transformers reference computed for it. */
+export interface FamilyFixture {
+  readonly name: string;
+  readonly modelDir: string;
+  readonly referenceDir: string;
+}
+export const TINY_SIGLIP: FamilyFixture = { name: 'tiny-siglip', modelDir: TINY_MODEL_DIR, referenceDir: TINY_REFERENCE_DIR };
+/** SigLIP 2 (fixed resolution): Gemma BPE tokenizer, 64 text positions. */
+export const TINY_SIGLIP2: FamilyFixture = {
+  name: 'tiny-siglip2',
+  modelDir: join(REPO_ROOT, 'fixtures/models/tiny-siglip2'),
+  referenceDir: join(REPO_ROOT, 'fixtures/reference/tiny-siglip2'),
+};
+/** Multilingual SigLIP's geometry: 256 px, patch 16, 64 text positions, multilingual unigram vocabulary. */
+export const TINY_MULTILINGUAL: FamilyFixture = {
+  name: 'tiny-multilingual',
+  modelDir: join(REPO_ROOT, 'fixtures/models/tiny-multilingual'),
+  referenceDir: join(REPO_ROOT, 'fixtures/reference/tiny-multilingual'),
+};
 export const IMAGES_DIR = join(REPO_ROOT, 'fixtures/images');
 export const BROKEN_IMAGES_DIR = join(REPO_ROOT, 'fixtures/images-broken');
 export const LIB_FIXTURES_DIR = join(REPO_ROOT, 'libs/model/test-fixtures');

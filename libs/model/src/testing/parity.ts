@@ -9,7 +9,7 @@ import { allocatePixelBatch } from '../image-preprocessor';
 import { buildLabelSet } from '../label-scorer';
 import type { ModelVariant } from '../model-options';
 import { SiglipModel } from '../siglip-session';
-import { IMAGES_DIR, TINY_MODEL_DIR, TINY_REFERENCE_DIR } from './model-fixtures';
+import { IMAGES_DIR, TINY_REFERENCE_DIR, TINY_SIGLIP, type FamilyFixture } from './model-fixtures';
 
 export interface ReferenceImage {
   file: string;
@@ -39,13 +39,13 @@ export interface Reference {
   versions: Record<string, string>;
 }
 
-export async function readReference(): Promise<Reference> {
-  return JSON.parse(await readFile(join(TINY_REFERENCE_DIR, 'reference.json'), 'utf8')) as Reference;
+export async function readReference(referenceDir = TINY_REFERENCE_DIR): Promise<Reference> {
+  return JSON.parse(await readFile(join(referenceDir, 'reference.json'), 'utf8')) as Reference;
 }
 
 /** The resized uint8 RGB image the PIL processor produced (reference PNG), interleaved. */
-export async function referencePixels(relativePath: string): Promise<Uint8Array> {
-  const { data, info } = await sharp(join(TINY_REFERENCE_DIR, relativePath), { ignoreIcc: true }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+export async function referencePixels(relativePath: string, referenceDir = TINY_REFERENCE_DIR): Promise<Uint8Array> {
+  const { data, info } = await sharp(join(referenceDir, relativePath), { ignoreIcc: true }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== 3) throw new Error(`${relativePath}: expected RGB`);
   return new Uint8Array(data.buffer, data.byteOffset, data.length);
 }
@@ -97,9 +97,9 @@ function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Runs our preprocessing, tokenizer and model over the reference's images, texts and labels. */
-export async function measureParity(variant: ModelVariant = 'fp32'): Promise<ParityReport> {
-  const reference = await readReference();
-  const model = await SiglipModel.load(TINY_MODEL_DIR, { variant, intraOpThreads: 1, verifyContentHash: false });
+export async function measureParity(variant: ModelVariant = 'fp32', fixture: FamilyFixture = TINY_SIGLIP): Promise<ParityReport> {
+  const reference = await readReference(fixture.referenceDir);
+  const model = await SiglipModel.load(fixture.modelDir, { variant, intraOpThreads: 1, verifyContentHash: false });
   try {
     const dim = model.embedDim;
     const per = model.preprocessor.valuesPerImage;
@@ -134,7 +134,7 @@ export async function measureParity(variant: ModelVariant = 'fp32'): Promise<Par
     for (let i = 0; i < count; i++) {
       const image = reference.images[i]!;
       const target = image.alt ?? image;
-      const expected = await referencePixels(target.pixels);
+      const expected = await referencePixels(target.pixels, fixture.referenceDir);
       const ours = resized[i]!;
       let sumAbs = 0;
       let within2 = 0;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalObjectStore, RunFolder, encodePartFile, readParquetBatches, readVectorColumn, shardFileMetadata } from '@siglip-batch/io';
 import { partKey, type RunManifest } from '@siglip-batch/jobs';
-import { compactRun } from './run-compactor';
+import { DEFAULT_COMPACT_GRACE_MS, compactRun } from './run-compactor';
 import { RunNotFinalisedError } from './run-not-finalised-error';
 
 const D = 4;
@@ -75,12 +75,22 @@ async function readAll(manifest: RunManifest): Promise<{ uris: string[]; vectors
 }
 
 describe('compactRun (local store)', () => {
-  it('merges parts into files of the target size, keeps every row and bit, deletes the old files, and is idempotent', async () => {
+  it('merges parts into files of the target size, keeps every row and bit, deletes the old files after their grace, and is idempotent', async () => {
     const embeddings = await writeRun([3, 3, 3, 3, 3, 1]);
-    const before = await readAll((await folder.readManifest())!);
+    const oldManifest = (await folder.readManifest())!;
+    const before = await readAll(oldManifest);
     const result = await compactRun({ folder, targetRows: 6 });
-    expect(result).toMatchObject({ before: { parts: 6, errors: 0 }, after: { parts: 3, errors: 0 }, deleted: 6, rows: 16 });
+    // The replaced files stay for their grace period: a reader holding the old manifest still reads them.
+    expect(result).toMatchObject({ before: { parts: 6, errors: 0 }, after: { parts: 3, errors: 0 }, deleted: 0, kept: 6, rows: 16 });
+    expect(Date.parse(result.keptUntil!)).toBe(Date.parse((await folder.readManifest())!.compaction!.compactedAt) + DEFAULT_COMPACT_GRACE_MS);
+    expect((await readAll(oldManifest)).uris).toEqual(before.uris);
     const manifest = (await folder.readManifest())!;
+    expect(manifest.compaction).toMatchObject({ graceSeconds: DEFAULT_COMPACT_GRACE_MS / 1000 });
+    expect(new Set(manifest.compaction!.replaced.map((entry) => entry.retiredAt))).toEqual(new Set([manifest.compaction!.compactedAt]));
+    // A later compact once the grace has passed (here: a grace of 0) is the cleanup: nothing else changes.
+    const cleanup = await compactRun({ folder, targetRows: 6, graceMs: 0 });
+    expect(cleanup).toMatchObject({ written: [], deleted: 6, kept: 0, keptUntil: null });
+    expect(await folder.readManifest()).toEqual(manifest);
     expect(manifest.parts.map((p) => [p.shard, p.rows])).toEqual([
       [0, 6],
       [2, 6],
@@ -91,13 +101,17 @@ describe('compactRun (local store)', () => {
     expect(Buffer.from(after.vectors.buffer).equals(Buffer.from(embeddings.buffer))).toBe(true);
     expect((await readdir(join(root, 'out', 'run-1'))).filter((name) => name.endsWith('.parquet')).sort()).toEqual(manifest.parts.map((p) => p.key).sort());
 
-    const again = await compactRun({ folder, targetRows: 6 });
+    const again = await compactRun({ folder, targetRows: 6, graceMs: 0 });
     expect(again).toMatchObject({ written: [], deleted: 0 });
     expect(await folder.readManifest()).toEqual(manifest);
 
     // A bigger target merges the merged files; old names still map to the file with their rows.
     await compactRun({ folder, targetRows: 100 });
     const final = (await folder.readManifest())!;
+    // The first merge's files left the manifest now; the original parts keep their earlier time.
+    const retired = new Map(final.compaction!.replaced.map((entry) => [entry.key, entry.retiredAt]));
+    expect(retired.get(partKey(0))).toBe(manifest.compaction!.compactedAt);
+    expect(retired.get(manifest.parts[0]!.key)).toBe(final.compaction!.compactedAt);
     expect(final.parts).toHaveLength(1);
     expect(new Set(final.compaction!.replaced.map((e) => e.into))).toEqual(new Set([final.parts[0]!.key]));
     expect(final.compaction!.replaced.map((e) => e.key)).toEqual(expect.arrayContaining([partKey(0), partKey(5), ...manifest.parts.map((p) => p.key)]));

@@ -10,12 +10,15 @@
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { isObjectStoreError, openLocation, type S3Options } from '@siglip-batch/io';
 import { SIDECAR_FILE, computeContentHash } from '@siglip-batch/model';
+import { resolveHubModel } from './hub-model-cache';
+import { defaultModelCacheRoot, VERIFIED_MARKER } from './model-cache-layout';
+import { hubClientOptionsFromEnv } from './hub-model-pull';
+import { isHubModelUri } from './hub-model-ref';
 
 export interface ModelCacheOptions {
   s3?: S3Options;
@@ -34,16 +37,9 @@ export interface CachedModel {
 }
 
 const sidecarSchema = z.object({ content_hash: z.string().regex(/^[0-9a-f]{64}$/) }).passthrough();
-/** Written into an entry after its hash was verified; an entry without it is not trusted. */
-const VERIFIED_MARKER = '.siglip-batch-verified';
 
 export function isRemoteModelUri(model: string): boolean {
   return /^s3:\/\//i.test(model);
-}
-
-export function defaultModelCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env['SIGLIP_BATCH_CACHE']?.trim();
-  return base ? join(base, 'models') : join(homedir(), '.cache', 'siglip-batch', 'models');
 }
 
 export class ModelCache {
@@ -114,7 +110,11 @@ async function exists(path: string): Promise<boolean> {
 }
 
 
-/** `--model`: a local directory as given, or an `s3://…` model folder through the cache. */
-export async function resolveModelLocation(model: string, s3: S3Options = {}): Promise<string> {
+/**
+ * `--model`: a local directory as given, an `s3://…` model folder or one variant of an
+ * `hf://org/name[@revision]` Hub repository (`HF_ENDPOINT`, `HF_TOKEN`) through the cache.
+ */
+export async function resolveModelLocation(model: string, s3: S3Options = {}, options: { variant?: string } = {}): Promise<string> {
+  if (isHubModelUri(model)) return (await resolveHubModel(model, { ...options, client: hubClientOptionsFromEnv() })).dir;
   return isRemoteModelUri(model) ? (await new ModelCache({ s3 }).resolve(model)).dir : model;
 }

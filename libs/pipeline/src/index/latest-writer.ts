@@ -56,6 +56,20 @@ export async function writeLatest(output: { store: ObjectStore; prefix: string }
     if (!uris) byFile.set(fileId, (uris = new Map()));
     uris.set(entry.uri, entry.finalizedAt);
   }
+  // A file mapped through a manifest read earlier may be gone since: a compaction of that run
+  // meanwhile (past its grace period) moved its rows. Mapped again through the run's current
+  // manifest, it is read once more; a file that maps to itself is really missing.
+  const readRunFile = async (run: string, file: string) => {
+    const folder = new RunFolder(output, run);
+    const read = (key: string) => readPartRows(() => store.openBlob(folder.keyOf(key)), { withTags: true });
+    try {
+      return await read(file);
+    } catch (error) {
+      const now = runFileMap((await folder.readManifest().catch(() => undefined)) ?? {})(file);
+      if (now === file) throw error;
+      return read(now);
+    }
+  };
   const previous = await getJson(store, `${prefix}${LATEST_DIR}_latest.json`, latestPointerSchema);
   const stamp = Date.now().toString(36);
   const files: LatestPointer['files'] = [];
@@ -97,8 +111,7 @@ export async function writeLatest(output: { store: ObjectStore; prefix: string }
     };
     for (const [fileId, uris] of byFile) {
       const [run, file] = fileId.split('\0') as [string, string];
-      const folder = new RunFolder(output, run);
-      const rows = await readPartRows(() => store.openBlob(folder.keyOf(file)), { withTags: true });
+      const rows = await readRunFile(run, file);
       rows.uri.forEach((uri, index) => {
         const finalizedAt = uris.get(uri);
         if (finalizedAt !== undefined) chunk.push({ rows, index, run, finalizedAt });

@@ -9,3 +9,4 @@ export * from './run-retagger';
 export * from './onnx-dot';
 export * from './vector-cache';
 export * from './vector-cache-search';
+export * from './manifest-retry';

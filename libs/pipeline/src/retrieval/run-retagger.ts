@@ -14,6 +14,7 @@ import {
 } from '@siglip-batch/io';
 import { RUN_LAYOUT, type LabelSpec, type RunManifest } from '@siglip-batch/jobs';
 import type { LabelScorer } from '@siglip-batch/model';
+import { withManifestRetry } from './manifest-retry';
 import { readPartRows } from './part-rows';
 
 export interface RetagOptions {
@@ -28,10 +29,24 @@ export interface RetagOptions {
 }
 
 export async function retagRun(options: RetagOptions): Promise<RunManifest> {
+  const { source, target } = options;
+  if (await target.readManifest()) throw new Error(`${target.uriOf('')} already has a manifest: choose another --out`);
+  // A compaction of the source meanwhile: start over on its new manifest, without the files
+  // written under the old one's keys (see manifest-retry.ts).
+  const written = new Set<string>();
+  return withManifestRetry(source, options.manifest, (manifest) => retagOnce({ ...options, manifest }, written), {
+    onRetry: async (_error, current) => {
+      const kept = new Set([...current.parts, ...current.errors].map((file) => file.key));
+      for (const key of written) if (!kept.has(key)) await target.store.delete(target.keyOf(key));
+      written.clear();
+    },
+  });
+}
+
+async function retagOnce(options: RetagOptions, written: Set<string>): Promise<RunManifest> {
   const { source, manifest, target, scorer } = options;
   const labelNames = options.labels.map((label) => label.label);
   if (scorer.dim !== manifest.embeddingDim) throw new Error(`the model embeds in ${scorer.dim} dimensions, the run has ${manifest.embeddingDim}`);
-  if (await target.readManifest()) throw new Error(`${target.uriOf('')} already has a manifest: choose another --out`);
   const started = new Date().toISOString();
   let preprocessing = 'unknown';
   const parts: RunManifest['parts'] = [];
@@ -50,11 +65,13 @@ export async function retagRun(options: RetagOptions): Promise<RunManifest> {
     });
     const { metadata: _old, ...columns } = rows;
     const bytes = encodePartFile({ ...columns, scores, tags, labels: labelNames, metadata });
+    written.add(part.key);
     await target.store.put(target.keyOf(part.key), bytes, { contentType: 'application/vnd.apache.parquet' });
     parts.push({ ...part, rows: count });
     options.onPart?.(index + 1, manifest.parts.length);
   }
   for (const file of manifest.errors) {
+    written.add(file.key);
     await target.store.put(target.keyOf(file.key), await source.store.get(source.keyOf(file.key)), { contentType: 'application/vnd.apache.parquet' });
   }
   await target.writeLabels(

@@ -22,6 +22,7 @@ import type { RunManifest } from '@siglip-batch/jobs';
 import { duckDbTopK } from './duckdb-search';
 import { scanEmbeddings, type SearchHit } from './embedding-scan';
 import { TopK } from './top-k';
+import { withManifestRetry } from './manifest-retry';
 import { ensureVectorCache } from './vector-cache';
 import { VectorSearcher, type VectorSearchTimings } from './vector-cache-search';
 
@@ -70,13 +71,18 @@ export interface PreparedRunSearch {
  * that a caller can do it while the model loads. Close `searcher` when done.
  */
 export async function prepareRunSearch(options: Omit<SearchRunOptions, 'query' | 'k' | 'engine'>): Promise<PreparedRunSearch> {
-  const { folder, manifest } = options;
-  const rows = manifest.parts.reduce((n, part) => n + part.rows, 0);
+  const { folder } = options;
   const started = performance.now();
-  const entry = await ensureVectorCache(folder, manifest, {
-    ...(options.cacheRoot ? { root: options.cacheRoot } : {}),
-    ...(options.onCacheProgress ? { onProgress: options.onCacheProgress } : {}),
-  });
+  // A compaction may replace the parts while the cache is built: then it is built once more
+  // from the new manifest (see manifest-retry.ts).
+  const { entry, manifest } = await withManifestRetry(folder, options.manifest, async (manifest) => ({
+    manifest,
+    entry: await ensureVectorCache(folder, manifest, {
+      ...(options.cacheRoot ? { root: options.cacheRoot } : {}),
+      ...(options.onCacheProgress ? { onProgress: options.onCacheProgress } : {}),
+    }),
+  }));
+  const rows = manifest.parts.reduce((n, part) => n + part.rows, 0);
   const cacheMs = performance.now() - started;
   if (entry.rows !== rows) throw new Error(`the vector cache of ${folder.uriOf('')} has ${entry.rows} rows, the manifest ${rows}`);
   if (entry.dim !== manifest.embeddingDim) throw new Error(`the vector cache of ${folder.uriOf('')} has ${entry.dim} dimensions, the manifest ${manifest.embeddingDim}`);
@@ -85,6 +91,13 @@ export async function prepareRunSearch(options: Omit<SearchRunOptions, 'query' |
 }
 
 export async function searchRun(options: SearchRunOptions): Promise<SearchRunResult> {
+  if (options.engine === undefined || options.engine === 'cache') return searchRunOnce(options);
+  // The other engines read the parts for every query: a compaction meanwhile means reading the
+  // new manifest's files instead (see manifest-retry.ts).
+  return withManifestRetry(options.folder, options.manifest, (manifest) => searchRunOnce({ ...options, manifest }));
+}
+
+async function searchRunOnce(options: SearchRunOptions): Promise<SearchRunResult> {
   const { folder, manifest, query, k } = options;
   if (query.length !== manifest.embeddingDim) {
     throw new Error(`the query has ${query.length} dimensions, run ${manifest.runId} stores ${manifest.embeddingDim}`);

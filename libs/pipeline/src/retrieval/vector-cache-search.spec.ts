@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, truncateSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, truncateSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -6,7 +6,7 @@ import { encodePartFile, type RunFolder } from '@siglip-batch/io';
 import type { RunManifest } from '@siglip-batch/jobs';
 import { openRunFolderUri, readFinishedManifest } from './run-folder-uri';
 import { searchRun } from './run-search';
-import { VECTOR_CACHE_FILES } from './vector-cache';
+import { UNUSED_ENTRY_GRACE_MS, VECTOR_CACHE_FILES } from './vector-cache';
 
 /**
  * The cache engine (int8 scan + exact re-rank) against a brute-force float64 reference over the
@@ -177,7 +177,7 @@ describe('search cache engine: the cache follows the manifest', () => {
   const entries = () =>
     readdirSync(cacheRoot).flatMap((folderHash) => readdirSync(join(cacheRoot, folderHash)).filter((n) => !n.startsWith('.')).map((n) => join(cacheRoot, folderHash, n)));
 
-  it('is built on the first search, reused, rebuilt when the manifest is rewritten, and the stale entry removed', async () => {
+  it('is built on the first search, reused, rebuilt when the manifest is rewritten, and the stale entry removed once unused', async () => {
     const first = await writeRun('stale', [400, 300], 10, anchor, '2026-11-28T01:00:00.000Z');
     const manifest1 = await readFinishedManifest(first.folder);
     const query = first.vectors.slice(123 * DIM, 124 * DIM);
@@ -200,14 +200,19 @@ describe('search cache engine: the cache follows the manifest', () => {
     expect(rebuilt.rows).toBe(750);
     expectSameTopK(rebuilt.hits, reference(second, query, 5));
     expect(rebuilt.hits.every((hit) => hit.uri.includes('img-20-'))).toBe(true);
-    expect(entries()).toHaveLength(1);
-    expect(entries()[0]).not.toBe(oldEntry);
+    // The old entry was used a moment ago (a search of the old manifest may still read it): kept.
+    expect(entries()).toHaveLength(2);
+    const newEntry = entries().find((entry) => entry !== oldEntry)!;
+    // Unused for longer than the grace: the next build removes it.
+    const longAgo = new Date(Date.now() - UNUSED_ENTRY_GRACE_MS - 60_000);
+    utimesSync(join(oldEntry!, VECTOR_CACHE_FILES.meta), longAgo, longAgo);
 
     // A damaged entry (a file cut short) is never read: it is rebuilt.
-    truncateSync(join(entries()[0]!, VECTOR_CACHE_FILES.codes), 100);
+    truncateSync(join(newEntry, VECTOR_CACHE_FILES.codes), 100);
     const repaired = await searchRun({ folder: second.folder, manifest: manifest2, query, k: 5, cacheRoot });
     expect(repaired.cacheBuilt).toBe(true);
     expect(repaired.hits).toEqual(rebuilt.hits);
+    expect(entries()).toEqual([newEntry]);
     second.folder.store.close();
   });
 

@@ -16,12 +16,13 @@
  *
  * An entry lives at `<root>/<hash of the run folder URI>/<hash of the manifest's content and the
  * format>`: a rewritten manifest (compaction, a re-run) names another entry, so a stale copy is
- * never read; building the new one removes the folder's older entries. An entry is built in a
- * temp dir and renamed into place, and is only used when every file has the size its
- * `meta.json` implies.
+ * never read; building the new one removes the folder's older entries that no search has used
+ * for {@link UNUSED_ENTRY_GRACE_MS} (a search of the old manifest may still be between finding
+ * its entry and reading it: every use touches `meta.json`). An entry is built in a temp dir and
+ * renamed into place, and is only used when every file has the size its `meta.json` implies.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, open, readFile, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, readdir, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type * as arrow from 'apache-arrow';
@@ -29,6 +30,9 @@ import { readParquetBatches, type RunFolder } from '@siglip-batch/io';
 import type { RunManifest } from '@siglip-batch/jobs';
 import { int8Stride } from './int8-dot-kernel';
 import { quantizeRows } from './int8-quantizer';
+
+/** An entry of an older manifest is removed once no search has used it for this long. */
+export const UNUSED_ENTRY_GRACE_MS = 3600 * 1000;
 
 /** Bumped whenever the files of an entry change meaning: older entries are then never read. */
 export const VECTOR_CACHE_FORMAT = 2;
@@ -90,7 +94,12 @@ export async function ensureVectorCache(folder: RunFolder, manifest: RunManifest
   const key = vectorCacheKey(folder.uriOf(''), manifest);
   const dir = join(root, key);
   const existing = await readMeta(dir);
-  if (existing) return entryOf(dir, existing, false);
+  if (existing) {
+    // In use: not removed by a build of a newer manifest's entry for a while.
+    const now = new Date();
+    await utimes(join(dir, VECTOR_CACHE_FILES.meta), now, now).catch(() => undefined);
+    return entryOf(dir, existing, false);
+  }
   const folderDir = join(root, key.split('/')[0]!);
   await mkdir(folderDir, { recursive: true });
   const temp = await mkdtemp(join(folderDir, '.build-'));
@@ -138,7 +147,7 @@ async function buildEntry(temp: string, folder: RunFolder, manifest: RunManifest
     for (const part of manifest.parts) {
       if (part.rows === 0) continue;
       const blob = await folder.store.openBlob(folder.keyOf(part.key));
-      for await (const batch of readParquetBatches(blob, { columns: ['uri', 'embedding'], batchSize: 8192 })) {
+      for await (const batch of withFileContext(folder.uriOf(part.key), readParquetBatches(blob, { columns: ['uri', 'embedding'], batchSize: 8192 }))) {
         const lines: string[] = [];
         const uriColumn = batch.getChild('uri')!;
         for (let i = 0; i < batch.numRows; i++) {
@@ -177,15 +186,32 @@ async function buildEntry(temp: string, folder: RunFolder, manifest: RunManifest
   return meta;
 }
 
+/** Read errors that do not say which file (a local file gone: "The blob could not be read") get its URI. */
+async function* withFileContext<T>(uri: string, batches: AsyncGenerator<T>): AsyncGenerator<T> {
+  try {
+    yield* batches;
+  } catch (error) {
+    const message = (error as Error).message ?? String(error);
+    if (message.includes(uri)) throw error;
+    throw new Error(`${uri}: ${message}`, { cause: error });
+  }
+}
+
 function bytesOf(view: ArrayBufferView): Uint8Array {
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }
 
-/** Entries of the same run folder for other manifests (or formats) can never be read again. */
+/**
+ * Entries of the same run folder for other manifests (or formats) are never found again by a
+ * new search; one still in use by a search that found it earlier is left until unused.
+ */
 async function removeOlderEntries(folderDir: string, keep: string): Promise<void> {
+  const before = Date.now() - UNUSED_ENTRY_GRACE_MS;
   for (const name of await readdir(folderDir)) {
     // Dot-names are builds in progress (this process's is already renamed).
     if (name.startsWith('.') || join(folderDir, name) === keep) continue;
+    const usedAt = await stat(join(folderDir, name, VECTOR_CACHE_FILES.meta)).then((s) => s.mtimeMs, () => 0);
+    if (usedAt > before) continue;
     await rm(join(folderDir, name), { recursive: true, force: true });
   }
 }
