@@ -82,6 +82,12 @@ describe('S3ObjectStore', () => {
         for (let offset = 0; offset < bytes.length; offset += 1024 * 1024) {
           yield bytes.subarray(offset, offset + 1024 * 1024);
           await new Promise((resolve) => setTimeout(resolve, 5));
+          // Hold the rest of the body until the first part is in (and the signal fired): on a
+          // loaded machine every part could otherwise be queued, and the upload completed,
+          // before the first part's response arrives.
+          if (offset >= TEST_PART_SIZE && !controller.signal.aborted) {
+            await new Promise((resolve) => controller.signal.addEventListener('abort', resolve, { once: true }));
+          }
         }
       })(),
     );
