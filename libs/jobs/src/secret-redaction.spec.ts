@@ -48,15 +48,17 @@ describe('redactSecrets', () => {
       REDIS_URL: `redis://default:${encodeURIComponent('p@ss/word!')}@h:6379`,
       AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG',
       SIGLIP_BATCH_DASHBOARD_PASSWORD: 'dash-board-pw',
+      HF_TOKEN: 'hf_abcdefghijklmnop',
     };
     const out = redactSecrets('auth p@ss/word! and p%40ss%2Fword! failed; key wJalrXUtnFEMI/K7MDENG; dash-board-pw; default user', env);
     expect(out).toBe('auth *** and *** failed; key ***; ***; default user');
+    expect(redactSecrets('Authorization: Bearer hf_abcdefghijklmnop', env)).toBe('Authorization: Bearer ***');
     expect(redactSecrets('x', { REDIS_URL: `redis://h:1/?password=${SECRET}` })).toBe('x');
     expect(redactSecrets(`said ${SECRET}`, { REDIS_URL: `redis://h:1/?password=${SECRET}` })).toBe('said ***');
   });
 
-  it('leaves URIs without credentials alone: S3 keys may hold @', () => {
-    for (const text of ['s3://bucket/img@2x.png', 'redis://127.0.0.1:6379', 'file:///data/a@b.jpg', 'http://127.0.0.1:3000/runs/r-1?refresh=5', 'key=value user alice']) {
+  it('leaves URIs without credentials alone: S3 keys may hold @, hf:// names a revision after @', () => {
+    for (const text of ['s3://bucket/img@2x.png', 'hf://org/siglip-base@0123abcd', 'hf://org/name@v1.0 pulled', 'redis://127.0.0.1:6379', 'file:///data/a@b.jpg', 'http://127.0.0.1:3000/runs/r-1?refresh=5', 'key=value user alice']) {
       expect(redactSecrets(text, {})).toBe(text);
     }
   });

@@ -25,10 +25,11 @@ const MASK = '***';
  * `scheme://` then the authority's user-info up to its last `@`. The user-info is taken up to
  * the next whitespace or quote rather than the next `/`, so a password holding an unencoded
  * `/`, `?` or `#` (which no URL parser reads as a password, but a person may still type) is
- * hidden too. `s3://` and `file://` URIs have no user-info, and their keys may hold `@`.
+ * hidden too. `s3://`, `file://` and `hf://` URIs have no user-info: their keys may hold `@`, and
+ * `hf://org/name@revision` names a revision.
  * ioredis also takes protocol-relative `//:password@host`.
  */
-const USER_INFO = /(\b(?!s3:|file:)[a-z][a-z0-9+.-]*:\/\/|(?<![:/\w])\/\/)((?:[^\s"'<>`@]*@)+)/gi;
+const USER_INFO = /(\b(?!s3:|file:|hf:)[a-z][a-z0-9+.-]*:\/\/|(?<![:/\w])\/\/)((?:[^\s"'<>`@]*@)+)/gi;
 
 /** Credential parameters of a URL's query (`?`, `&`, `;` before the name). */
 const QUERY_PARAM =
@@ -41,7 +42,7 @@ const HEADER_PAIR = /\b(Credential|Signature|SessionToken|SecretAccessKey|X-Amz-
 const ACCESS_KEY_ID = /\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{12,}\b/g;
 
 /** Variables whose whole value is a secret. */
-const SECRET_VARIABLES = ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_SECURITY_TOKEN', 'AWS_ACCESS_KEY_ID', 'SIGLIP_BATCH_DASHBOARD_PASSWORD'];
+const SECRET_VARIABLES = ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_SECURITY_TOKEN', 'AWS_ACCESS_KEY_ID', 'SIGLIP_BATCH_DASHBOARD_PASSWORD', 'HF_TOKEN'];
 
 /** A value shorter than this is not replaced verbatim: it would blank ordinary words. */
 const MIN_VERBATIM_LENGTH = 6;
@@ -69,7 +70,7 @@ export function redactSecrets(text: string, env: NodeJS.ProcessEnv = process.env
  */
 function maskWholeUrlUserInfo(text: string): string {
   const match = /^(\s*(?:[a-z][a-z0-9+.-]*:)?\/\/)([^\n]*)$/i.exec(text);
-  if (!match || /^\s*(s3|file):/i.test(text)) return text;
+  if (!match || /^\s*(s3|file|hf):/i.test(text)) return text;
   const rest = match[2]!;
   const query = rest.indexOf('?');
   const at = rest.lastIndexOf('@', query === -1 ? undefined : query);
