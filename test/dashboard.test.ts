@@ -8,7 +8,6 @@
  * without the credentials and refuses to start without them configured; on loopback it needs
  * none. Screenshots go to .test-output/ (dashboard.png is the finished run's page).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -16,7 +15,8 @@ import { Redis } from 'ioredis';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RunRegistry, type RunRecord } from '@siglip-batch/pipeline';
-import { CLI, REPO_ROOT, TINY_MODEL, runCli, startWorker, waitForRunEnd, waitForWorkerStart, type WorkerProcess } from './support/cli';
+import { REPO_ROOT, TINY_MODEL, runCli, startWorker, waitForRunEnd, waitForWorkerStart, type WorkerProcess } from './support/cli';
+import { startDashboardProcess, type DashboardProcess } from './support/dashboard-process';
 import { freePort } from './support/free-port';
 import { TEST_AWS_ENV, deleteKeysWithPrefix, emptyAndDeleteBucket, makeS3Client, uniqueName } from './support/harness';
 import { BROKEN_OBJECTS, makeSampleImage } from './support/sample-images';
@@ -38,46 +38,10 @@ delete env['SIGLIP_BATCH_DASHBOARD_USER'];
 delete env['SIGLIP_BATCH_DASHBOARD_PASSWORD'];
 const authEnv = { ...env, SIGLIP_BATCH_DASHBOARD_USER: USER, SIGLIP_BATCH_DASHBOARD_PASSWORD: PASSWORD };
 
-interface Dashboard {
-  child: ChildProcess;
-  url: string;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-/** Starts `siglip-batch dashboard …` and waits for its "listening" line. */
-async function startDashboard(args: string[], processEnv: NodeJS.ProcessEnv): Promise<Dashboard> {
-  const child = spawn(CLI, ['dashboard', ...args], { env: processEnv, cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      child.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      child.kill('SIGTERM');
-    });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const match = /dashboard listening on http:\/\/\S+:(\d+)\//.exec(output);
-    if (match) return { child, url: `http://127.0.0.1:${match[1]}`, output: () => output, stop };
-    if (child.exitCode !== null) throw new Error(`dashboard exited with ${child.exitCode}: ${output}`);
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`dashboard did not start within 60 s: ${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 let s3: S3Client;
 let redis: Redis;
 let registry: RunRegistry;
-let dashboard: Dashboard | undefined;
+let dashboard: DashboardProcess | undefined;
 let browser: Browser | undefined;
 let context: BrowserContext;
 let page: Page;
@@ -105,7 +69,7 @@ beforeAll(async () => {
   expect(enqueued.code, enqueued.stderr).toBe(0);
   queueName = (JSON.parse(enqueued.stdout) as { queue: string }).queue;
 
-  dashboard = await startDashboard(['--host', '0.0.0.0', '--port', String(await freePort()), '--refresh', '2'], authEnv);
+  dashboard = await startDashboardProcess(['--host', '0.0.0.0', '--port', String(await freePort()), '--refresh', '2'], authEnv);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   context = await browser.newContext({ httpCredentials: { username: USER, password: PASSWORD }, viewport: { width: 1280, height: 900 } });
   page = await context.newPage();
@@ -266,7 +230,7 @@ describe('siglip-batch dashboard', () => {
   });
 
   it('binds to 127.0.0.1 by default and needs no auth there', async () => {
-    const local = await startDashboard(['--port', String(await freePort())], env);
+    const local = await startDashboardProcess(['--port', String(await freePort())], env);
     try {
       expect(local.output()).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+\//);
       const response = await fetch(`${local.url}/api/runs`);
