@@ -15,9 +15,20 @@
  *    small run of its own width: its figures are the fixed costs of a query, to be added to the
  *    1M search of part 1 (and to the real model's load and inference, which it cannot show).
  * 3. Optionally (`--duckdb`, `--scan`), the other engines over the same Parquet files.
+ * 4. Optionally (`--lance`), the run's LanceDB table (`siglip-batch index`): build time, size,
+ *    peak RSS, query latency and recall@k against the exact top-k (search-bench-lance.ts), for
+ *    `--lance-queries` text and 8 image queries, at the table's search defaults and at each
+ *    `--lance-sweep nprobes:refine,…` pair. The table is kept in DIR/lancedb unless `--lance-rebuild`.
  *
  *   npx tsx bench/search-bench.ts [--rows 1000000] [--files 8] [--k 10] [--reps 5] [--cli-reps 3]
  *     [--dir DIR] [--keep] [--keep-cache] [--no-verify] [--duckdb] [--scan]
+ *     [--lance] [--lance-rebuild] [--lance-queries 20] [--lance-sweep 40:20,80:40]
+ *     [--clusters N] [--no-cache]
+ *
+ * `--clusters N`: rows drawn around N random centres instead of uniformly (real embeddings are
+ * clustered; uniform random vectors are the worst case of any ANN index), "text" queries near a
+ * centre. `--no-cache` skips part 1 (then `--lance` takes the exact top-k from LanceDB's own
+ * exhaustive float32 scan).
  *
  * Data: random unit vectors in `--files` part files (libs/io `encodePartFile`, zstd) of a local
  * run folder under `--dir` (reused when it already holds them; default a temp dir, removed
@@ -32,6 +43,7 @@ import { parseArgs } from 'node:util';
 import { encodePartFile } from '@siglip-batch/io';
 import type { RunManifest } from '@siglip-batch/jobs';
 import { openRunFolderUri, prepareRunSearch, searchRun, type SearchEngine } from '@siglip-batch/pipeline';
+import { clusteredVectors, lanceBench, nearCentre } from './search-bench-lance';
 
 const { values: args } = parseArgs({
   options: {
@@ -46,6 +58,12 @@ const { values: args } = parseArgs({
     'no-verify': { type: 'boolean', default: false },
     duckdb: { type: 'boolean', default: false },
     scan: { type: 'boolean', default: false },
+    lance: { type: 'boolean', default: false },
+    'lance-rebuild': { type: 'boolean', default: false },
+    'lance-queries': { type: 'string', default: '20' },
+    'lance-sweep': { type: 'string', default: '' },
+    clusters: { type: 'string', default: '0' },
+    'no-cache': { type: 'boolean', default: false },
   },
 });
 const ROWS = Number(args.rows);
@@ -54,6 +72,7 @@ const K = Number(args.k);
 const REPS = Number(args.reps);
 const CLI_REPS = Number(args['cli-reps']);
 const DIM = 1152;
+const CLUSTERS = Number(args.clusters);
 const dir = resolve(args.dir ?? join(tmpdir(), `siglip-search-bench-${ROWS}`));
 const runDir = join(dir, 'bench-run');
 const cacheRoot = join(dir, 'cache');
@@ -89,6 +108,11 @@ function unitVectors(rows: number, seed: number, dim = DIM): Float32Array {
     for (let i = 0; i < dim; i++) values[r * dim + i]! *= scale;
   }
   return values;
+}
+
+/** Rows `first …` of the data: file f is generated with seed f + 1. */
+function vectorsOf(rows: number, seed: number, first: number): Float32Array {
+  return CLUSTERS > 0 ? clusteredVectors(rows, seed, first, CLUSTERS, DIM) : unitVectors(rows, seed);
 }
 
 const partKey = (f: number) => `part-${String(f).padStart(8, '0')}.parquet`;
@@ -138,7 +162,7 @@ async function generate(): Promise<void> {
     const rows = rowsOf(f);
     const path = join(runDir, partKey(f));
     if (!existsSync(path)) {
-      const size = writePart(path, first, rows, unitVectors(rows, f + 1), DIM);
+      const size = writePart(path, first, rows, vectorsOf(rows, f + 1, first), DIM);
       console.log(`wrote ${path}: ${rows} rows, ${(size / 1e6).toFixed(0)} MB`);
     }
     first += rows;
@@ -159,9 +183,9 @@ const manifest = manifestOf('bench-run', ROWS, FILES, DIM, {
 
 // "image": stored row `target` (file 3 was generated with seed 4: its first row) must come first.
 const target = Array.from({ length: 3 }, (_, f) => rowsOf(f)).reduce((a, b) => a + b, 0);
-const imageQuery = unitVectors(1, 4);
+const imageQuery = vectorsOf(1, 4, target);
 const expected = `s3://bench/images/${String(target).padStart(8, '0')}.jpg`;
-const textQuery = (rep: number) => unitVectors(1, 1000 + rep);
+const textQuery = (rep: number) => (CLUSTERS > 0 ? nearCentre(1000 + rep, CLUSTERS, DIM) : unitVectors(1, 1000 + rep));
 
 interface QueryFigures {
   totalMs: number;
@@ -227,13 +251,13 @@ const print = (label: string, f: QueryFigures) =>
 
 console.log(`\n1. cache engine, in process, ${ROWS.toLocaleString('en')} rows × ${DIM}, k = ${K}`);
 if (!args['keep-cache']) rmSync(cacheRoot, { recursive: true, force: true });
-{
+if (!args['no-cache']) {
   const first = await cacheQuery(imageQuery);
   if (first.hits[0]!.uri !== expected) throw new Error(`best hit ${first.hits[0]!.uri}, expected ${expected}`);
   print(args['keep-cache'] ? 'first query (cache kept)' : 'first query (builds the cache)', first.figures);
 }
 for (const kind of ['image', 'text'] as const) {
-  for (let rep = 1; rep <= REPS; rep++) {
+  for (let rep = 1; rep <= (args['no-cache'] ? 0 : REPS); rep++) {
     const query = kind === 'image' ? imageQuery : textQuery(rep);
     const { hits, figures } = await cacheQuery(query);
     if (kind === 'image' && hits[0]!.uri !== expected) throw new Error(`best hit ${hits[0]!.uri}, expected ${expected}`);
@@ -248,6 +272,25 @@ for (const kind of ['image', 'text'] as const) {
     figureRows.push([kind, figures]);
     print(`${kind} query ${rep}`, figures);
   }
+}
+
+// 4 (run here, while the cache is at hand for the exact top-k). The table is built from the
+// run's manifest, written for it.
+if (args.lance) {
+  writeFileSync(join(runDir, '_manifest.json'), JSON.stringify(manifest));
+  const firstRows = (f: number) => Array.from({ length: f }, (_, g) => rowsOf(g)).reduce((a, b) => a + b, 0);
+  const images = Array.from({ length: Math.min(8, FILES) }, (_, f) => ({ kind: 'image' as const, vector: vectorsOf(1, f + 1, firstRows(f)) }));
+  const texts = Array.from({ length: Number(args['lance-queries']) }, (_, i) => ({ kind: 'text' as const, vector: textQuery(100 + i) }));
+  await lanceBench({
+    runDir,
+    dir,
+    k: K,
+    rows: ROWS,
+    queries: [...images, ...texts],
+    ...(args['no-cache'] ? {} : { exact: async (query: Float32Array) => (await cacheQuery(query)).hits.map((hit) => hit.uri) }),
+    rebuild: args['lance-rebuild'],
+    sweep: args['lance-sweep'] ? args['lance-sweep'].split(',').map((pair) => pair.split(':').map(Number) as [number, number]) : [],
+  });
 }
 
 // 2. The CLI end to end, tiny model, on a small run of its width.

@@ -115,7 +115,8 @@ async function readRun(run: string): Promise<RunTables> {
   const fetch = (files: RunManifest['parts']) =>
     Promise.all(
       files.map(async (file) => {
-        const path = join(dir, file.key);
+        // Keys hold a folder (`parts/…`): one flat file name per key.
+        const path = join(dir, file.key.replaceAll('/', '_'));
         writeFileSync(path, await readObject(`out/${run}/${file.key}`));
         return `'${path}'`;
       }),

@@ -195,7 +195,7 @@ describe('siglip-batch dashboard', () => {
     const expected = new Map(BROKEN_OBJECTS.map((broken) => [`s3://${bucket}/src/${broken.name}`, broken.code]));
     for (const [uri, code, , file] of rows) {
       expect(expected.get(uri!), uri).toBe(code);
-      expect(file).toMatch(/^errors-\d{8}\.parquet$/);
+      expect(file).toMatch(/^errors\/errors-\d{8}\.parquet$/);
     }
     await page.screenshot({ path: join(OUTPUT, 'dashboard.png'), fullPage: true });
   });

@@ -62,7 +62,7 @@ describe('siglip-batch embed', () => {
   });
 
   it('runs again as a no-op: finished shards are not processed twice', async () => {
-    const part = join(out, 'local-1', 'part-00000000.parquet');
+    const part = join(out, 'local-1', 'parts', 'part-00000000.parquet');
     const before = statSync(part).mtimeMs;
     const result = await runCli(['embed', '--source', source, '--out', out, '--model', TINY_MODEL, '--run', 'local-1', '--labels', 'cat,dog', '--shard-size', '16'], env);
     expect(result.code, result.stderr).toBe(0);

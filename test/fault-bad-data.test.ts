@@ -92,7 +92,7 @@ describe('fault: bad data', () => {
         const paths: string[] = [];
         for (const part of check.manifest.parts) {
           const response = await world.s3.send(new GetObjectCommand({ Bucket: world.bucket, Key: `out/bad/${part.key}` }));
-          const path = join(work, part.key);
+          const path = join(work, part.key.replaceAll('/', '_'));
           writeFileSync(path, await response.Body!.transformToByteArray());
           paths.push(path);
         }

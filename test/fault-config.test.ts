@@ -148,7 +148,7 @@ describe('fault: bad configuration', () => {
       expect(record!.inferred).toBe(0);
       expect(check.manifest.parts).toEqual([]);
       const errorsFile = join(work, 'outside-errors.parquet');
-      const object = await world.s3.send(new GetObjectCommand({ Bucket: world.bucket, Key: 'out/outside/errors-00000000.parquet' }));
+      const object = await world.s3.send(new GetObjectCommand({ Bucket: world.bucket, Key: 'out/outside/errors/errors-00000000.parquet' }));
       writeFileSync(errorsFile, await object.Body!.transformToByteArray());
       const messages = await duck<{ error: string }>(`SELECT error FROM read_parquet('${errorsFile}')`);
       expect(messages.length).toBe(3);

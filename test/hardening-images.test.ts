@@ -128,7 +128,7 @@ describe('hardening: poison images', () => {
         const result = await child;
         expect(result.code, result.stderr).toBe(0);
         expect(result.stderr).toContain(`${GOOD.length} embedded, 2 errors (too_large_pixels 2)`);
-        const folder = join(out, 'poison-local');
+        const folder = join(out, 'poison-local', 'errors');
         const errorFiles = readdirSync(folder).filter((f) => f.startsWith('errors-')).map((f) => join(folder, f));
         const rows = await duck<{ uri: string; error_code: string; error: string }>(`SELECT uri, error_code, error FROM read_parquet(${sqlFiles(errorFiles)}) ORDER BY uri`);
         expect(rows.map((r) => [r.uri.slice(r.uri.lastIndexOf('/') + 1), r.error_code, r.error])).toEqual([

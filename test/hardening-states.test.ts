@@ -78,9 +78,10 @@ async function readObject(key: string): Promise<Buffer> {
   return Buffer.from(await response.Body!.transformToByteArray());
 }
 
-async function statusJson(runId: string, extra: string[] = []): Promise<{ state: string; reason: string | null; source: string }> {
+/** `code`: the exit code, which tells how the run ended (5 cancelled, 0 completed or not over yet). */
+async function statusJson(runId: string, extra: string[] = [], code = 0): Promise<{ state: string; reason: string | null; source: string }> {
   const result = await runCli(['status', runId, '--json', ...extra], env);
-  expect(result.code, result.stderr).toBe(0);
+  expect(result.code, result.stderr).toBe(code);
   return JSON.parse(result.stdout) as { state: string; reason: string | null; source: string };
 }
 
@@ -162,7 +163,7 @@ describe('run states', () => {
         }
         expect(finalised).toEqual({ runId: 'fin', state: 'cancelled' });
         expect(worker!.log()).toContain('run fin is cancelled: its manifest is not written');
-        expect(await statusJson('fin')).toMatchObject({ state: 'cancelled', reason: 'cancelled by user' });
+        expect(await statusJson('fin', [], 5)).toMatchObject({ state: 'cancelled', reason: 'cancelled by user' });
         expect(await exists('out/fin/_manifest.json')).toBe(false);
         expect(await exists('out/fin/_cancelled.json')).toBe(true);
         const again = await enqueue('fin');
@@ -186,7 +187,7 @@ describe('run states', () => {
         expect(unknown.stderr).toMatch(/run done is not known to Redis .*pass --out/);
         const done = await statusJson('done', ['--out', OUT]);
         expect(done).toMatchObject({ state: 'completed', source: 'store' });
-        const fin = await statusJson('fin', ['--out', OUT]);
+        const fin = await statusJson('fin', ['--out', OUT], 5);
         expect(fin).toMatchObject({ state: 'cancelled', source: 'store' });
         expect(fin.reason).toMatch(/^cancelled by user at \d{4}-/);
         const cancel = await runCli(['cancel', 'done'], env);

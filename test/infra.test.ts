@@ -428,7 +428,7 @@ describe('container images (infra/docker)', () => {
   it('restates tools/build.mjs correctly: apps/<app>/src/main.ts → dist/apps/<app>/main.mjs', () => {
     const build = read('tools', 'build.mjs');
     expect(build).toContain("join(src, 'main.ts')");
-    expect(build).toContain("outdir: join(root, 'dist', projectRoot)");
+    expect(build).toContain("const outdir = join(root, 'dist', projectRoot);");
     expect(build).toContain("outExtension: { '.js': '.mjs' }");
     expect(APPS).toEqual(expect.arrayContaining([CLI_APP, WORKER_APP]));
   });
@@ -558,7 +558,9 @@ describe('container images (infra/docker)', () => {
     it('has every thread entry a bundle starts by path beside it (e.g. the ONNX Runtime inference thread)', () => {
       const missing: string[] = [];
       for (const app of APPS) {
-        const bundle = readFileSync(at(bundleOf(app)), 'utf8');
+        // main.mjs and its chunks: the build splits each subcommand into files beside main.mjs.
+        const dir = dirname(at(bundleOf(app)));
+        const bundle = readdirSync(dir).filter((file) => file.endsWith('.mjs')).map((file) => readFileSync(join(dir, file), 'utf8')).join('\n');
         for (const [, entry] of bundle.matchAll(/new URL\(\s*["'`](\.\/[^"'`]+\.mjs)["'`]\s*,\s*import\.meta\.url\s*\)/g)) {
           // A name built at run time (`./${name}.thread.mjs`) stands for every thread entry of
           // the sources (`*.thread.ts` under libs/ and the app): each must be written.

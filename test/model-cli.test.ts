@@ -74,6 +74,30 @@ describe('siglip-batch model', () => {
     expect(maxAbs).toBeLessThan(1e-6);
   });
 
+  it('preprocess and embed --decode fast: the 4000×3000 JPEG as Pillow drafts and resizes it, close to exact', async () => {
+    const out = join(scratch, 'fast-pixels');
+    const large = join(images, 'astronaut_large_4000x3000.jpg');
+    const result = run('model', 'preprocess', '--model', model, '--out-dir', out, '--decode', 'fast', large);
+    expect(result.status, result.stderr).toBe(0);
+    const bytes = readFileSync(join(out, 'astronaut_large_4000x3000.jpg.f32'));
+    // fixtures/reference/fast-decode: Pillow's draft('RGB', (448, 448)) + resize((224, 224), BICUBIC).
+    const { data } = await sharp(join(root, 'fixtures/reference/fast-decode/astronaut_large_4000x3000.jpg.png')).raw().toBuffer({ resolveWithObject: true });
+    const plane = 224 * 224;
+    let maxAbs = 0;
+    for (let p = 0; p < plane; p++) {
+      for (let c = 0; c < 3; c++) maxAbs = Math.max(maxAbs, Math.abs(bytes.readFloatLE((c * plane + p) * 4) - (data[p * 3 + c]! / 255 - 0.5) / 0.5));
+    }
+    expect(maxAbs).toBeLessThan(1e-6);
+
+    const embedded = run('model', 'embed', '--model', model, '--decode', 'fast', '--reducing-gap', '2', large);
+    expect(embedded.status, embedded.stderr).toBe(0);
+    const fast = (JSON.parse(embedded.stdout) as { embedding: number[] }).embedding;
+    const exact = reference.images.find((i) => i.file === 'astronaut_large_4000x3000.jpg')!.embedding;
+    const cosine = fast.reduce((sum, v, i) => sum + v * exact[i]!, 0);
+    expect(cosine).toBeGreaterThan(0.99);
+    expect(cosine).toBeLessThan(0.999999);
+  });
+
   it('embed prints one line per file of a folder of good and broken images, in order', () => {
     const dir = join(scratch, 'mixed');
     mkdirSync(dir);

@@ -114,7 +114,7 @@ async function fetchRun(runId: string, outPrefix: string): Promise<{ manifest: R
   mkdirSync(folder, { recursive: true });
   const manifest = runManifestSchema.parse(JSON.parse((await readObject(`${outPrefix}${runId}/_manifest.json`)).toString()));
   const download = async (key: string) => {
-    const path = join(folder, key);
+    const path = join(folder, key.replaceAll('/', '_'));
     writeFileSync(path, await readObject(`${outPrefix}${runId}/${key}`));
     return path;
   };

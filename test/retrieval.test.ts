@@ -173,7 +173,7 @@ describe('retag', () => {
     const download = async (runId: string, keys: string[]) =>
       Promise.all(
         keys.map(async (key) => {
-          const path = join(work, `${runId}-${key}`);
+          const path = join(work, `${runId}-${key.replaceAll('/', '_')}`);
           writeFileSync(path, await readObject(`out/${runId}/${key}`));
           return `'${path}'`;
         }),

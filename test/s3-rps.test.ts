@@ -93,7 +93,7 @@ describe('--s3-rps: one S3 request budget for the fleet', () => {
     mkdirSync(dir, { recursive: true });
     const paths = await Promise.all(
       [...manifest.parts, ...manifest.errors].map(async (file) => {
-        const path = join(dir, file.key);
+        const path = join(dir, file.key.replaceAll('/', '_'));
         writeFileSync(path, await readObject(`out/rps/${file.key}`));
         return `'${path}'`;
       }),

@@ -196,7 +196,8 @@ describe('schedule and scheduler', () => {
   });
 
   it('starts an incremental run at a firing, and a worker processes it', async () => {
-    const result = await runCli(['schedule', '--name', 'tick', '--every', '2000', ...runFlags, '--json'], env);
+    // --retry-errors-after reaches every run the schedule starts (its listing counts `retried`).
+    const result = await runCli(['schedule', '--name', 'tick', '--every', '2000', ...runFlags, '--retry-errors-after', '30d', '--json'], env);
     expect(result.code, result.stderr).toBe(0);
     expect(await listSchedules()).toMatchObject([{ name: 'tick', every: 2000 }]);
 
@@ -206,7 +207,7 @@ describe('schedule and scheduler', () => {
     const first = await waitFor('the first firing of "tick" to enqueue a run', () => enqueued('tick')[0]);
     expect(first.run).toMatch(/^tick-\d{8}-\d{6}$/);
     expect(first.objects).toBe(4);
-    expect(first.incremental).toEqual({ listed: 4, planned: 4, unchanged: 0, deleted: 0 });
+    expect(first.incremental).toEqual({ listed: 4, planned: 4, unchanged: 0, deleted: 0, retried: 0 });
     expect(await waitForRunEnd(() => registry.get(first.run!))).toBe('completed');
     expect(await partUris(first.run!)).toEqual([0, 1, 2, 3].map(uri));
   });
@@ -217,7 +218,7 @@ describe('schedule and scheduler', () => {
     const second = await waitFor('a second firing of "tick" to enqueue a run', () => enqueued('tick')[1]);
     expect(second.run).not.toBe(first!.run);
     expect(second.objects).toBe(0);
-    expect(second.incremental).toEqual({ listed: 4, planned: 0, unchanged: 4, deleted: 0 });
+    expect(second.incremental).toEqual({ listed: 4, planned: 0, unchanged: 4, deleted: 0, retried: 0 });
     expect(await waitForRunEnd(() => registry.get(second.run!))).toBe('completed');
   });
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// `nx build <project>`: bundles a project's TypeScript into one ESM file under dist/<project root>
-// (apps: runnable `main.mjs` for container images; libs: `index.mjs`). npm packages stay external:
-// native addons (sharp, onnxruntime-node, duckdb) must come from node_modules.
+// `nx build <project>`: bundles a project's TypeScript into ESM under dist/<project root> (apps:
+// runnable `main.mjs` for container images and the installed `siglip-batch` command; libs:
+// `index.mjs`). npm packages stay external: native addons (sharp, onnxruntime-node, duckdb) must
+// come from node_modules.
 import { build } from 'esbuild';
-import { existsSync, readdirSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -21,11 +22,21 @@ const threadEntries = [...findThreadEntries(src), ...(isApp ? findThreadEntries(
 const entryPoints = isApp
   ? [{ in: join(src, 'main.ts'), out: 'main' }, ...threadEntries.map((path) => ({ in: path, out: basename(path, '.ts') }))]
   : [{ in: join(src, 'index.ts'), out: 'index' }];
-await build({
+const outdir = join(root, 'dist', projectRoot);
+const startedAt = Date.now();
+const result = await build({
+  absWorkingDir: root,
   entryPoints,
-  outdir: join(root, 'dist', projectRoot),
+  outdir,
   outExtension: { '.js': '.mjs' },
   bundle: true,
+  // An app's dynamic imports become chunks of their own, flat beside main.mjs, so that a
+  // subcommand's modules (and the npm packages they import) load only when it runs.
+  splitting: isApp,
+  chunkNames: 'chunk-[hash]',
+  // Class and function names as in the sources (errors name themselves after their class).
+  keepNames: true,
+  metafile: true,
   platform: 'node',
   target: 'node20',
   format: 'esm',
@@ -41,6 +52,16 @@ await build({
   },
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
 });
+
+// Chunks of earlier builds (their names are content hashes) go; the rest is overwritten.
+const written = new Set(Object.keys(result.metafile.outputs).map((path) => join(root, path)));
+for (const entry of readdirSync(outdir)) {
+  if (/\.mjs(\.map)?$/.test(entry) && !written.has(join(outdir, entry))) rmSync(join(outdir, entry));
+}
+// What the bundle was built from, and when: tools/run-app.mjs runs a checkout's sources instead of
+// a bundle that any of them is newer than.
+const inputs = [...Object.keys(result.metafile.inputs), relative(root, fileURLToPath(import.meta.url))];
+writeFileSync(join(outdir, 'build-inputs.json'), `${JSON.stringify({ startedAt, inputs: inputs.sort() }, null, 1)}\n`);
 
 function findThreadEntries(dir) {
   const found = [];

@@ -126,7 +126,7 @@ export async function checkRun(options: CheckRunOptions): Promise<RunCheck> {
   // Listed files = existing files of planned shards; nothing outside the plan.
   const shardOf = (key: string) => Number(/(\d{8})\.parquet$/.exec(key)![1]);
   for (const kind of ['part', 'errors'] as const) {
-    const existing = rel.filter((key) => new RegExp(`^${kind}-\\d{8}\\.parquet$`).test(key)).sort();
+    const existing = rel.filter((key) => new RegExp(`^${kind === 'part' ? 'parts' : 'errors'}/${kind}-\\d{8}\\.parquet$`).test(key)).sort();
     const listed = (kind === 'part' ? manifest.parts : manifest.errors).map((file) => file.key).sort();
     for (const key of existing) {
       if (shardOf(key) >= shards) problems.push(`${key} exists outside the plan (${shards} shards)`);
@@ -145,7 +145,7 @@ export async function checkRun(options: CheckRunOptions): Promise<RunCheck> {
   const fingerprints = new Map<string, string>();
   try {
     const download = async (key: string) => {
-      const path = join(work, key);
+      const path = join(work, key.replaceAll('/', '_'));
       writeFileSync(path, await readBytes(s3, bucket, runPrefix + key));
       return path;
     };

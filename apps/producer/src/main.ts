@@ -1,9 +1,17 @@
-import { errorMessage, redactSecrets } from '@siglip-batch/jobs';
+import { redactSecrets } from '@siglip-batch/jobs';
 import { buildProgram } from './program';
+import { logs } from './shared/cli-log';
+import { describeFailure, failureJson, jsonRequested } from './shared/exit-codes';
 
 buildProgram(process.argv)
   .then((program) => program.parseAsync(process.argv))
   .catch((error: unknown) => {
-    process.stderr.write(redactSecrets(`siglip-batch: ${errorMessage(error)}\n`));
-    process.exitCode = process.exitCode || 1;
+    // Every error ends here, once: its exit code comes from the table in shared/exit-codes.
+    const failure = describeFailure(error);
+    process.exitCode = failure.exitCode;
+    if (failure.exitCode === 0) return;
+    if (!failure.printed) process.stderr.write(redactSecrets(`siglip-batch: ${failure.message}\n`));
+    if (logs('debug') && error instanceof Error && error.stack && !failure.printed) process.stderr.write(redactSecrets(`${error.stack}\n`));
+    // A --json command answers in JSON on stdout, errors included.
+    if (jsonRequested(process.argv)) process.stdout.write(`${redactSecrets(failureJson(failure))}\n`);
   });

@@ -4,8 +4,8 @@ import { buildProgram, COMMAND_NAMES } from './program';
 const names = (program: Awaited<ReturnType<typeof buildProgram>>) => program.commands.map((command) => command.name()).sort();
 
 describe('buildProgram', () => {
-  it('loads every subcommand for the help, a version request or an unknown name', async () => {
-    for (const argv of [['node', 'siglip-batch'], ['node', 'siglip-batch', '--help'], ['node', 'siglip-batch', 'enqeue']]) {
+  it('lists every subcommand for the help, a version request or an unknown name', async () => {
+    for (const argv of [['node', 'siglip-batch'], ['node', 'siglip-batch', '--help'], ['node', 'siglip-batch', '-V'], ['node', 'siglip-batch', 'enqeue']]) {
       expect(names(await buildProgram(argv))).toEqual([...COMMAND_NAMES].sort());
     }
     expect(COMMAND_NAMES).toEqual(expect.arrayContaining(['enqueue', 'status', 'worker', 'search', 'compact', 'schedule']));

@@ -40,7 +40,7 @@ export class AllowList {
   }
 
   /** What a shard of this run may read on this worker. */
-  accessFor(spec: Pick<RunSpec, 'source' | 'sourceKind'>): SourceAccessOptions {
+  accessFor(spec: Pick<RunSpec, 'source' | 'sourceKind' | 'retryErrors'>): SourceAccessOptions {
     if (!this.empty) {
       return { roots: this.locations.map((location) => location.uri), widenHint: 'to read it, start the workers with an --allow that covers it' };
     }

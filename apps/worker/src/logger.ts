@@ -7,8 +7,24 @@ import { redactSecrets } from '@siglip-batch/jobs';
  */
 export type Log = (event: { level: 'debug' | 'info' | 'warn' | 'error'; msg: string } & Record<string, unknown>) => void;
 
-export function createLogger(json: boolean): Log {
+const LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+type Level = (typeof LEVELS)[number];
+
+/**
+ * The least important level written: `SIGLIP_BATCH_LOG_LEVEL` (error, warn, info, debug; set by
+ * `siglip-batch --log-level`, which starts this process), else info.
+ */
+export function logLevelFromEnv(env: NodeJS.ProcessEnv = process.env): Level {
+  const value = env['SIGLIP_BATCH_LOG_LEVEL'];
+  if (value === undefined || value === '') return 'info';
+  if (!(LEVELS as readonly string[]).includes(value)) throw new Error(`SIGLIP_BATCH_LOG_LEVEL must be one of ${LEVELS.join(', ')}, got ${JSON.stringify(value)}`);
+  return value as Level;
+}
+
+export function createLogger(json: boolean, level: Level = logLevelFromEnv()): Log {
+  const threshold = LEVELS.indexOf(level);
   return (event) => {
+    if (LEVELS.indexOf(event.level) > threshold) return;
     if (json) {
       process.stderr.write(`${redactSecrets(JSON.stringify({ time: new Date().toISOString(), ...event }))}\n`);
       return;

@@ -51,6 +51,9 @@ const port = (name: string) => (value: string) => {
   return n;
 };
 
+/** The example after the worker's help. */
+export const WORKER_EXAMPLE = 'siglip-batch worker --model models/siglip-so400m --device cuda:0 --metrics-port 9464';
+
 /** The worker process's command line (`siglip-batch worker …`). */
 export function buildWorkerProgram(): Command {
   return new Command('siglip-batch worker')
@@ -83,6 +86,7 @@ export function buildWorkerProgram(): Command {
     .option('--metrics-port <port>', 'serve Prometheus /metrics and /healthz on this port (all interfaces; default: off)', port('--metrics-port'))
     .option('--gpus <list>', 'start one worker process per GPU, e.g. 0,1,2,3 (each gets --device cuda:N)')
     .option('--json', 'log as JSON lines (default when not on a terminal)', !process.stderr.isTTY)
+    .addHelpText('after', `\nExample:\n  $ ${WORKER_EXAMPLE}`)
     .showHelpAfterError()
     .action(async (options: WorkerCliOptions) => {
       process.exitCode = options.gpus ? await launchPerGpu(options.gpus, process.argv.slice(2), options.metricsPort) : await runWorker(options);

@@ -1,7 +1,6 @@
 import { assertS3RegionConfigured, s3OptionsFromEnv, type S3Options } from '@siglip-batch/io';
 import { queueNameForModel, redactSecrets, redisOptions, redisUrlFromEnv } from '@siglip-batch/jobs';
 import {
-  ConfigError,
   ProblemList,
   RunRegistry,
   S3RateLimiter,
@@ -75,10 +74,12 @@ export async function runWorker(options: WorkerCliOptions): Promise<number> {
   if (problems.problems.length > 0) {
     closeLimiter(limiter);
     await closeQuietly(redis, model);
-    const error = new ConfigError(problems.problems);
+    const error = problems.toError()!;
     log({ level: 'error', msg: error.message });
     process.stderr.write(`siglip-batch worker: ${redactSecrets(error.message)}\n`);
-    return 2;
+    // The exit codes of `siglip-batch`: 6 when Redis could not be reached and nothing else is
+    // wrong (try again later), else 2 (fix the configuration).
+    return error.unreachable ? 6 : 2;
   }
 
   const queueName = queueNameForModel(model!.ref.hash, model!.ref.variant);

@@ -16,6 +16,7 @@ export * from './s3-request-gate';
 // Parquet
 export * from './parquet/shard-schema';
 export * from './parquet/parquet-shard-writer';
+export * from './parquet/float16';
 export { type ParquetWriteOptions, DEFAULT_ROW_GROUP_SIZE } from './parquet/parquet-encoder';
 export * from './parquet/parquet-reader';
 export * from './parquet/parquet-merge';

@@ -58,10 +58,10 @@ for (const [kind, it] of STORE_KINDS) {
       expect(await run.readListing()).toEqual(listing);
 
       await run.writeErrors(3, new Uint8Array([1, 2, 3]));
-      expect(await store.exists('out/run-1/errors-00000003.parquet')).toBe(true);
+      expect(await store.exists('out/run-1/errors/errors-00000003.parquet')).toBe(true);
       await run.deleteErrors(3);
       await run.deleteErrors(3);
-      expect(await store.exists('out/run-1/errors-00000003.parquet')).toBe(false);
+      expect(await store.exists('out/run-1/errors/errors-00000003.parquet')).toBe(false);
     });
 
     it('an invalid document is an error naming it; an invalid one is never written', async ({ store }) => {

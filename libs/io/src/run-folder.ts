@@ -45,7 +45,7 @@ export class RunFolder {
     return this.prefix + relativeKey;
   }
 
-  /** URI of a key relative to the run folder (`s3://…/<run>/part-00000001.parquet`). */
+  /** URI of a key relative to the run folder (`s3://…/<run>/parts/part-00000001.parquet`). */
   uriOf(relativeKey: string): string {
     return this.store.uriOf(this.keyOf(relativeKey));
   }

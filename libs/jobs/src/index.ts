@@ -12,3 +12,4 @@ export * from './redis-connection';
 export * from './secret-redaction';
 export * from './error-message';
 export * from './redis-keys';
+export * from './row-id';

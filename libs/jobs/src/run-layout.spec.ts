@@ -11,8 +11,8 @@ describe('run folder layout', () => {
   });
   it('derives every shard key from the shard number', () => {
     expect(planKey(3)).toBe('_plan/00000003.json');
-    expect(partKey(3)).toBe('part-00000003.parquet');
-    expect(errorsKey(3)).toBe('errors-00000003.parquet');
+    expect(partKey(3)).toBe('parts/part-00000003.parquet');
+    expect(errorsKey(3)).toBe('errors/errors-00000003.parquet');
     expect(statsKey(3)).toBe('_stats/00000003.json');
     expect(shardOfKey('out/r1/_stats/00000003.json')).toBe(3);
     expect(shardOfKey('_plan/00000012.json')).toBe(12);

@@ -12,6 +12,15 @@ export const RUN_LAYOUT = {
   statsDir: '_stats/',
   manifest: '_manifest.json',
   labels: 'labels.parquet',
+  /**
+   * Each kind of Parquet file has a folder of its own, so that a folder holds one schema and
+   * `pyarrow.dataset('<run>/parts')` or a Hugging Face `data_dir` read the part files alone.
+   * Runs written before this layout keep their files at the top of the run folder: readers go
+   * through the keys the manifest lists, never through these folders.
+   */
+  partsDir: 'parts/',
+  errorsDir: 'errors/',
+  deletionsDir: 'deletions/',
 } as const;
 
 /** Prefix of a run's folder below an output prefix (`''` or ending in `/`). */
@@ -25,11 +34,11 @@ export function planKey(shard: number): string {
 }
 
 export function partKey(shard: number): string {
-  return `part-${padShard(shard)}.parquet`;
+  return `${RUN_LAYOUT.partsDir}part-${padShard(shard)}.parquet`;
 }
 
 export function errorsKey(shard: number): string {
-  return `errors-${padShard(shard)}.parquet`;
+  return `${RUN_LAYOUT.errorsDir}errors-${padShard(shard)}.parquet`;
 }
 
 export function statsKey(shard: number): string {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { RUN_ID_PATTERN } from './run-id';
-import { labelSpecSchema, modelRefSchema } from './run-spec';
+import { decodeSpecSchema, labelSpecSchema, modelRefSchema } from './run-spec';
 import { s3TagCountsSchema } from './shard-stats';
 
 const fileEntrySchema = z.object({
@@ -22,6 +22,10 @@ export const runManifestSchema = z.object({
   labels: z.array(labelSpecSchema).nullable(),
   templates: z.array(z.string()),
   embeddingDim: z.number().int().positive(),
+  /** Storage type of the part files' `embedding` items (absent: float32, as before the option). */
+  embeddingDtype: z.enum(['float32', 'float16']).optional(),
+  /** The run's decode mode when it was not exact (`--decode fast`). */
+  decode: decodeSpecSchema.optional(),
   shards: z.number().int().nonnegative(),
   parts: z.array(fileEntrySchema),
   errors: z.array(fileEntrySchema),

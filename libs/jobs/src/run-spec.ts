@@ -28,8 +28,39 @@ export const modelRefSchema = z.object({
 });
 export type ModelRef = z.infer<typeof modelRefSchema>;
 
-export const sourceKindSchema = z.enum(['s3', 'file', 'manifest-text', 'manifest-parquet']);
+/**
+ * What `source` is. `errors`: a finalised run's folder, whose errors files (through its
+ * `_manifest.json`) list the objects to plan (`--retry-errors`); see `retryErrors`.
+ */
+export const sourceKindSchema = z.enum(['s3', 'file', 'manifest-text', 'manifest-parquet', 'errors']);
 export type SourceKind = z.infer<typeof sourceKindSchema>;
+/** The kinds of source that name objects themselves (every kind but `errors`). */
+export const objectSourceKindSchema = sourceKindSchema.exclude(['errors']);
+export type ObjectSourceKind = z.infer<typeof objectSourceKindSchema>;
+
+/**
+ * A retry run (`sourceKind: 'errors'`): which error rows of the run folder in `source` it plans,
+ * and where their objects come from (the source of the first run of a chain of retries), which
+ * is what workers may read for it, as for a run of that source.
+ */
+export const retryErrorsSchema = z.object({
+  /** Only rows with one of these `error_code` values; null: every row. */
+  codes: z.array(z.string().min(1)).min(1).nullable(),
+  objectSource: z.string().min(1),
+  objectSourceKind: objectSourceKindSchema,
+});
+export type RetryErrors = z.infer<typeof retryErrorsSchema>;
+
+/**
+ * How a run decodes its images (`--decode`): `exact` decodes at full resolution as PIL does;
+ * `fast` decodes JPEG and WebP at 1/2, 1/4 or 1/8 scale keeping `reducingGap` times the model's
+ * input size on both sides, then resizes as exact does (libs/model `DecodeMode`).
+ */
+export const decodeSpecSchema = z.discriminatedUnion('mode', [
+  z.object({ mode: z.literal('exact') }),
+  z.object({ mode: z.literal('fast'), reducingGap: z.number().min(1).max(1000) }),
+]);
+export type DecodeSpec = z.infer<typeof decodeSpecSchema>;
 
 /**
  * A run as the producer froze it: stored in the run folder (`_run.json`) and in Redis. The
@@ -64,5 +95,19 @@ export const runSpecSchema = z.object({
    * committed (S3 sources with labels only). Frozen here so that every worker does the same.
    */
   writeS3Tags: z.boolean().optional(),
+  /**
+   * Storage type of the part files' `embedding` column: `float16` halves the bytes per row
+   * (readers cast back to float32). Absent: float32.
+   */
+  embeddingDtype: z.enum(['float32', 'float16']).optional(),
+  /** How images are decoded; absent: exact (only a fast run writes it). */
+  decode: decodeSpecSchema.optional(),
+  /** Set exactly when `sourceKind` is `errors`. */
+  retryErrors: retryErrorsSchema.optional(),
+  /**
+   * Incremental runs: objects whose index entry is an error from a run finalised more than this
+   * many seconds before `createdAt` are planned again even when their ETag is unchanged.
+   */
+  retryErrorsAfterSeconds: z.number().int().positive().optional(),
 });
 export type RunSpec = z.infer<typeof runSpecSchema>;

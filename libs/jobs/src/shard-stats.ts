@@ -9,6 +9,7 @@ export const ERROR_CODES = [
   'too_large_pixels',
   'unsupported_format',
   'decode_failed',
+  'preprocess_failed',
   'access_denied',
   'not_allowed',
   'invalid_uri',

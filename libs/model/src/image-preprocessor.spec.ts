@@ -134,6 +134,20 @@ describe('ImagePreprocessor: normalisation and batches', () => {
     expect(batch[2 * per]).toBe(42);
     await expect(preprocessor.preprocessInto(bytes, batch, 3)).rejects.toThrow(RangeError);
   });
+
+  it('frees the decoded pixels when it is done, not at a later collection (external memory does not keep them)', async () => {
+    // 4000 × 3000: 36 MB of decoded RGB that sharp allocates outside the JS heap.
+    const bytes = readFileSync(join(IMAGES_DIR, 'astronaut_large_4000x3000.jpg'));
+    const out = new Float32Array(preprocessor.valuesPerImage);
+    await preprocessor.preprocessInto(bytes, out, 0);
+    const before = process.memoryUsage().external;
+    await preprocessor.preprocessInto(bytes, out, 0);
+    expect(process.memoryUsage().external - before).toBeLessThan(18_000_000);
+    // `decode` hands its pixels to the caller: those stay (and are counted) until dropped.
+    const decoded = await preprocessor.decode(bytes);
+    expect(decoded.rgb.length).toBe(36_000_000);
+    expect(process.memoryUsage().external - before).toBeGreaterThan(30_000_000);
+  });
 });
 
 /** A PNG whose pixel data is a few bytes (IHDR, a short IDAT, IEND): decoding it would fail, so a size refusal is the header's. */

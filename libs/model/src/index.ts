@@ -32,6 +32,15 @@ export {
   type PreprocessedImage,
 } from './image-preprocessor';
 export { PreprocessPool, type PreprocessPoolOptions } from './preprocess-pool';
+export {
+  decodeMode,
+  describeDecodeMode,
+  scaledDecodeFactor,
+  DECODE_MODES,
+  DEFAULT_REDUCING_GAP,
+  EXACT_DECODE,
+  type DecodeMode,
+} from './decode-mode';
 export { assertPixelLimit, checkImageSize, DEFAULT_MAX_SIDE, MAX_PIXELS_CEILING, type ImageSizeLimits } from './image-size-limits';
 export { sniffImageFormat, type ImageFormat } from './image-format';
 export { resizeBicubic } from './pillow-resample';

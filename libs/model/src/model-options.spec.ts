@@ -25,6 +25,7 @@ describe('resolveModelOptions', () => {
       verifyContentHash: true,
       towers: ['vision', 'text'],
       maxPixels: 100_000_000,
+      decode: { mode: 'exact' },
     });
   });
 
@@ -34,9 +35,11 @@ describe('resolveModelOptions', () => {
       variant: 'int4' as never,
       intraOpThreads: 0,
       graphOptimizationLevel: 'max' as never,
+      decode: { mode: 'fast', reducingGap: 0.5 },
     });
     expect(options).toBeUndefined();
-    expect(problems).toHaveLength(4);
+    expect(problems).toHaveLength(5);
     expect(problems.join('\n')).toMatch(/option device: unknown device "gpu0"/);
+    expect(problems.join('\n')).toMatch(/option decode\.reducingGap: /);
   });
 });

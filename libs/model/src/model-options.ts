@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import type { DecodeMode } from './decode-mode';
 
 /** Where inference runs. */
 export type Device = { readonly kind: 'cpu' } | { readonly kind: 'cuda'; readonly deviceId: number };
@@ -55,6 +56,11 @@ export interface SiglipModelOptions {
    */
   readonly maxPixels?: number;
   /**
+   * How `preprocessor` decodes images: exact (as PIL), or fast (scaled JPEG/WebP decoding, see `DecodeMode`).
+   * @defaultValue `{ mode: 'exact' }`
+   */
+  readonly decode?: DecodeMode;
+  /**
    * Lower-case text before tokenising. `false` reproduces a tokenizer that does not: for
    * SigLIP 2, transformers' `GemmaTokenizer` (which its checkpoints name) instead of
    * `Siglip2Tokenizer`.
@@ -73,6 +79,7 @@ export interface ResolvedModelOptions {
   readonly verifyContentHash: boolean;
   readonly towers: readonly ('vision' | 'text')[];
   readonly maxPixels: number;
+  readonly decode: DecodeMode;
   /** `undefined`: the model's own default. */
   readonly lowercase: boolean | undefined;
 }
@@ -114,6 +121,9 @@ const optionsSchema = z.object({
     .refine((towers) => new Set(towers).size === towers.length, 'a tower is named twice')
     .default(['vision', 'text']),
   maxPixels: z.number().int().min(1).default(100_000_000),
+  decode: z
+    .discriminatedUnion('mode', [z.object({ mode: z.literal('exact') }), z.object({ mode: z.literal('fast'), reducingGap: z.number().min(1) })])
+    .default({ mode: 'exact' }),
   lowercase: z.boolean().optional(),
 });
 
@@ -139,6 +149,7 @@ export function resolveModelOptions(options: SiglipModelOptions): { options?: Re
       verifyContentHash: value.verifyContentHash,
       towers: value.towers,
       maxPixels: value.maxPixels,
+      decode: value.decode,
       lowercase: value.lowercase,
     },
   };

@@ -48,22 +48,27 @@ export interface ResampleCoefficients {
   readonly weights: Int32Array;
 }
 
-/** Pillow's `precompute_coeffs` followed by `normalize_coeffs_8bpc`, for the box `[0, inSize)`. */
-export function precomputeCoefficients(inSize: number, outSize: number): ResampleCoefficients {
-  const scale = inSize / outSize;
+/**
+ * Pillow's `precompute_coeffs` followed by `normalize_coeffs_8bpc`, for the box
+ * `[start, start + extent)` of an `inSize`-pixel line (default: the whole line). A box reaching
+ * past the line, as after a scaled decode that dropped a partial pixel at one end, has its taps
+ * outside the line left out.
+ */
+export function precomputeCoefficients(inSize: number, outSize: number, extent: number = inSize, start = 0): ResampleCoefficients {
+  const scale = extent / outSize;
   const filterScale = scale < 1 ? 1 : scale;
   const support = BICUBIC_SUPPORT * filterScale;
   const kernelSize = Math.ceil(support) * 2 + 1;
   if (outSize * kernelSize > MAX_RESAMPLE_TAPS) {
     throw new RangeError(`resampling ${inSize} pixels to ${outSize} needs ${outSize * kernelSize} coefficients, over the limit of ${MAX_RESAMPLE_TAPS}`);
   }
-  const start = new Int32Array(outSize);
+  const first = new Int32Array(outSize);
   const count = new Int32Array(outSize);
   const weights = new Int32Array(outSize * kernelSize);
   const taps = new Float64Array(kernelSize);
   const inverseScale = 1 / filterScale;
   for (let xx = 0; xx < outSize; xx++) {
-    const center = (xx + 0.5) * scale;
+    const center = start + (xx + 0.5) * scale;
     // C's (int) cast truncates toward zero; a negative start is clamped to 0 either way.
     let xmin = Math.trunc(center - support + 0.5);
     if (xmin < 0) xmin = 0;
@@ -81,10 +86,10 @@ export function precomputeCoefficients(inSize: number, outSize: number): Resampl
       const w = sum !== 0 ? taps[x]! / sum : taps[x]!;
       weights[base + x] = w < 0 ? Math.trunc(-0.5 + w * ONE) : Math.trunc(0.5 + w * ONE);
     }
-    start[xx] = xmin;
+    first[xx] = xmin;
     count[xx] = xmax;
   }
-  return { kernelSize, start, count, weights };
+  return { kernelSize, start: first, count, weights };
 }
 
 /** Pillow's `clip8`: the fixed-point sum shifted back to 8 bits and clamped to [0, 255]. */
@@ -113,6 +118,7 @@ export function resizeBicubic(
   outWidth: number,
   outHeight: number,
   engine: ResampleEngine = 'auto',
+  extent?: SourceExtent,
 ): Uint8Array {
   if (src.length < width * height * channels) {
     throw new RangeError(`pixel buffer of ${src.length} bytes is too small for ${width}×${height}×${channels}`);
@@ -120,7 +126,7 @@ export function resizeBicubic(
   if (width < 1 || height < 1 || outWidth < 1 || outHeight < 1) {
     throw new RangeError(`cannot resize ${width}×${height} to ${outWidth}×${outHeight}`);
   }
-  const passes = planPasses(width, height, outWidth, outHeight);
+  const passes = planPasses(width, height, outWidth, outHeight, extent);
   if (passes.length === 0) return src.slice(0, width * height * channels);
   const useWasm = engine === 'wasm' || (engine === 'auto' && channels === 3 && wasmResamplerAvailable());
   if (useWasm) {
@@ -154,6 +160,7 @@ export function resizeBicubicNormalizedInto(
   tables: Float32Array,
   out: Float32Array,
   offset: number,
+  extent?: SourceExtent,
 ): boolean {
   if (!wasmResamplerAvailable()) return false;
   if (src.length < width * height * 3) {
@@ -162,33 +169,48 @@ export function resizeBicubicNormalizedInto(
   if (width < 1 || height < 1 || outWidth < 1 || outHeight < 1) {
     throw new RangeError(`cannot resize ${width}×${height} to ${outWidth}×${outHeight}`);
   }
-  runRgbPassesNormalized(src, width, height, planPasses(width, height, outWidth, outHeight), tables, out, offset);
+  runRgbPassesNormalized(src, width, height, planPasses(width, height, outWidth, outHeight, extent), tables, out, offset);
   return true;
 }
 
+/**
+ * The part of the source the resize maps onto the output, in source pixels: Pillow's
+ * `resize(…, box=(left, top, left + width, top + height))`. Absent: the whole image.
+ */
+export interface SourceExtent {
+  readonly left: number;
+  readonly top: number;
+  readonly width: number;
+  readonly height: number;
+}
+
 /** The passes Pillow runs for a resize, in its order, with their coefficients and row ranges. */
-export function planPasses(width: number, height: number, outWidth: number, outHeight: number): ResamplePass[] {
+export function planPasses(width: number, height: number, outWidth: number, outHeight: number, extent?: SourceExtent): ResamplePass[] {
+  const extentWidth = extent?.width ?? width;
+  const extentHeight = extent?.height ?? height;
+  const left = extent?.left ?? 0;
+  const top = extent?.top ?? 0;
   // Pillow's Image.resize (12.x, the reference's version) resizes an image more than 100
   // times taller than wide that it also shrinks vertically in two separate calls, vertical
   // first, to avoid a huge intermediate; the order changes the 8-bit intermediate, so we follow.
   if (height > width * 100 && outHeight < height) {
-    const passes: ResamplePass[] = [{ axis: 'vertical', coefficients: precomputeCoefficients(height, outHeight), outHeight, rowOffset: 0 }];
-    if (outWidth !== width) {
-      passes.push({ axis: 'horizontal', coefficients: precomputeCoefficients(width, outWidth), outWidth, firstRow: 0, rows: outHeight });
+    const passes: ResamplePass[] = [{ axis: 'vertical', coefficients: precomputeCoefficients(height, outHeight, extentHeight, top), outHeight, rowOffset: 0 }];
+    if (outWidth !== width || extentWidth !== width) {
+      passes.push({ axis: 'horizontal', coefficients: precomputeCoefficients(width, outWidth, extentWidth, left), outWidth, firstRow: 0, rows: outHeight });
     }
     return passes;
   }
   const passes: ResamplePass[] = [];
-  const vertical = precomputeCoefficients(height, outHeight);
+  const vertical = precomputeCoefficients(height, outHeight, extentHeight, top);
   // Rows of the source the vertical pass reads; the horizontal pass only produces those.
   const firstRow = vertical.start[0]!;
   const lastRow = vertical.start[outHeight - 1]! + vertical.count[outHeight - 1]!;
   let rowOffset = 0;
-  if (outWidth !== width) {
-    passes.push({ axis: 'horizontal', coefficients: precomputeCoefficients(width, outWidth), outWidth, firstRow, rows: lastRow - firstRow });
+  if (outWidth !== width || extentWidth !== width) {
+    passes.push({ axis: 'horizontal', coefficients: precomputeCoefficients(width, outWidth, extentWidth, left), outWidth, firstRow, rows: lastRow - firstRow });
     rowOffset = firstRow;
   }
-  if (outHeight !== height) passes.push({ axis: 'vertical', coefficients: vertical, outHeight, rowOffset });
+  if (outHeight !== height || extentHeight !== height) passes.push({ axis: 'vertical', coefficients: vertical, outHeight, rowOffset });
   return passes;
 }
 

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { EXACT_DECODE, type DecodeMode } from './decode-mode';
 import { ImageError } from './image-error';
 import { DEFAULT_MAX_PIXELS, type ImagePreprocessConfig, type PreprocessedImage } from './image-preprocessor';
 import type { FromPreprocessThread, PreprocessThreadInit, ToPreprocessThread } from './preprocess-protocol';
@@ -17,6 +18,11 @@ export interface PreprocessPoolOptions {
    * @defaultValue 100_000_000
    */
   readonly maxPixels?: number;
+  /**
+   * Decode mode of images that do not name their own (see `ImagePreprocessorOptions.decode`).
+   * @defaultValue `{ mode: 'exact' }`
+   */
+  readonly decode?: DecodeMode;
 }
 
 interface Request {
@@ -24,6 +30,7 @@ interface Request {
   /** The caller's bytes: copied at each dispatch, kept so that a thread's death can be survived. */
   bytes: Uint8Array;
   maxPixels: number;
+  decode: DecodeMode;
   resolve(image: PreprocessedImage): void;
   reject(error: Error): void;
   thread?: PoolThread;
@@ -75,6 +82,7 @@ export class PreprocessPool {
     private readonly init: PreprocessThreadInit,
     private readonly threads: PoolThread[],
     private readonly maxPixels: number,
+    private readonly decode: DecodeMode,
   ) {}
 
   /** Starts the threads (they load sharp once each; about 100 ms). */
@@ -94,6 +102,7 @@ export class PreprocessPool {
       init,
       workers.map((worker) => ({ worker, busy: 0, online: true, solo: false, deaths: 0 })),
       options.maxPixels ?? DEFAULT_MAX_PIXELS,
+      options.decode ?? EXACT_DECODE,
     );
     for (const thread of pool.threads) pool.attach(thread);
     return pool;
@@ -105,12 +114,12 @@ export class PreprocessPool {
   }
 
   /** Decode, resize and normalise one image into a new `3 × H × W` array on a pool thread. */
-  preprocess(bytes: Uint8Array, options: { maxPixels?: number } = {}): Promise<PreprocessedImage> {
+  preprocess(bytes: Uint8Array, options: { maxPixels?: number; decode?: DecodeMode } = {}): Promise<PreprocessedImage> {
     if (this.closing) return Promise.reject(new Error('the preprocessing pool is closed'));
     const broken = this.allFailed();
     if (broken) return Promise.reject(broken);
     return new Promise<PreprocessedImage>((resolve, reject) => {
-      this.waiting.push({ id: this.nextId++, bytes, maxPixels: options.maxPixels ?? this.maxPixels, resolve, reject });
+      this.waiting.push({ id: this.nextId++, bytes, maxPixels: options.maxPixels ?? this.maxPixels, decode: options.decode ?? this.decode, resolve, reject });
       this.dispatch();
     });
   }
@@ -158,7 +167,7 @@ export class PreprocessPool {
     if (thread.busy++ === 0) thread.worker.ref();
     request.thread = thread;
     this.inFlight.set(request.id, request);
-    const message: ToPreprocessThread = { type: 'run', id: request.id, bytes: buffer, maxPixels: request.maxPixels };
+    const message: ToPreprocessThread = { type: 'run', id: request.id, bytes: buffer, maxPixels: request.maxPixels, decode: request.decode };
     thread.worker.postMessage(message, [buffer]);
   }
 

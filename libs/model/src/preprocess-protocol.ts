@@ -1,3 +1,4 @@
+import type { DecodeMode } from './decode-mode';
 import type { ImageErrorCode } from './image-error';
 import type { ImagePreprocessConfig } from './image-preprocessor';
 
@@ -8,7 +9,7 @@ export interface PreprocessThreadInit {
 
 /** Main thread → preprocessing thread. `bytes` is transferred. */
 export type ToPreprocessThread =
-  | { type: 'run'; id: number; bytes: ArrayBuffer; maxPixels: number }
+  | { type: 'run'; id: number; bytes: ArrayBuffer; maxPixels: number; decode: DecodeMode }
   | { type: 'close' };
 
 /** Preprocessing thread → main thread. `pixels` (`3 × H × W` float32) is transferred. */

@@ -5,28 +5,30 @@
  * over the cores. Bytes arrive and pixels leave as transferred buffers (no copies).
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { describeDecodeMode, type DecodeMode } from './decode-mode';
 import { ImageError } from './image-error';
 import { ImagePreprocessor } from './image-preprocessor';
 import type { FromPreprocessThread, PreprocessThreadInit, ToPreprocessThread } from './preprocess-protocol';
 
 const init = workerData as PreprocessThreadInit;
 const port = parentPort!;
-// One preprocessor per pixel limit (runs may set their own).
-const preprocessors = new Map<number, ImagePreprocessor>();
+// One preprocessor per pixel limit and decode mode (runs may set their own).
+const preprocessors = new Map<string, ImagePreprocessor>();
 
-function preprocessorFor(maxPixels: number): ImagePreprocessor {
-  let preprocessor = preprocessors.get(maxPixels);
+function preprocessorFor(maxPixels: number, decode: DecodeMode): ImagePreprocessor {
+  const key = `${maxPixels} ${describeDecodeMode(decode)}`;
+  let preprocessor = preprocessors.get(key);
   if (!preprocessor) {
-    preprocessor = new ImagePreprocessor(init.config, { maxPixels });
-    preprocessors.set(maxPixels, preprocessor);
+    preprocessor = new ImagePreprocessor(init.config, { maxPixels, decode });
+    preprocessors.set(key, preprocessor);
   }
   return preprocessor;
 }
 
-async function run(id: number, bytes: ArrayBuffer, maxPixels: number): Promise<void> {
+async function run(id: number, bytes: ArrayBuffer, maxPixels: number, decode: DecodeMode): Promise<void> {
   let reply: FromPreprocessThread;
   try {
-    const { pixels, width, height } = await preprocessorFor(maxPixels).preprocess(new Uint8Array(bytes));
+    const { pixels, width, height } = await preprocessorFor(maxPixels, decode).preprocess(new Uint8Array(bytes));
     reply = { type: 'result', id, pixels: pixels.buffer as ArrayBuffer, width, height };
     port.postMessage(reply, [reply.pixels]);
     return;
@@ -45,5 +47,5 @@ port.on('message', (message: ToPreprocessThread) => {
     port.close();
     return;
   }
-  void run(message.id, message.bytes, message.maxPixels);
+  void run(message.id, message.bytes, message.maxPixels, message.decode);
 });

@@ -53,7 +53,7 @@ export class SiglipModel {
     if (resolved.device.kind === 'cuda') assertCudaProviderInstalled(resolved.deviceName);
     const info = await loadModelDir(dir, { variant: resolved.variant, verifyContentHash: resolved.verifyContentHash });
     const tokenizer = await loadTokenizer(info, resolved.lowercase === undefined ? {} : { lowercase: resolved.lowercase });
-    const preprocessor = new ImagePreprocessor(info.preprocess, { maxPixels: resolved.maxPixels });
+    const preprocessor = new ImagePreprocessor(info.preprocess, { maxPixels: resolved.maxPixels, decode: resolved.decode });
     const { thread, sessions } = await InferenceThread.start(
       {
         ...(resolved.towers.includes('vision') ? { visionPath: join(info.dir, info.visionFile) } : {}),

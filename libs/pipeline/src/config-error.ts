@@ -1,11 +1,19 @@
 import { errorMessage } from '@siglip-batch/jobs';
+import { RedisUnreachableError } from './redis-unreachable-error';
 
 /**
  * Bad configuration, found at start: one error naming every problem, so a user fixes them
  * all in one go instead of one per run.
  */
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
+  /**
+   * @param unreachable True when every problem is a service that could not be reached (Redis
+   *   down or restarting): nothing to fix in the configuration, trying again later may work.
+   */
+  constructor(
+    readonly problems: string[],
+    readonly unreachable = false,
+  ) {
     super(
       problems.length === 1
         ? `invalid configuration: ${problems[0]}`
@@ -16,9 +24,15 @@ export class ConfigError extends Error {
   }
 }
 
-/** Collects problems from checks that may throw, then throws one {@link ConfigError}. */
+/**
+ * Collects problems from checks that may throw, then throws one {@link ConfigError}. One fault
+ * found by two checks (a malformed `--source` refused by the source check and again by the run
+ * spec built from it) is reported once, under the first check's name.
+ */
 export class ProblemList {
   readonly problems: string[] = [];
+  private readonly reasons = new Set<string>();
+  private unreachable = 0;
 
   add(problem: string): void {
     this.problems.push(problem);
@@ -30,12 +44,22 @@ export class ProblemList {
       return await run();
     } catch (error) {
       const message = error instanceof ConfigError ? error.problems.join('; ') : errorMessage(error);
-      this.add(`${what}: ${message}`);
+      if (!this.reasons.has(message)) {
+        this.add(`${what}: ${message}`);
+        if (error instanceof RedisUnreachableError || (error instanceof ConfigError && error.unreachable)) this.unreachable++;
+      }
+      this.reasons.add(message);
       return undefined;
     }
   }
 
+  /** The one error of every problem so far; undefined when there is none. */
+  toError(): ConfigError | undefined {
+    return this.problems.length > 0 ? new ConfigError(this.problems, this.unreachable === this.problems.length) : undefined;
+  }
+
   throwIfAny(): void {
-    if (this.problems.length > 0) throw new ConfigError(this.problems);
+    const error = this.toError();
+    if (error) throw error;
   }
 }

@@ -1,3 +1,5 @@
+import type { DecodeSpec } from '@siglip-batch/jobs';
+
 /**
  * What the shard processor needs from a model, as an interface: the worker and one-process
  * mode adapt libs/model's SigLIP to it (see `siglip-embedder.ts`), tests can wrap it.
@@ -26,8 +28,9 @@ export interface ImageEmbedder {
    * unexpected while preprocessing it) resolves to an {@link ImageFailure}; it throws only when
    * preprocessing cannot run at all (e.g. its thread pool is closed), which is not the image's fault.
    * `maxPixels` is the run's limit; an implementation may apply a lower ceiling of its own.
+   * `decode` is the run's decode mode (absent: exact).
    */
-  preprocess(bytes: Buffer, options: { maxPixels: number }): Promise<PreprocessedImage | ImageFailure>;
+  preprocess(bytes: Buffer, options: { maxPixels: number; decode?: DecodeSpec }): Promise<PreprocessedImage | ImageFailure>;
   /**
    * L2-normalised embeddings of `count` images packed in `pixels` (count·pixelsPerImage),
    * count·D values. The buffer may be transferred to another thread: callers must not reuse it.

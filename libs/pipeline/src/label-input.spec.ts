@@ -55,4 +55,12 @@ describe('run specs', () => {
     expect(specDifferences(a, a)).toEqual([]);
     expect(specDifferences(a, b)).toEqual(['shardSize']);
   });
+  it('freezes float16 storage in the spec; float32 stays implicit, as in specs written before the option', () => {
+    const base = { runId: 'r1', source: '/s', output: '/o', model, labels: null };
+    const half = buildRunSpec({ ...base, embeddingDtype: 'float16' });
+    expect(half.embeddingDtype).toBe('float16');
+    expect('embeddingDtype' in buildRunSpec({ ...base, embeddingDtype: 'float32' })).toBe(false);
+    expect(specDifferences(buildRunSpec(base), half)).toEqual(['embeddingDtype']);
+    expect(specDifferences(buildRunSpec(base), buildRunSpec({ ...base, embeddingDtype: 'float32' }))).toEqual([]);
+  });
 });

@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { redactSecrets } from '@siglip-batch/jobs';
+import { RedisUnreachableError } from './redis-unreachable-error';
 
 /**
  * Opens a connection and checks what the pipeline needs of Redis: it answers, the credentials
@@ -27,9 +28,12 @@ export async function connectCheckedRedis(url: string, options: RedisOptions, ch
     // ioredis rejects connect() with a bare "Connection is closed." when the server hangs up
     // (e.g. after refusing AUTH); the reason itself arrived as an 'error' event.
     const closed = /Connection is closed/i.test((error as Error | undefined)?.message ?? '');
-    const message = describeRedisError(closed && lastError ? lastError : ((error as Error | undefined) ?? lastError), shown);
-    // ioredis messages may quote the URL or an option parsed from it.
-    throw new Error(redactSecrets(message));
+    const cause = closed && lastError ? lastError : ((error as Error | undefined) ?? lastError);
+    const message = describeRedisError(cause, shown);
+    // ioredis messages may quote the URL or an option parsed from it. Refused credentials are
+    // a configuration to fix; anything else may pass (Redis restarting, a network blip).
+    if (REFUSED_CREDENTIALS.test(cause?.message ?? '')) throw new Error(redactSecrets(message));
+    throw new RedisUnreachableError(redactSecrets(message));
   }
   if (checkPolicy) {
     const policy = await maxmemoryPolicy(redis);
@@ -51,9 +55,12 @@ export async function maxmemoryPolicy(redis: Redis): Promise<string | undefined>
   return match?.[1];
 }
 
+
+const REFUSED_CREDENTIALS = /WRONGPASS|NOAUTH|invalid password|invalid username-password/i;
+
 function describeRedisError(error: Error | undefined, shown: string): string {
   const text = error?.message ?? 'unknown error';
-  if (/WRONGPASS|NOAUTH|invalid password|invalid username-password/i.test(text)) {
+  if (REFUSED_CREDENTIALS.test(text)) {
     return `Redis at ${shown} refused the credentials (wrong password or user): set them in REDIS_URL`;
   }
   if (/ECONNREFUSED/.test(text)) return `Redis is not reachable at ${shown} (connection refused): is redis-server running?`;

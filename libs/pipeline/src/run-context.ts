@@ -12,6 +12,7 @@ export function runFileMetadata(spec: RunSpec, preprocessing: string): Record<st
     runId: spec.runId,
     model: spec.model,
     preprocessingVersion: preprocessing,
+    decode: spec.decode,
     labels: spec.labels,
     templates: spec.templates,
   });
@@ -45,7 +46,7 @@ export async function createRunContext(
   }
   // A process without an AWS region cannot serve an S3 run: that is its configuration, which
   // retrying does not fix, so the run fails at once saying what to set.
-  if ([spec.source, spec.output].some((uri) => parseLocation(uri).kind === 's3')) {
+  if ([spec.source, spec.output, ...(spec.retryErrors ? [spec.retryErrors.objectSource] : [])].some((uri) => parseLocation(uri).kind === 's3')) {
     await assertS3RegionConfigured(s3).catch((error: unknown) => {
       throw error instanceof S3ConfigError ? new PermanentShardError(error.message) : error;
     });

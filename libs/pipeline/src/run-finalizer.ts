@@ -1,7 +1,7 @@
 import { readParquetMetadata, type RunFolder } from '@siglip-batch/io';
 import { RUN_LAYOUT, type RunManifest, type RunSpec, type ShardStats } from '@siglip-batch/jobs';
 import { indexFinalizedRun } from './index/processed-index';
-import { DELETIONS_PREFIX } from './index/incremental-filter';
+import { DELETIONS_PREFIX, LEGACY_DELETIONS_PREFIX } from './index/incremental-filter';
 
 export type FinalizeOutcome =
   | { state: 'completed'; manifest: RunManifest }
@@ -80,11 +80,14 @@ export async function finalizeRun(options: FinalizeOptions): Promise<FinalizeOut
     if (shardStats.part) parts.push({ shard: shardStats.shard, ...shardStats.part });
     if (shardStats.errors) errors.push({ shard: shardStats.shard, ...shardStats.errors });
   }
-  // Incremental runs: the deletions files the planner wrote.
+  // Incremental runs: the deletions files the planner wrote (at the top of the folder when the
+  // run was planned before the per-kind folders).
   const deletions: NonNullable<RunManifest['deletions']> = [];
-  for await (const info of folder.store.list(folder.keyOf(DELETIONS_PREFIX))) {
-    const rows = (await readParquetMetadata(await folder.store.openBlob(info.key))).numRows;
-    deletions.push({ key: info.key.slice(folder.prefix.length), rows });
+  for (const prefix of [DELETIONS_PREFIX, LEGACY_DELETIONS_PREFIX]) {
+    for await (const info of folder.store.list(folder.keyOf(prefix))) {
+      const rows = (await readParquetMetadata(await folder.store.openBlob(info.key))).numRows;
+      deletions.push({ key: info.key.slice(folder.prefix.length), rows });
+    }
   }
   const manifest: RunManifest = {
     schemaVersion: 1,
@@ -94,6 +97,8 @@ export async function finalizeRun(options: FinalizeOptions): Promise<FinalizeOut
     labels: spec.labels,
     templates: spec.templates,
     embeddingDim: spec.model.embedDim,
+    ...(spec.embeddingDtype ? { embeddingDtype: spec.embeddingDtype } : {}),
+    ...(spec.decode ? { decode: spec.decode } : {}),
     shards: listing.shardsPlanned,
     parts,
     errors,

@@ -74,6 +74,7 @@ export async function planRun(options: PlanRunOptions): Promise<PlanProgress> {
     suffixes: spec.filters.suffixes,
     // An output root inside the source: its run folders are not images.
     exclude: [spec.output, folder.uriOf('')],
+    codes: spec.retryErrors?.codes ?? null,
     ...(options.s3 ? { s3: options.s3 } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });

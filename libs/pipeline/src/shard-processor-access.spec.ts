@@ -48,7 +48,7 @@ function specOf(source: string, sourceKind: RunSpec['sourceKind']): RunSpec {
 }
 
 async function errorRows(): Promise<Record<string, string>> {
-  const bytes = await folder.store.get(folder.keyOf('errors-00000000.parquet'));
+  const bytes = await folder.store.get(folder.keyOf('errors/errors-00000000.parquet'));
   const out: Record<string, string> = {};
   for await (const batch of readParquetBatches(bytes)) for (const row of batch.toArray()) out[String(row.uri)] = String(row.error_code);
   return out;

@@ -8,8 +8,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalObjectStore, RunFolder, readParquetBatches, type FetchResult, type ObjectStore } from '@siglip-batch/io';
-import type { PlanFile, RunSpec } from '@siglip-batch/jobs';
+import { LocalObjectStore, RunFolder, readParquetBatches, vectorFloats, type FetchResult, type ObjectStore } from '@siglip-batch/io';
+import { rowId, type PlanFile, type RunSpec } from '@siglip-batch/jobs';
 import type { ImageEmbedder, LabelScorer } from './embedder';
 import { processShard, type ShardContext } from './shard-processor';
 import { TransientShardError } from './shard-errors';
@@ -153,7 +153,7 @@ describe('processShard', () => {
     await writePlan(names);
     const stats = await processShard(context(fakeEmbedder()), 0, { workerId: 'w', attempt: 1, batchSize: 4 });
     expect(stats).toMatchObject({ planned: 13, ok: 10, error: 3, errorCodes: { decode_failed: 1, empty_object: 1, not_found: 1 } });
-    const part = await rows('part-00000000.parquet');
+    const part = await rows('parts/part-00000000.parquet');
     // Plan order, extra columns passed through, scores and tags from the scorer.
     expect(part.map((row) => String(row['uri']).split('/').at(-1))).toEqual(names.slice(0, 10));
     expect(part[0]!['caption']).toBe('caption 00.img');
@@ -161,13 +161,34 @@ describe('processShard', () => {
       Number(Math.cos(1).toFixed(5)),
       Number(Math.sin(1).toFixed(5)),
     ]);
-    const errors = await rows('errors-00000000.parquet');
+    const errors = await rows('errors/errors-00000000.parquet');
     expect(Object.fromEntries(errors.map((row) => [String(row['uri']).split('/').at(-1), row['error_code']]))).toEqual({
       'bad.img': 'decode_failed',
       'empty.img': 'empty_object',
       'missing.img': 'not_found',
     });
     expect(await folder.readStats(0)).toMatchObject({ ok: 10, error: 3, part: { rows: 10 }, errors: { rows: 3 } });
+  });
+
+  it('gives every row the id of its plan position, in whichever file it lands; float16 when the run says so', async () => {
+    const names = await prepareSource();
+    // Failures among the embedded objects: part rows are not plan positions.
+    const order = ['00.img', 'bad.img', '01.img', 'missing.img', '02.img', '03.img'];
+    expect(order.every((name) => names.includes(name))).toBe(true);
+    await writePlan(order);
+    spec = { ...spec, embeddingDtype: 'float16' };
+    await processShard(context(fakeEmbedder()), 0, { workerId: 'w', attempt: 1 });
+    const part = await rows('parts/part-00000000.parquet');
+    expect(part.map((row) => row['row_id'])).toEqual([0, 2, 4, 5].map((position) => rowId('r1', 0, position)));
+    expect((await rows('errors/errors-00000000.parquet')).map((row) => row['row_id'])).toEqual([1, 3].map((position) => rowId('r1', 0, position)));
+    // float16 items (bits) in the file, within half precision of cos(1), sin(1).
+    const bytes = await folder.store.get(folder.keyOf('parts/part-00000000.parquet'));
+    for await (const batch of readParquetBatches(bytes)) {
+      const data = batch.getChild('embedding')!.data[0]!;
+      expect(String(data.type)).toBe(`FixedSizeList[${DIM}]<Float16>`);
+      expect(vectorFloats(data, DIM)[0]).toBeCloseTo(Math.cos(1), 3);
+      expect(vectorFloats(data, DIM)[1]).toBeCloseTo(Math.sin(1), 3);
+    }
   });
 
   it('splits a batch that does not fit in memory and retries the halves', async () => {
@@ -192,7 +213,7 @@ describe('processShard', () => {
     };
     const stats = await processShard(context(fakeEmbedder(), resolver), 0, { workerId: 'w', attempt: 1, transientRetryDelayMs: 1 });
     expect(stats).toMatchObject({ ok: 10, error: 0 });
-    expect((await rows('part-00000000.parquet')).length).toBe(10);
+    expect((await rows('parts/part-00000000.parquet')).length).toBe(10);
   });
 
   it('fails the shard without committing anything when transient failures are more than a small share', async () => {
@@ -209,7 +230,7 @@ describe('processShard', () => {
       TransientShardError,
     );
     expect(await folder.readStats(0)).toBeUndefined();
-    expect(await folder.store.exists(folder.keyOf('part-00000000.parquet'))).toBe(false);
+    expect(await folder.store.exists(folder.keyOf('parts/part-00000000.parquet'))).toBe(false);
   });
 
   it('removes the errors file of an earlier attempt when a retry has no errors', async () => {
@@ -217,7 +238,7 @@ describe('processShard', () => {
     await writePlan(names.slice(0, 3));
     await folder.writeErrors(0, new Uint8Array([1, 2, 3]));
     await processShard(context(fakeEmbedder()), 0, { workerId: 'w', attempt: 2 });
-    expect(await folder.store.exists(folder.keyOf('errors-00000000.parquet'))).toBe(false);
+    expect(await folder.store.exists(folder.keyOf('errors/errors-00000000.parquet'))).toBe(false);
     expect((await folder.readStats(0))?.attempt).toBe(2);
   });
 });

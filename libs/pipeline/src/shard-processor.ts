@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { encodeErrorsFile, encodePartFile, type ObjectStore, type RunFolder } from '@siglip-batch/io';
-import { errorsKey, partKey, type PlanFile, type RunSpec, type ShardStats } from '@siglip-batch/jobs';
+import { errorsKey, partKey, rowIdsOf, type PlanFile, type RunSpec, type ShardStats } from '@siglip-batch/jobs';
 import { AsyncQueue, Semaphore } from './async-pool';
 import { isImageFailure, type ImageEmbedder, type LabelScorer } from './embedder';
 import { PermanentShardError, TransientShardError } from './shard-errors';
@@ -125,7 +125,7 @@ async function runPass(
     await decodeSlots.acquire();
     const decodeStarted = performance.now();
     try {
-      const image = await ctx.embedder.preprocess(bytes, { maxPixels });
+      const image = await ctx.embedder.preprocess(bytes, { maxPixels, ...(ctx.spec.decode ? { decode: ctx.spec.decode } : {}) });
       if (isImageFailure(image)) {
         outcomes[index] = { kind: 'error', code: image.code, message: image.message, etag, size: bytes.length };
         slots.release();
@@ -319,6 +319,7 @@ async function commitShard(
       tags = okIndex.map((_, row) => scorer.tags(scores!, row));
     }
     const bytes = encodePartFile({
+      rowId: rowIdsOf(plan.runId, plan.shard, okIndex),
       uri: okIndex.map((index) => plan.objects[index]!.uri),
       etag: oks.map((ok) => ok.etag),
       sizeBytes: oks.map((ok) => ok.size),
@@ -327,6 +328,7 @@ async function commitShard(
       height: oks.map((ok) => ok.height),
       embedding: okEmbeddings,
       dim,
+      ...(ctx.spec.embeddingDtype ? { embeddingDtype: ctx.spec.embeddingDtype } : {}),
       ...(scorer && scores && tags ? { scores, labels: scorer.labels, tags } : {}),
       ...(hasExtra ? { extra: { columns: plan.extraColumns, values: okIndex.map(extraOf) } } : {}),
       metadata: ctx.fileMetadata,
@@ -358,6 +360,7 @@ async function commitShard(
     const rows = errorIndex.map((index) => outcomes[index] as Extract<Outcome, { kind: 'error' }>);
     for (const row of rows) errorCodes[row.code] = (errorCodes[row.code] ?? 0) + 1;
     const bytes = encodeErrorsFile({
+      rowId: rowIdsOf(plan.runId, plan.shard, errorIndex),
       uri: errorIndex.map((index) => plan.objects[index]!.uri),
       etag: rows.map((row) => row.etag),
       sizeBytes: rows.map((row) => row.size),

@@ -7,7 +7,9 @@ import {
   SiglipModel,
   assertPixelLimit,
   buildLabelSet,
+  describeDecodeMode,
   loadModelDir,
+  type DecodeMode,
   type ModelVariant,
   type SiglipModelInfo,
 } from '@siglip-batch/model';
@@ -80,8 +82,8 @@ class SiglipLoadedModel implements LoadedModel {
   readonly ref: ModelRef;
   readonly preprocessing = PREPROCESSING_VERSION;
   readonly embedder: ImageEmbedder;
-  // One preprocessor per pixel limit (runs may set their own).
-  private readonly preprocessors = new Map<number, ImagePreprocessor>();
+  // One preprocessor per pixel limit and decode mode (runs may set their own).
+  private readonly preprocessors = new Map<string, ImagePreprocessor>();
 
   constructor(
     private readonly model: SiglipModel,
@@ -94,26 +96,27 @@ class SiglipLoadedModel implements LoadedModel {
       embedDim: model.embedDim,
       pixelsPerImage: 3 * height * width,
       // The run's limit, never above this process's own.
-      preprocess: (bytes, options) => this.preprocess(bytes, Math.min(options.maxPixels, this.maxPixelsCeiling)),
+      preprocess: (bytes, options) => this.preprocess(bytes, Math.min(options.maxPixels, this.maxPixelsCeiling), options.decode ?? { mode: 'exact' }),
       embedImages: (pixels, count) => model.embedImages(pixels, count),
       isOutOfMemory: (error) => error instanceof InferenceOutOfMemoryError,
     };
   }
 
-  private async preprocess(bytes: Buffer, maxPixels: number): Promise<PreprocessedImage | ImageFailure> {
+  private async preprocess(bytes: Buffer, maxPixels: number, decode: DecodeMode): Promise<PreprocessedImage | ImageFailure> {
     if (this.pool) {
       try {
-        return await this.pool.preprocess(bytes, { maxPixels });
+        return await this.pool.preprocess(bytes, { maxPixels, decode });
       } catch (error) {
         if (error instanceof ImageError) return { code: error.code, message: error.message };
         // Not the image's: the pool is closed (the process is stopping) or has no thread left.
         throw error;
       }
     }
-    let preprocessor = this.preprocessors.get(maxPixels);
+    const key = `${maxPixels} ${describeDecodeMode(decode)}`;
+    let preprocessor = this.preprocessors.get(key);
     if (!preprocessor) {
-      preprocessor = new ImagePreprocessor(this.model.info.preprocess, { maxPixels });
-      this.preprocessors.set(maxPixels, preprocessor);
+      preprocessor = new ImagePreprocessor(this.model.info.preprocess, { maxPixels, decode });
+      this.preprocessors.set(key, preprocessor);
     }
     try {
       return await preprocessor.preprocess(bytes);

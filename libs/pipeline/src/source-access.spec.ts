@@ -16,6 +16,17 @@ describe('sourceScopeOf', () => {
     expect(sourceScopeOf({ source: '/data/images', sourceKind: 'file' }).uri).toBe('file:///data/images');
     expect(sourceScopeOf({ source: '/data/lists/m.txt', sourceKind: 'manifest-text' }).uri).toBe('file:///data/lists');
   });
+
+  it("is, for a retry of a run's errors, the scope of the source its objects came from, never the run folder", async () => {
+    const retry = { source: 's3://bkt/out/r1/', sourceKind: 'errors' as const };
+    const objectsOf = (objectSource: string, objectSourceKind: 's3' | 'manifest-text') => ({ ...retry, retryErrors: { codes: null, objectSource, objectSourceKind } });
+    expect(sourceScopeOf(objectsOf('s3://bkt/img', 's3')).uri).toBe('s3://bkt/img/');
+    expect(sourceScopeOf(objectsOf('s3://bkt/lists/m.txt', 'manifest-text')).uri).toBe('s3://bkt/lists/');
+    expect(() => sourceScopeOf(retry)).toThrow(/does not say which objects it holds/);
+    // A retry of an S3 manifest's errors reads S3 objects only, as the manifest's run did.
+    const access = new SourceAccess(objectsOf('s3://bkt/lists/m.txt', 'manifest-text'), { roots: ['s3://bkt/lists/', '/'], widenHint: '' });
+    expect(await access.check('file:///etc/passwd')).toMatchObject({ ok: false, code: 'invalid_uri' });
+  });
 });
 
 describe('SourceAccess: S3', () => {

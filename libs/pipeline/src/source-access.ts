@@ -1,6 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import { folderOf, isWithin, parseLocation, realPathOf, type Location } from '@siglip-batch/io';
-import type { RunSpec } from '@siglip-batch/jobs';
+import type { ObjectSourceKind, RunSpec } from '@siglip-batch/jobs';
 
 /** What the shard processor may do with one planned object. */
 export type AccessDecision =
@@ -19,13 +19,28 @@ export interface SourceAccessOptions {
   widenHint: string;
 }
 
+/** What the access rules need of a run spec. */
+export type RunSourceOf = Pick<RunSpec, 'source' | 'sourceKind' | 'retryErrors'>;
+
+/**
+ * Where a run's objects come from: its source, or for a retry of a run's errors (whose source
+ * is that run's folder) the source those objects were listed from. Reading them is allowed as
+ * for a run of that source, never more.
+ */
+export function objectSourceOf(spec: RunSourceOf): { source: string; sourceKind: ObjectSourceKind } {
+  if (spec.sourceKind !== 'errors') return { source: spec.source, sourceKind: spec.sourceKind };
+  if (!spec.retryErrors) throw new Error(`the run's source ${spec.source} is a run folder to retry, but the run spec does not say which objects it holds (no retryErrors)`);
+  return { source: spec.retryErrors.objectSource, sourceKind: spec.retryErrors.objectSourceKind };
+}
+
 /**
  * The folder a run's source names: the S3 prefix or directory it lists, or the folder its
  * manifest is in (`s3://b/lists/m.txt` → `s3://b/lists/`), where relative lines resolve.
  */
-export function sourceScopeOf(spec: Pick<RunSpec, 'source' | 'sourceKind'>): Location {
-  const location = parseLocation(spec.source);
-  if (spec.sourceKind === 'manifest-text' || spec.sourceKind === 'manifest-parquet') return folderOf(location);
+export function sourceScopeOf(spec: RunSourceOf): Location {
+  const { source, sourceKind } = objectSourceOf(spec);
+  const location = parseLocation(source);
+  if (sourceKind === 'manifest-text' || sourceKind === 'manifest-parquet') return folderOf(location);
   if (location.kind === 's3' && location.prefix !== '' && !location.prefix.endsWith('/')) {
     // Listed as a folder (see openLocation): `s3://b/img` holds `img/…`, not `img-old/…`.
     return parseLocation(`${location.uri}/`);
@@ -51,10 +66,11 @@ export class SourceAccess {
   private readonly widenHint: string;
 
   /** Throws an `InvalidUriError` for a root or source that does not parse. */
-  constructor(spec: Pick<RunSpec, 'source' | 'sourceKind'>, options: SourceAccessOptions) {
+  constructor(spec: RunSourceOf, options: SourceAccessOptions) {
     this.lexicalRoots = options.roots.map((uri) => parseLocation(uri));
-    const isManifest = spec.sourceKind === 'manifest-text' || spec.sourceKind === 'manifest-parquet';
-    const source = parseLocation(spec.source);
+    const objects = objectSourceOf(spec);
+    const isManifest = objects.sourceKind === 'manifest-text' || objects.sourceKind === 'manifest-parquet';
+    const source = parseLocation(objects.source);
     this.remoteManifest = isManifest && source.kind === 's3' ? source.uri : undefined;
     this.widenHint = options.widenHint;
   }

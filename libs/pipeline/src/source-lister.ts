@@ -1,5 +1,6 @@
 import { openLocation, readManifestSource, type S3Options } from '@siglip-batch/io';
 import type { ExtraColumn, PlannedObject, SourceKind } from '@siglip-batch/jobs';
+import { listErrorsSource } from './retry/errors-source';
 
 /** One listed object with the cursor that resumes the listing right after it. */
 export interface SourceEntry {
@@ -29,14 +30,28 @@ export interface ListSourceOptions {
    * @defaultValue []
    */
   exclude?: readonly string[];
+  /**
+   * `errors` sources: only rows with these error codes (null: every row).
+   * @defaultValue null
+   */
+  codes?: readonly string[] | null;
 }
 
 /**
  * Streams a source in a stable order: keys in byte order for S3 prefixes and directories,
- * file order for manifests. Nothing is held beyond the page being read, so a listing of
+ * file order for manifests, manifest order for a run's errors files. Nothing is held beyond the page being read, so a listing of
  * 100 million objects needs no more memory than one of a thousand.
  */
 export async function listSource(source: string, options: ListSourceOptions): Promise<SourceListing> {
+  if (options.kind === 'errors') {
+    return listErrorsSource(source, {
+      codes: options.codes ?? null,
+      after: options.after,
+      suffixes: options.suffixes,
+      ...(options.s3 ? { s3: options.s3 } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  }
   if (options.kind === 'manifest-text' || options.kind === 'manifest-parquet') {
     const manifest = await readManifestSource(source, {
       format: options.kind === 'manifest-text' ? 'text' : 'parquet',

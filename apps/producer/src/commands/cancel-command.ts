@@ -1,8 +1,15 @@
 import type { Command } from 'commander';
 import { Queue } from 'bullmq';
-import { assertRunId, finalizeJobId, redisOptions, shardJobId } from '@siglip-batch/jobs';
+import { finalizeJobId, redisOptions, shardJobId } from '@siglip-batch/jobs';
 import { IllegalRunTransitionError, RunRegistry, connectCheckedRedis, openRunFolder, writeCancelMarker } from '@siglip-batch/pipeline';
+import { log } from '../shared/cli-log';
 import { addConnectionOptions, redisUrlOf, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
+import { CliError, EXIT } from '../shared/exit-codes';
+import { runIdArgument } from '../shared/parsers';
+
+interface CancelCliOptions extends ConnectionOptions {
+  json?: boolean;
+}
 
 /** Job states a cancel takes out of the queue; active jobs are locked (their workers see the state). */
 const NOT_STARTED = new Set(['waiting', 'delayed', 'prioritized', 'paused', 'waiting-children']);
@@ -11,18 +18,14 @@ export function registerCancelCommand(program: Command): void {
   const command = program
     .command('cancel')
     .description('cancel a run that has not ended: its waiting shards are removed, workers skip the rest; committed files stay')
-    .argument('<run>', 'run id');
-  addConnectionOptions(command).action(async (runId: string, options: ConnectionOptions) => {
-    assertRunId(runId);
+    .argument('<run>', 'run id', runIdArgument)
+    .option('--json', 'print {"run","cancelled","removedShards"} as JSON');
+  addConnectionOptions(command).action(async (runId: string, options: CancelCliOptions) => {
     const redis = await connectCheckedRedis(redisUrlOf(options), redisOptions('producer'), false);
     try {
       const registry = new RunRegistry(redis, options.prefix);
       const record = await registry.get(runId);
-      if (!record) {
-        process.stderr.write(`run ${runId} is not known to Redis: nothing to cancel\n`);
-        process.exitCode = 1;
-        return;
-      }
+      if (!record) throw new CliError(`run ${runId} is not known to Redis: nothing to cancel`, EXIT.failure, 'not_found');
       // The state decides, compared and set in one step: a completed, failed or cancelled run,
       // or one whose manifest is being written, is refused and nothing is touched.
       const cancelledAt = new Date().toISOString();
@@ -30,9 +33,7 @@ export function registerCancelCommand(program: Command): void {
         await registry.transition(runId, 'cancelled', { reason: 'cancelled by user' });
       } catch (error) {
         if (!(error instanceof IllegalRunTransitionError)) throw error;
-        process.stderr.write(`${error.message}: nothing was cancelled\n`);
-        process.exitCode = 1;
-        return;
+        throw new CliError(`${error.message}: nothing was cancelled`, EXIT.failure, 'not_cancellable');
       }
       const queue = new Queue(record.queue, { connection: redis, prefix: options.prefix });
       let removed = 0;
@@ -48,11 +49,12 @@ export function registerCancelCommand(program: Command): void {
       try {
         await writeCancelMarker(folder, { cancelledAt, reason: 'cancelled by user' });
       } catch (error) {
-        process.stderr.write(`warning: the run is cancelled, but ${folder.uriOf('_cancelled.json')} could not be written: ${(error as Error).message}\n`);
+        log('warn', `the run is cancelled, but ${folder.uriOf('_cancelled.json')} could not be written: ${(error as Error).message}`);
       } finally {
         folder.store.close();
       }
-      process.stdout.write(`run ${runId} cancelled: ${removed} queued shard(s) removed\n`);
+      if (options.json) process.stdout.write(`${JSON.stringify({ run: runId, cancelled: true, removedShards: removed })}\n`);
+      else process.stdout.write(`run ${runId} cancelled: ${removed} queued shard(s) removed\n`);
     } finally {
       redis.disconnect();
     }

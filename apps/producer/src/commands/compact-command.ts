@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { DEFAULT_COMPACT_GRACE_MS, DEFAULT_COMPACT_TARGET_ROWS, compactRun, openRunFolderUri } from '@siglip-batch/pipeline';
 import { addConnectionOptions, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { nonNegativeInt, positiveInt } from '../shared/parsers';
+import { log } from '../shared/cli-log';
 
 interface CompactCliOptions extends ConnectionOptions {
   run: string;
@@ -37,16 +38,16 @@ export function registerCompactCommand(program: Command): void {
         targetRows: options.targetRows,
         graceMs: options.graceSeconds * 1000,
         onProgress: (event) => {
-          if (!options.json) process.stderr.write(`merged ${event.merged}/${event.of}: ${event.key} (${event.rows} rows)\n`);
+          if (!options.json) log('info', `merged ${event.merged}/${event.of}: ${event.key} (${event.rows} rows)`);
         },
       });
       if (options.json) process.stdout.write(`${JSON.stringify({ run: folder.uriOf(''), ...result })}\n`);
       else {
-        process.stderr.write(
+        log(
+          'info',
           `${folder.uriOf('')}: ${result.before.parts} part and ${result.before.errors} errors files → ${result.after.parts} and ${result.after.errors}` +
             ` (${result.written.length} written, ${result.deleted} old files deleted, ${result.rows} rows)` +
-            (result.kept > 0 ? `; ${result.kept} replaced files kept for readers until ${result.keptUntil} (compact again after that to delete them)` : '') +
-            '\n',
+            (result.kept > 0 ? `; ${result.kept} replaced files kept for readers until ${result.keptUntil} (compact again after that to delete them)` : ''),
         );
       }
       process.exitCode = 0;

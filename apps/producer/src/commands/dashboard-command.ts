@@ -6,6 +6,7 @@ import { DashboardServer, QUEUES_PATH } from '../dashboard/dashboard-server';
 import { DASHBOARD_ALLOWED_HOSTS_ENV } from '../dashboard/host-check';
 import { addConnectionOptions, redisUrlOf, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { nonNegativeInt } from '../shared/parsers';
+import { log } from '../shared/cli-log';
 
 interface DashboardCliOptions extends ConnectionOptions {
   host: string;
@@ -68,7 +69,7 @@ export function registerDashboardCommand(program: Command): void {
       refreshSeconds: options.refresh,
       readOnly: !options.allowActions,
       allowedHosts: options.allowedHost,
-      log: (message) => process.stderr.write(`${redactSecrets(message)}\n`),
+      log: (message) => log('info', message),
     });
     let address;
     try {

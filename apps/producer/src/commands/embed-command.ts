@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parseLocation } from '@siglip-batch/io';
+import { parseLocation, type EmbeddingDtype } from '@siglip-batch/io';
 import { runSpecSchema, type LabelSpec } from '@siglip-batch/jobs';
 import {
   ProblemList,
@@ -15,14 +15,20 @@ import {
   type LoadedModel,
 } from '@siglip-batch/pipeline';
 import { addConnectionOptions, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
-import { ProgressLine } from '../shared/progress';
+import { log } from '../shared/cli-log';
+import { addConfigFileOptions } from '../shared/config-file';
+import { EXIT } from '../shared/exit-codes';
+import { ProgressLine, addProgressOption, type ProgressOptions } from '../shared/progress';
 import { collect, pixelLimit, positiveInt } from '../shared/parsers';
 import { resolveModelDir } from '../shared/model-dir';
+import { addDecodeOptions, decodeModeOf, embeddingDtypeOption, type DecodeCliOptions } from '../shared/run-options';
+import { addRetryOptions, resolveRetry, type RetryCliOptions } from '../shared/retry-options';
 
-interface EmbedCliOptions extends ConnectionOptions {
-  source: string;
-  out: string;
-  model: string;
+interface EmbedCliOptions extends ConnectionOptions, RetryCliOptions, ProgressOptions, DecodeCliOptions {
+  source?: string;
+  out?: string;
+  model?: string;
+  json?: boolean;
   run?: string;
   labels?: string;
   labelsFile?: string;
@@ -34,6 +40,7 @@ interface EmbedCliOptions extends ConnectionOptions {
   suffix: string[];
   maxBytes?: number;
   maxPixels?: number;
+  embeddingDtype?: EmbeddingDtype;
   threads?: number;
   allow: string[];
 }
@@ -42,9 +49,9 @@ export function registerEmbedCommand(program: Command): void {
   const command = program
     .command('embed')
     .description('one-process mode: embed a source into a run folder without Redis (same shard processor and outputs)')
-    .requiredOption('--source <uri>', 'S3 prefix, local directory, or manifest')
-    .requiredOption('--out <uri>', 'output root; the run folder is <out>/<run>/')
-    .requiredOption('--model <dir>', 'model directory')
+    .option('--source <uri>', 'S3 prefix, local directory, or manifest (or --retry-errors <run>)')
+    .option('--out <uri>', 'output root; the run folder is <out>/<run>/')
+    .option('--model <dir>', 'model directory (required)')
     .option('--run <id>', 'run id (default: local-<date>-<time>)')
     .option('--labels <list>', 'comma-separated labels to score')
     .option('--labels-file <file>', 'labels file (text, JSON or YAML)')
@@ -56,6 +63,7 @@ export function registerEmbedCommand(program: Command): void {
     .option('--suffix <ext>', 'only keys ending with this (repeatable)', collect, [] as string[])
     .option('--max-bytes <n>', 'larger objects become too_large_bytes rows', positiveInt('--max-bytes'))
     .option('--max-pixels <n>', 'larger images become too_large_pixels rows (default 100000000, at most 1000000000; also this process\'s ceiling over a stored run\'s own limit)', pixelLimit('--max-pixels'))
+    .addOption(embeddingDtypeOption())
     .option('--threads <n>', 'ONNX Runtime intra-op threads', positiveInt('--threads'))
     .option(
       '--allow <uris>',
@@ -63,6 +71,11 @@ export function registerEmbedCommand(program: Command): void {
       (v: string, prev: string[]) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)],
       [] as string[],
     );
+  addDecodeOptions(command);
+  addRetryOptions(command);
+  command.option('--json', 'print {"run","folder","counts"} as JSON on stdout instead of the folder (exit code 4 when nothing was embedded)');
+  addConfigFileOptions(command);
+  addProgressOption(command);
   addConnectionOptions(command, false).action(async (options: EmbedCliOptions) => {
     process.exitCode = await embedCommand(options);
   });
@@ -75,11 +88,16 @@ async function embedCommand(options: EmbedCliOptions): Promise<number> {
   const labels = await problems.check('labels', async (): Promise<{ labels: LabelSpec[] | null; templates?: string[] }> =>
     options.labels !== undefined ? { labels: parseLabelList(options.labels) } : options.labelsFile !== undefined ? readLabelFile(options.labelsFile) : { labels: null },
   );
-  await problems.check(`--source ${options.source}`, () => checkSourceReadable(options.source, s3));
-  await problems.check(`--out ${options.out}`, () => checkOutputWritable(options.out, s3));
+  const retry = await resolveRetry(options, problems, s3);
+  if (options.source === undefined && options.retryErrors === undefined) problems.add('--source is required (or --retry-errors <run folder>)');
+  if (options.source !== undefined && options.retryErrors === undefined) await problems.check(`--source ${options.source}`, () => checkSourceReadable(options.source!, s3));
+  const out = options.out ?? retry?.output;
+  if (out === undefined && options.retryErrors === undefined) problems.add('--out is required');
+  if (out !== undefined) await problems.check(`--out ${out}`, () => checkOutputWritable(out, s3));
   for (const uri of options.allow) await problems.check(`--allow ${uri}`, () => parseLocation(uri));
-  const model: LoadedModel | undefined = await problems.check(`model ${options.model}`, async () =>
-    loadSiglipModel(await resolveModelDir(options.model, s3, options.variant), {
+  if (options.model === undefined) problems.add('--model is required');
+  const model: LoadedModel | undefined = options.model === undefined ? undefined : await problems.check(`model ${options.model}`, async () =>
+    loadSiglipModel(await resolveModelDir(options.model!, s3, options.variant), {
       device: options.device,
       variant: options.variant,
       ...(options.threads ? { intraOpThreads: options.threads } : {}),
@@ -88,12 +106,13 @@ async function embedCommand(options: EmbedCliOptions): Promise<number> {
     }),
   );
   const runId = options.run ?? `local-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-')}`;
-  let spec = model && labels
+  const source = retry?.source ?? options.source;
+  let spec = model && labels && source !== undefined && out !== undefined
     ? await problems.check('run', () =>
         buildRunSpec({
           runId,
-          source: options.source,
-          output: options.out,
+          source,
+          output: out,
           model: model.ref,
           labels: labels.labels,
           templates: options.template.length > 0 ? options.template : labels.templates ?? [],
@@ -101,6 +120,9 @@ async function embedCommand(options: EmbedCliOptions): Promise<number> {
           suffixes: options.suffix,
           ...(options.maxBytes ? { maxBytes: options.maxBytes } : {}),
           ...(options.maxPixels ? { maxPixels: options.maxPixels } : {}),
+          ...(retry ? { retryErrors: retry.retryErrors } : {}),
+          ...(options.embeddingDtype ? { embeddingDtype: options.embeddingDtype } : {}),
+          decode: decodeModeOf(options),
         }),
       )
     : undefined;
@@ -110,14 +132,14 @@ async function embedCommand(options: EmbedCliOptions): Promise<number> {
     folder.store.close();
     if (stored) {
       const differences = specDifferences(runSpecSchema.parse(stored), spec);
-      if (differences.length > 0) problems.add(`run ${runId} already exists in ${options.out} with a different ${differences.join(', ')}`);
+      if (differences.length > 0) problems.add(`run ${runId} already exists in ${out} with a different ${differences.join(', ')}`);
       else spec = runSpecSchema.parse(stored);
     }
   }
   if (problems.problems.length > 0) await model?.close();
   problems.throwIfAny();
 
-  const progress = new ProgressLine('{bar} {value}/{total} objects{listing}');
+  const progress = new ProgressLine('{bar} {value}/{total} objects{listing}', options);
   progress.start(0, { listing: ' (listing…)' });
   try {
     const manifest = await runLocally({
@@ -132,12 +154,15 @@ async function embedCommand(options: EmbedCliOptions): Promise<number> {
     const folder = openRunFolder(spec!, s3);
     const where = folder.uriOf('');
     folder.store.close();
-    process.stderr.write(
+    log(
+      'info',
       `run ${manifest.runId}: ${manifest.counts.planned} objects, ${manifest.counts.ok} embedded, ${manifest.counts.error} errors` +
-        `${Object.keys(manifest.counts.byErrorCode).length ? ` (${Object.entries(manifest.counts.byErrorCode).map(([c, n]) => `${c} ${n}`).join(', ')})` : ''}\n`,
+        `${Object.keys(manifest.counts.byErrorCode).length ? ` (${Object.entries(manifest.counts.byErrorCode).map(([c, n]) => `${c} ${n}`).join(', ')})` : ''}`,
     );
-    process.stdout.write(`${where}\n`);
-    return 0;
+    if (options.json) process.stdout.write(`${JSON.stringify({ run: manifest.runId, folder: where, counts: manifest.counts })}\n`);
+    else process.stdout.write(`${where}\n`);
+    // A run that embedded nothing (an empty source, only error rows) is told apart from success.
+    return manifest.counts.ok === 0 ? EXIT.nothingEmbedded : EXIT.ok;
   } finally {
     progress.stop();
     await model!.close();

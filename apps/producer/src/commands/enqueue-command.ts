@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Redis } from 'ioredis';
 import { parseLocation, type RunFolder } from '@siglip-batch/io';
-import { assertRunId, redactSecrets, redisOptions, runSpecSchema, type LabelSpec, type RunSpec } from '@siglip-batch/jobs';
+import { assertRunId, redisOptions, runSpecSchema, type LabelSpec, type RunSpec } from '@siglip-batch/jobs';
 import {
   ProblemList,
   buildRunSpec,
@@ -16,12 +16,14 @@ import {
 } from '@siglip-batch/pipeline';
 import { enqueueRun } from '../enqueue/run-enqueuer';
 import { addConnectionOptions, redisUrlOf, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
-import { ProgressLine } from '../shared/progress';
+import { log } from '../shared/cli-log';
+import { ProgressLine, addProgressOption, type ProgressOptions } from '../shared/progress';
 import { positiveInt } from '../shared/parsers';
-import { addRunOptions, type RunCliOptions } from '../shared/run-options';
+import { addDecodeOptions, addRunOptions, decodeModeOf, type DecodeCliOptions, type RunCliOptions } from '../shared/run-options';
 import { resolveModelDir } from '../shared/model-dir';
+import { addRetryOptions, resolveRetry, retryErrorsAfterArgument, type RetryCliOptions } from '../shared/retry-options';
 
-interface EnqueueCliOptions extends ConnectionOptions, RunCliOptions {
+interface EnqueueCliOptions extends ConnectionOptions, RunCliOptions, ProgressOptions, RetryCliOptions, DecodeCliOptions {
   run?: string;
   resume?: string;
   source?: string;
@@ -29,6 +31,7 @@ interface EnqueueCliOptions extends ConnectionOptions, RunCliOptions {
   maxWaiting: number;
   json?: boolean;
   incremental?: boolean;
+  retryErrorsAfter?: number;
 }
 
 export function registerEnqueueCommand(program: Command): void {
@@ -37,12 +40,20 @@ export function registerEnqueueCommand(program: Command): void {
     .description('plan a run into its output folder and queue its shards for the workers (idempotent; resumable)')
     .option('--run <id>', 'run id ([a-z0-9][a-z0-9_-]{0,63})')
     .option('--resume <id>', 'continue run <id> from its folder in --out (after an interruption, or after Redis lost its data)')
-    .option('--source <uri>', 'S3 prefix, local directory, or manifest (.txt of URIs, .parquet with a uri column)')
+    .option('--source <uri>', 'S3 prefix, local directory, or manifest (.txt of URIs, .parquet with a uri column); or --retry-errors <run>')
     .option('--out <uri>', 'output root (s3://bucket/prefix or a local directory); the run folder is <out>/<run>/');
   addRunOptions(command)
     .option('--max-waiting <n>', 'backpressure: at most this many shard jobs waiting in the queue', positiveInt('--max-waiting'), 200)
     .option('--incremental', "plan only objects the output's processed index has not seen with this model and ETag; record vanished ones as deletions")
+    .option(
+      '--retry-errors-after <duration>',
+      'with --incremental: also plan unchanged objects whose last result is an error from a run finalised longer ago than this (e.g. 7d, 12h, 30m)',
+      retryErrorsAfterArgument,
+    )
     .option('--json', 'print the summary as JSON');
+  addDecodeOptions(command);
+  addRetryOptions(command);
+  addProgressOption(command);
   addConnectionOptions(command).action(async (options: EnqueueCliOptions) => {
     process.exitCode = await enqueueCommand(options);
   });
@@ -51,7 +62,7 @@ export function registerEnqueueCommand(program: Command): void {
 async function enqueueCommand(options: EnqueueCliOptions): Promise<number> {
   const s3 = s3OptionsOf(options);
   const { spec, folder, redis } = await resolveConfiguration(options);
-  const progress = new ProgressLine('{bar} {objects} objects listed | {shards} shards planned, {enqueued} enqueued, {skipped} already done');
+  const progress = new ProgressLine('{bar} {objects} objects listed | {shards} shards planned, {enqueued} enqueued, {skipped} already done', options);
   progress.start(1, { objects: 0, shards: 0, enqueued: 0, skipped: 0 });
   try {
     const summary = await enqueueRun({
@@ -61,7 +72,7 @@ async function enqueueCommand(options: EnqueueCliOptions): Promise<number> {
       prefix: options.prefix,
       s3,
       maxWaiting: options.maxWaiting,
-      onNotice: (message) => process.stderr.write(`${redactSecrets(message)}\n`),
+      onNotice: (message) => log('info', message),
       onProgress: (p) =>
         progress.update(p.complete ? 1 : 0, {
           objects: p.objectsPlanned,
@@ -108,19 +119,24 @@ async function resolveConfiguration(options: EnqueueCliOptions): Promise<{ spec:
       });
     }
   } else {
-    for (const [flag, value] of [['--run', options.run], ['--source', options.source], ['--out', options.out], ['--model', options.model]] as const) {
+    const retry = await resolveRetry(options, problems, s3);
+    const source = retry?.source ?? options.source;
+    const out = options.out ?? retry?.output;
+    const given = [['--run', options.run], ['--model', options.model]] as Array<[string, string | undefined]>;
+    if (options.retryErrors === undefined) given.push(['--source', options.source], ['--out', options.out]);
+    for (const [flag, value] of given) {
       if (!value) problems.add(`${flag} is required (or --resume <run> with --out)`);
     }
     const labels = await problems.check('labels', () => resolveLabels(options));
     const model = options.model ? await problems.check(`model ${options.model}`, async () => inspectSiglipModel(await resolveModelDir(options.model!, s3, options.variant), options.variant)) : undefined;
-    if (options.source) await problems.check(`--source ${options.source}`, () => checkSourceReadable(options.source!, s3));
-    if (options.out) await problems.check(`--out ${options.out}`, () => checkOutputWritable(options.out!, s3));
-    if (options.run && options.source && options.out && model && labels !== undefined) {
+    if (options.source && !options.retryErrors) await problems.check(`--source ${options.source}`, () => checkSourceReadable(options.source!, s3));
+    if (out) await problems.check(`--out ${out}`, () => checkOutputWritable(out, s3));
+    if (options.run && source && out && model && labels !== undefined) {
       spec = await problems.check('run', () =>
         buildRunSpec({
           runId: options.run!,
-          source: options.source!,
-          output: options.out!,
+          source,
+          output: out,
           model,
           labels: labels.labels,
           templates: options.template.length > 0 ? options.template : labels.templates ?? [],
@@ -131,6 +147,10 @@ async function resolveConfiguration(options: EnqueueCliOptions): Promise<{ spec:
           ...(options.maxPixels ? { maxPixels: options.maxPixels } : {}),
           ...(options.incremental ? { incremental: true } : {}),
           ...(options.writeS3Tags ? { writeS3Tags: true } : {}),
+          ...(retry ? { retryErrors: retry.retryErrors } : {}),
+          ...(options.retryErrorsAfter !== undefined ? { retryErrorsAfterSeconds: options.retryErrorsAfter } : {}),
+          ...(options.embeddingDtype ? { embeddingDtype: options.embeddingDtype } : {}),
+          decode: decodeModeOf(options),
         }),
       );
     } else if (options.run) {

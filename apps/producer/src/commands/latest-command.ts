@@ -3,6 +3,7 @@ import { openLocation } from '@siglip-batch/io';
 import { writeLatest } from '@siglip-batch/pipeline';
 import { addConnectionOptions, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { positiveInt } from '../shared/parsers';
+import { log } from '../shared/cli-log';
 
 interface LatestCliOptions extends ConnectionOptions {
   out: string;
@@ -24,7 +25,7 @@ export function registerLatestCommand(program: Command): void {
       if (options.json) process.stdout.write(`${JSON.stringify({ out: output.location.uri, ...pointer, files: pointer.files.map((f) => ({ ...f, uri: output.store.uriOf(output.prefix + f.key) })) })}\n`);
       else {
         for (const file of pointer.files) process.stdout.write(`${output.store.uriOf(output.prefix + file.key)}\n`);
-        process.stderr.write(`${pointer.rows} objects in ${pointer.files.length} files\n`);
+        log('info', `${pointer.rows} objects in ${pointer.files.length} files`);
       }
       process.exitCode = 0;
     } finally {

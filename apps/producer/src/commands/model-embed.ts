@@ -14,9 +14,10 @@ import {
 } from '@siglip-batch/model';
 import { Command, Option } from 'commander';
 import { resolveModelDir } from '../shared/model-dir';
+import { addDecodeOptions, decodeModeOf, type DecodeCliOptions } from '../shared/run-options';
 import { expandImageArguments, mapLimited, positiveInteger } from './model-files';
 
-interface EmbedOptions {
+interface EmbedOptions extends DecodeCliOptions {
   model: string;
   labels?: string;
   labelsFile?: string;
@@ -47,7 +48,7 @@ interface EmbedLine {
 
 /** `siglip-batch model embed --model <dir> [labels] <image…>`: one JSON line per image. */
 export function registerModelEmbedCommand(model: Command): void {
-  model
+  const command = model
     .command('embed')
     .description(
       'embed local images and print one JSON line per image: uri, status (ok | error), error_code, error, width, height, ' +
@@ -70,35 +71,36 @@ export function registerModelEmbedCommand(model: Command): void {
     .option('--max-pixels <n>', 'refuse images larger than this many pixels', positiveInteger('--max-pixels'), 100_000_000)
     .option('--concurrency <n>', 'images decoded at once', positiveInteger('--concurrency'), 4)
     .option('--no-lowercase', "label prompts: do not lower-case (SigLIP 2: GemmaTokenizer's ids instead of Siglip2Tokenizer's)")
-    .argument('<image...>', 'image files or directories')
-    .action(async (images: string[], options: EmbedOptions) => {
-      const labels = await readLabels(options);
-      const set = labels
-        ? buildLabelSet(labels, {
-            ...(options.template.length ? { templates: options.template } : {}),
-            ...(options.threshold !== undefined ? { threshold: options.threshold } : {}),
-          })
-        : undefined;
-      const files = await expandImageArguments(images);
-      const siglip = await SiglipModel.load(await resolveModelDir(options.model, s3OptionsFromEnv(), options.variant), {
-        device: options.device,
-        variant: options.variant,
-        maxPixels: options.maxPixels,
-        ...(options.threads ? { intraOpThreads: options.threads } : {}),
-        ...(options.lowercase === false ? { lowercase: false } : {}),
-      });
-      try {
-        const scorer = set ? await siglip.labelScorer(set) : undefined;
-        for (let start = 0; start < files.length; start += options.batchSize) {
-          const chunk = files.slice(start, start + options.batchSize);
-          for (const line of await embedChunk(siglip, scorer, chunk, options.concurrency)) {
-            process.stdout.write(`${JSON.stringify(line)}\n`);
-          }
-        }
-      } finally {
-        await siglip.close();
-      }
+    .argument('<image...>', 'image files or directories');
+  addDecodeOptions(command).action(async (images: string[], options: EmbedOptions) => {
+    const labels = await readLabels(options);
+    const set = labels
+      ? buildLabelSet(labels, {
+          ...(options.template.length ? { templates: options.template } : {}),
+          ...(options.threshold !== undefined ? { threshold: options.threshold } : {}),
+        })
+      : undefined;
+    const files = await expandImageArguments(images);
+    const siglip = await SiglipModel.load(await resolveModelDir(options.model, s3OptionsFromEnv(), options.variant), {
+      device: options.device,
+      variant: options.variant,
+      maxPixels: options.maxPixels,
+      decode: decodeModeOf(options),
+      ...(options.threads ? { intraOpThreads: options.threads } : {}),
+      ...(options.lowercase === false ? { lowercase: false } : {}),
     });
+    try {
+      const scorer = set ? await siglip.labelScorer(set) : undefined;
+      for (let start = 0; start < files.length; start += options.batchSize) {
+        const chunk = files.slice(start, start + options.batchSize);
+        for (const line of await embedChunk(siglip, scorer, chunk, options.concurrency)) {
+          process.stdout.write(`${JSON.stringify(line)}\n`);
+        }
+      }
+    } finally {
+      await siglip.close();
+    }
+  });
 }
 
 /** Decodes a chunk of files into one batch, embeds the good ones, and returns a line per file in order. */

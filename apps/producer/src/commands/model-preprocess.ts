@@ -3,11 +3,12 @@ import { endianness } from 'node:os';
 import { basename, join } from 'node:path';
 import { ImageError, ImagePreprocessor, loadModelDir } from '@siglip-batch/model';
 import type { Command } from 'commander';
+import { addDecodeOptions, decodeModeOf, type DecodeCliOptions } from '../shared/run-options';
 import { expandImageArguments, mapLimited, positiveInteger } from './model-files';
 
 /** `siglip-batch model preprocess --model <dir> --out-dir <dir> <image…>`: pixel values as raw float32. */
 export function registerModelPreprocessCommand(model: Command): void {
-  model
+  const command = model
     .command('preprocess')
     .description(
       'write each image\'s pixel values (normalised, channels first: 3×H×W) as raw little-endian float32 to <out-dir>/<image file name>.f32; ' +
@@ -17,29 +18,30 @@ export function registerModelPreprocessCommand(model: Command): void {
     .requiredOption('--out-dir <dir>', 'output directory')
     .option('--max-pixels <n>', 'refuse images larger than this many pixels', positiveInteger('--max-pixels'), 100_000_000)
     .option('--concurrency <n>', 'images decoded at once', positiveInteger('--concurrency'), 4)
-    .argument('<image...>', 'image files or directories')
-    .action(async (images: string[], options: { model: string; outDir: string; maxPixels: number; concurrency: number }) => {
-      const info = await loadModelDir(options.model, { verifyContentHash: false });
-      const preprocessor = new ImagePreprocessor(info.preprocess, { maxPixels: options.maxPixels });
-      await mkdir(options.outDir, { recursive: true });
-      const files = await expandImageArguments(images);
-      const failures = await mapLimited(files, options.concurrency, async (file) => {
-        try {
-          const { pixels } = await preprocessor.preprocess(await readFile(file));
-          await writeFile(join(options.outDir, `${basename(file)}.f32`), littleEndianBytes(pixels));
-          return 0;
-        } catch (error) {
-          const code = error instanceof ImageError ? error.code : (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not_found' : 'error';
-          process.stderr.write(`${file}: ${code}: ${(error as Error).message}\n`);
-          return 1;
-        }
-      });
-      const failed = failures.reduce<number>((a, b) => a + b, 0);
-      if (failed > 0) {
-        process.stderr.write(`${failed} of ${files.length} images failed\n`);
-        process.exitCode = 1;
+    .argument('<image...>', 'image files or directories');
+  addDecodeOptions(command).action(async (images: string[], options: { model: string; outDir: string; maxPixels: number; concurrency: number } & DecodeCliOptions) => {
+    const decode = decodeModeOf(options);
+    const info = await loadModelDir(options.model, { verifyContentHash: false });
+    const preprocessor = new ImagePreprocessor(info.preprocess, { maxPixels: options.maxPixels, decode });
+    await mkdir(options.outDir, { recursive: true });
+    const files = await expandImageArguments(images);
+    const failures = await mapLimited(files, options.concurrency, async (file) => {
+      try {
+        const { pixels } = await preprocessor.preprocess(await readFile(file));
+        await writeFile(join(options.outDir, `${basename(file)}.f32`), littleEndianBytes(pixels));
+        return 0;
+      } catch (error) {
+        const code = error instanceof ImageError ? error.code : (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not_found' : 'error';
+        process.stderr.write(`${file}: ${code}: ${(error as Error).message}\n`);
+        return 1;
       }
     });
+    const failed = failures.reduce<number>((a, b) => a + b, 0);
+    if (failed > 0) {
+      process.stderr.write(`${failed} of ${files.length} images failed\n`);
+      process.exitCode = 1;
+    }
+  });
 }
 
 function littleEndianBytes(values: Float32Array): Buffer {

@@ -11,6 +11,7 @@ import {
 import { addConnectionOptions, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { collect, positiveInt } from '../shared/parsers';
 import { resolveModelDir } from '../shared/model-dir';
+import { log } from '../shared/cli-log';
 
 interface RetagCliOptions extends ConnectionOptions {
   run: string;
@@ -90,7 +91,7 @@ async function retagCommand(options: RetagCliOptions): Promise<number> {
     if (process.stderr.isTTY) process.stderr.write('\n');
     if (options.json) process.stdout.write(`${JSON.stringify({ folder: target!.uriOf(''), manifest: retagged })}\n`);
     else {
-      process.stderr.write(`run ${retagged.runId}: ${retagged.counts.ok} rows rescored against ${labels!.labels.length} labels\n`);
+      log('info', `run ${retagged.runId}: ${retagged.counts.ok} rows rescored against ${labels!.labels.length} labels`);
       process.stdout.write(`${target!.uriOf('')}\n`);
     }
     return 0;

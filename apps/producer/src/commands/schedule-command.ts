@@ -26,6 +26,7 @@ import { addConnectionOptions, redisUrlOf, s3OptionsOf, type ConnectionOptions }
 import { resolveModelDir } from '../shared/model-dir';
 import { addRunOptions, type RunCliOptions } from '../shared/run-options';
 import { positiveInt } from '../shared/parsers';
+import { retryErrorsAfterArgument } from '../shared/retry-options';
 
 interface ScheduleCliOptions extends ConnectionOptions, RunCliOptions {
   name?: string;
@@ -37,6 +38,7 @@ interface ScheduleCliOptions extends ConnectionOptions, RunCliOptions {
   source?: string;
   out?: string;
   json?: boolean;
+  retryErrorsAfter?: number;
 }
 
 export function registerScheduleCommand(program: Command): void {
@@ -51,7 +53,13 @@ export function registerScheduleCommand(program: Command): void {
     .option('--list', 'list the registered schedules')
     .option('--source <uri>', 'S3 prefix or local directory')
     .option('--out <uri>', 'output root (holds the processed index)');
-  addRunOptions(command).option('--json', 'print the result as JSON');
+  addRunOptions(command)
+    .option(
+      '--retry-errors-after <duration>',
+      'each run also plans unchanged objects whose last result is an error from a run finalised longer ago than this (e.g. 7d, 12h, 30m)',
+      retryErrorsAfterArgument,
+    )
+    .option('--json', 'print the result as JSON');
   addConnectionOptions(command).action(async (options: ScheduleCliOptions) => {
     process.exitCode = await scheduleCommand(options);
   });
@@ -150,6 +158,8 @@ async function resolveSchedule(options: ScheduleCliOptions): Promise<{ run: Sche
     ...(options.maxBytes ? { maxBytes: options.maxBytes } : {}),
     ...(options.maxPixels ? { maxPixels: options.maxPixels } : {}),
     ...(options.writeS3Tags ? { writeS3Tags: true } : {}),
+    ...(options.embeddingDtype ? { embeddingDtype: options.embeddingDtype } : {}),
+    ...(options.retryErrorsAfter !== undefined ? { retryErrorsAfterSeconds: options.retryErrorsAfter } : {}),
   };
   // The runs are built at each firing; building one now refuses what they would refuse
   // (e.g. --write-s3-tags with a local source) at registration instead of every night.

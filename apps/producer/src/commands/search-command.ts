@@ -3,19 +3,25 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { SiglipModel } from '@siglip-batch/model';
 import {
+  LanceSearcher,
   ProblemList,
   assertRunModel,
+  defaultLanceUri,
   embedImageQuery,
   embedTextQuery,
+  openLanceTarget,
   openRunFolderUri,
   prepareRunSearch,
   readFinishedManifest,
   searchRun,
   type SearchEngine,
 } from '@siglip-batch/pipeline';
+import type { RunFolder, S3Options } from '@siglip-batch/io';
+import type { RunManifest } from '@siglip-batch/jobs';
 import { addConnectionOptions, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { collect, positiveInt } from '../shared/parsers';
 import { resolveModelDir } from '../shared/model-dir';
+import { log } from '../shared/cli-log';
 
 interface SearchCliOptions extends ConnectionOptions {
   run: string;
@@ -30,6 +36,12 @@ interface SearchCliOptions extends ConnectionOptions {
   scanThreads?: number;
   verifyModel?: boolean;
   json?: boolean;
+  exact?: boolean;
+  index?: string;
+  nprobes?: number;
+  refineFactor?: number;
+  /** True when --engine was given: a scan was asked for, not the index. */
+  engineGiven?: boolean;
 }
 
 export function registerSearchCommand(program: Command): void {
@@ -47,9 +59,13 @@ export function registerSearchCommand(program: Command): void {
     .option('--threads <n>', 'ONNX Runtime intra-op threads', positiveInt('--threads'))
     .option('--scan-threads <n>', 'threads scanning the search cache (engine cache; default: one per core)', positiveInt('--scan-threads'))
     .option('--verify-model', "re-hash the model's weight files instead of trusting its sidecar's content hash")
+    .option('--exact', "scan every row exactly (--engine) even when the run has a vector index (siglip-batch index)")
+    .option('--index <uri>', "the LanceDB table to search (siglip-batch index --to); default: the run's own <run folder>/_lancedb/ when it has a vector index")
+    .option('--nprobes <n>', 'vector index: partitions probed (default: the one the index records)', positiveInt('--nprobes'))
+    .option('--refine-factor <n>', 'vector index: candidates re-ranked exactly, × k (default: the one the index records)', positiveInt('--refine-factor'))
     .option('--json', 'print the results as JSON');
-  addConnectionOptions(command, false).action(async (options: SearchCliOptions) => {
-    process.exitCode = await searchCommand(options);
+  addConnectionOptions(command, false).action(async (options: SearchCliOptions, cmd: Command) => {
+    process.exitCode = await searchCommand({ ...options, engineGiven: cmd.getOptionValueSource('engine') === 'cli' });
   });
 }
 
@@ -68,15 +84,20 @@ async function searchCommand(options: SearchCliOptions): Promise<number> {
   const folder = await problems.check(`--run ${options.run}`, () => openRunFolderUri(options.run, s3));
   const manifest = folder ? await problems.check(`--run ${options.run}`, () => readFinishedManifest(folder)) : undefined;
   lap('manifestMs', t);
+  // The run's vector index (siglip-batch index), unless a scan is asked for; one of a run small
+  // enough to have no ANN index is used only when named with --index.
+  t = performance.now();
+  const lance = folder && manifest && !options.exact && !options.engineGiven ? await problems.check('--index', () => openRunIndex(options, folder, manifest, s3)) : undefined;
+  if (lance) timings['indexOpenMs'] = performance.now() - t;
   // Started now, awaited after the query is embedded; a failure is reported then. The first
   // search of a manifest builds the cache (minutes for millions of rows): say so once.
   let told = false;
   const onCacheProgress = () => {
-    if (!told) process.stderr.write(`building the search cache of ${options.run} (once per run manifest)…\n`);
+    if (!told) log('info', `building the search cache of ${options.run} (once per run manifest)…`);
     told = true;
   };
   const prepared =
-    folder && manifest && options.engine === 'cache' && problems.problems.length === 0
+    folder && manifest && !lance && options.engine === 'cache' && problems.problems.length === 0
       ? prepareRunSearch({ folder, manifest, onCacheProgress, ...(options.scanThreads ? { threads: options.scanThreads } : {}) })
       : undefined;
   prepared?.catch(() => undefined);
@@ -102,6 +123,7 @@ async function searchCommand(options: SearchCliOptions): Promise<number> {
   if (problems.problems.length > 0) {
     await model?.close();
     await prepared?.then((p) => p.searcher.close()).catch(() => undefined);
+    lance?.close();
     folder?.store.close();
   }
   problems.throwIfAny();
@@ -111,8 +133,14 @@ async function searchCommand(options: SearchCliOptions): Promise<number> {
     const query = image ? await embedImageQuery(model!, image) : await embedTextQuery(model!, options.text!, templates);
     lap('embedMs', t);
     t = performance.now();
-    let result: { hits: Array<{ uri: string; score: number }>; rows: number; parts: number; cacheBuilt?: boolean };
-    if (prepared) {
+    let result: { hits: Array<{ uri: string; score: number }>; rows: number; parts: number; cacheBuilt?: boolean; index?: { uri: string; type: string } };
+    if (lance) {
+      const params = { ...(options.nprobes ? { nprobes: options.nprobes } : {}), ...(options.refineFactor ? { refineFactor: options.refineFactor } : {}) };
+      const hits = (await lance.searcher.search(query, options.k, params)).map((hit) => ({ uri: hit.uri, score: hit.score, rowId: hit.rowId.toString() }));
+      timings['indexSearchMs'] = performance.now() - t;
+      const parts = manifest!.parts.filter((part) => part.rows > 0).length;
+      result = { hits, rows: lance.searcher.info.rows, parts, index: { uri: lance.uri, type: lance.searcher.info.index.type } };
+    } else if (prepared) {
       const ready = await prepared;
       timings['cacheMs'] = ready.cacheMs;
       timings['waitCacheMs'] = performance.now() - t;
@@ -128,16 +156,61 @@ async function searchCommand(options: SearchCliOptions): Promise<number> {
       const what = image ? { image: options.image } : { text: options.text, templates };
       const rounded = Object.fromEntries(Object.entries(timings).map(([key, value]) => [key, Math.round(value)]));
       const cache = result.cacheBuilt === undefined ? {} : { cacheBuilt: result.cacheBuilt };
-      process.stdout.write(`${JSON.stringify({ run: folder!.uriOf(''), query: what, k: options.k, rows: result.rows, ms, ...cache, timings: rounded, hits: result.hits })}\n`);
+      const index = result.index ? { index: result.index } : {};
+      process.stdout.write(`${JSON.stringify({ run: folder!.uriOf(''), query: what, k: options.k, rows: result.rows, ms, ...cache, ...index, timings: rounded, hits: result.hits })}\n`);
     } else {
       for (const hit of result.hits) process.stdout.write(`${hit.score.toFixed(6)}\t${hit.uri}\n`);
       const built = result.cacheBuilt ? ' (search cache built first, once for this manifest)' : '';
-      process.stderr.write(`${result.rows} rows in ${result.parts} parts searched in ${ms} ms${built}\n`);
+      const through = result.index ? ` through the ${result.index.type} index at ${result.index.uri} (--exact: a full scan)` : '';
+      log('info', `${result.rows} rows in ${result.parts} parts searched in ${ms} ms${built}${through}`);
     }
     return 0;
   } finally {
     await prepared?.then((ready) => ready.searcher.close()).catch(() => undefined);
+    lance?.close();
     await model!.close();
     folder!.store.close();
+  }
+}
+
+interface OpenedRunIndex {
+  searcher: LanceSearcher;
+  uri: string;
+  close(): void;
+}
+
+/**
+ * The run's LanceDB table, when search should go through it: the one --index names (which must
+ * hold the run's model), else the run's own `_lancedb/` when it exists, was built from this
+ * manifest and has an ANN index. Undefined means the scan.
+ */
+async function openRunIndex(options: SearchCliOptions, folder: RunFolder, manifest: RunManifest, s3: S3Options): Promise<OpenedRunIndex | undefined> {
+  const named = options.index !== undefined;
+  const target = await openLanceTarget(options.index ?? defaultLanceUri(folder), s3);
+  let searcher: LanceSearcher | undefined;
+  let handedOut = false;
+  try {
+    searcher = await LanceSearcher.open(target);
+    if (!searcher) {
+      if (named) throw new Error(`${target.display} holds no table built by siglip-batch index (no _index.json)`);
+      return undefined;
+    }
+    const info = searcher.info;
+    if (info.modelHash !== manifest.model.hash || info.embeddingDim !== manifest.embeddingDim) {
+      if (named) throw new Error(`${target.display} holds embeddings of another model than run ${manifest.runId}'s`);
+      log('info', `${target.display} holds another model's embeddings: not used`);
+      return undefined;
+    }
+    const holdsRun = [info.firstRun, info.lastRun].some((run) => run.runId === manifest.runId && run.finalizedAt === manifest.timings.finalizedAt);
+    if (!named && !holdsRun) log('info', `${target.display} was built from another manifest of the run: not used (siglip-batch index --run … builds it again)`);
+    if (!named && (!holdsRun || info.index.type === 'none')) return undefined;
+    const opened = searcher;
+    handedOut = true;
+    return { searcher: opened, uri: target.display, close: () => (opened.close(), target.close()) };
+  } finally {
+    if (!handedOut) {
+      searcher?.close();
+      target.close();
+    }
   }
 }

@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import { parseLocation } from '@siglip-batch/io';
-import { assertRunId, redactSecrets, redisOptions } from '@siglip-batch/jobs';
+import { redactSecrets, redisOptions } from '@siglip-batch/jobs';
 import { connectCheckedRedis, openRunFolder } from '@siglip-batch/pipeline';
 import { addConnectionOptions, redisUrlOf, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
+import { CliError, EXIT, runStateExitCode } from '../shared/exit-codes';
+import { runIdArgument } from '../shared/parsers';
 import { formatStatus, statusFromRedis, statusFromStore, type RunStatus } from '../status/run-status';
 
 interface StatusCliOptions extends ConnectionOptions {
@@ -18,29 +20,28 @@ export function registerStatusCommand(program: Command): void {
   const command = program
     .command('status')
     .description('progress of a run: shards, objects by status and error code, rate, ETA, whether a worker serves its model')
-    .argument('<run>', 'run id')
-    .option('--watch', 'refresh until the run ends')
+    .argument('<run>', 'run id', runIdArgument)
+    .option('--watch', 'refresh until the run ends (exit code: 0 completed, 3 failed, 4 nothing embedded, 5 cancelled)')
     .option('--json', 'print {"run","state","shards","objects","rate","eta",…} as JSON')
     .option('--out <uri>', 'output root, to read the run from its folder when Redis no longer knows it')
     .option('--interval <ms>', 'refresh interval with --watch', '2000');
   addConnectionOptions(command).action(async (runId: string, options: StatusCliOptions) => {
-    assertRunId(runId);
     const redis = await connectCheckedRedis(redisUrlOf(options), redisOptions('producer'), false);
     try {
       for (;;) {
         const status = await readStatus(runId, options, redis);
         if (!status) {
-          process.stderr.write(
-            `run ${runId} is not known to Redis${options.out ? ` nor found in ${options.out}` : ' (records expire after a run ends): pass --out <output root> to read its folder'}\n`,
+          throw new CliError(
+            `run ${runId} is not known to Redis${options.out ? ` nor found in ${options.out}` : ' (records expire after a run ends): pass --out <output root> to read its folder'}`,
+            EXIT.failure,
+            'not_found',
           );
-          process.exitCode = 1;
-          return;
         }
         // A failure reason may quote an SDK or ioredis message, and with it a URL's credentials.
         if (options.json) process.stdout.write(`${redactSecrets(JSON.stringify(status))}\n`);
         else process.stdout.write(`${options.watch && process.stdout.isTTY ? '\x1b[2J\x1b[H' : ''}${redactSecrets(formatStatus(status))}\n`);
         if (!options.watch || FINAL.has(status.state)) {
-          if (status.state === 'failed') process.exitCode = 3;
+          process.exitCode = runStateExitCode(status.state, status.objects.ok);
           return;
         }
         await new Promise((resolve) => setTimeout(resolve, Number(options.interval) || 2000));

@@ -1,4 +1,5 @@
 import { readParquetBatches, type ObjectInfo, type RunFolder } from '@siglip-batch/io';
+import { RUN_LAYOUT } from '@siglip-batch/jobs';
 
 export interface ErrorRow {
   uri: string;
@@ -26,8 +27,9 @@ export interface RecentErrorsOptions {
 }
 
 /**
- * Recent error rows of a run: the newest `errors-<shard>.parquet` files of its folder (by last
- * modification, as the store lists them), read through libs/io, newest first.
+ * Recent error rows of a run: the newest `errors/errors-<shard>.parquet` files of its folder (by
+ * last modification, as the store lists them), read through libs/io, newest first. Runs written
+ * before the per-kind folders have them at the top of the folder.
  */
 export async function readRecentErrors(folder: RunFolder, options: RecentErrorsOptions = {}): Promise<RecentErrors> {
   const keep = options.files ?? 3;
@@ -36,17 +38,19 @@ export async function readRecentErrors(folder: RunFolder, options: RecentErrorsO
   const newest: ObjectInfo[] = [];
   let files = 0;
   let truncated = false;
-  const prefix = folder.keyOf('errors-');
-  for await (const info of folder.store.list(prefix)) {
-    if (!info.key.endsWith('.parquet')) continue;
-    if (++files > listCap) {
-      truncated = true;
-      files = listCap;
-      break;
+  for (const prefix of [folder.keyOf(`${RUN_LAYOUT.errorsDir}errors-`), folder.keyOf('errors-')]) {
+    for await (const info of folder.store.list(prefix)) {
+      if (!info.key.endsWith('.parquet')) continue;
+      if (++files > listCap) {
+        truncated = true;
+        files = listCap;
+        break;
+      }
+      newest.push(info);
+      newest.sort(newerFirst);
+      if (newest.length > keep) newest.pop();
     }
-    newest.push(info);
-    newest.sort(newerFirst);
-    if (newest.length > keep) newest.pop();
+    if (truncated) break;
   }
   const rows: ErrorRow[] = [];
   for (const info of newest) {

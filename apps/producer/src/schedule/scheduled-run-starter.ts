@@ -55,6 +55,8 @@ export async function startScheduledRun(job: Job, options: FiringOptions): Promi
     ...(data.maxBytes ? { maxBytes: data.maxBytes } : {}),
     ...(data.maxPixels ? { maxPixels: data.maxPixels } : {}),
     ...(data.writeS3Tags ? { writeS3Tags: true } : {}),
+    ...(data.embeddingDtype ? { embeddingDtype: data.embeddingDtype } : {}),
+    ...(data.retryErrorsAfterSeconds ? { retryErrorsAfterSeconds: data.retryErrorsAfterSeconds } : {}),
     incremental: true,
   });
   const folder = openRunFolder(spec, s3);

@@ -28,6 +28,10 @@ export const scheduledRunSchema = z.object({
   maxPixels: z.number().int().positive().optional(),
   /** Write each object's top tags back as S3 object tags (see libs/pipeline s3-tag-writer). */
   writeS3Tags: z.boolean().optional(),
+  /** Storage type of the runs' embeddings (absent: float32). */
+  embeddingDtype: z.enum(['float32', 'float16']).optional(),
+  /** Plan again unchanged objects whose last result is an error older than this (`--retry-errors-after`). */
+  retryErrorsAfterSeconds: z.number().int().positive().optional(),
   /** Firings less than a day apart get the time of day in their run id. */
   subDaily: z.boolean(),
 });

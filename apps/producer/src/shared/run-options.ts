@@ -1,4 +1,7 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { EMBEDDING_DTYPES, type EmbeddingDtype } from '@siglip-batch/io';
+import { DECODE_MODES, DEFAULT_REDUCING_GAP, decodeMode, type DecodeMode } from '@siglip-batch/model';
+import { addConfigFileOptions } from './config-file';
 import { collect, nonNegativeInt, pixelLimit, positiveInt } from './parsers';
 
 /** What a run is made of, shared by `enqueue` and `schedule` (which starts such runs). */
@@ -14,11 +17,54 @@ export interface RunCliOptions {
   maxBytes?: number;
   maxPixels?: number;
   writeS3Tags?: boolean;
+  embeddingDtype?: EmbeddingDtype;
 }
 
-/** Adds the options of {@link RunCliOptions} to `command`. */
-export function addRunOptions(command: Command): Command {
+/** `--embedding-dtype`: also taken by `embed`, which has run options of its own. */
+export function embeddingDtypeOption(): Option {
+  return new Option(
+    '--embedding-dtype <dtype>',
+    'storage type of the part files\' embedding column: float32, or float16 (half the bytes; readers cast to float32) (default: float32)',
+  ).choices(EMBEDDING_DTYPES);
+}
+
+/** `--decode` and `--reducing-gap`: taken by `enqueue`, `embed`, `model preprocess` and `model embed`. */
+export interface DecodeCliOptions {
+  decode?: 'exact' | 'fast';
+  reducingGap?: number;
+}
+
+/** Adds `--decode` and `--reducing-gap` to `command` (one definition for every command that decodes). */
+export function addDecodeOptions(command: Command): Command {
   return command
+    .addOption(
+      new Option(
+        '--decode <mode>',
+        'exact: decode every image at full resolution, as PIL does; fast: decode JPEG and WebP at 1/2, 1/4 or 1/8 scale ' +
+          "(libjpeg's DCT scaling, Pillow's draft()) keeping --reducing-gap × the model's size, then the same resize (default: exact)",
+      ).choices(DECODE_MODES),
+    )
+    .option('--reducing-gap <n>', `with --decode fast: the reduced image keeps at least n × the model's input size on both sides (≥ 1; default ${DEFAULT_REDUCING_GAP})`, reducingGapArgument);
+}
+
+/** The decode mode the flags ask for; `--reducing-gap` without `--decode fast` is refused. */
+export function decodeModeOf(options: DecodeCliOptions): DecodeMode {
+  if (options.reducingGap !== undefined && options.decode !== 'fast') {
+    throw new Error('--reducing-gap applies to --decode fast only: add --decode fast');
+  }
+  return decodeMode(options.decode ?? 'exact', options.reducingGap ?? DEFAULT_REDUCING_GAP);
+}
+
+function reducingGapArgument(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 1 || n > 1000) throw new InvalidArgumentError(`--reducing-gap must be a number from 1 to 1000, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** Adds the options of {@link RunCliOptions} to `command`, and `--config` / `--print-config`. */
+export function addRunOptions(command: Command): Command {
+  // A run's options may come from a file too (`--config run.yaml`), as may every other flag of the command.
+  return addConfigFileOptions(command)
     .option('--model <dir>', 'model directory, s3://… model folder or hf://org/name[@revision] (its content hash selects the queue)')
     .option('--variant <variant>', 'model variant: fp32, fp16 or quantized', 'fp32')
     .option('--labels <list>', 'comma-separated labels to score')
@@ -33,5 +79,6 @@ export function addRunOptions(command: Command): Command {
       '--write-s3-tags',
       "write each object's tags back as S3 object tags `siglip:<label>` = score (S3 sources with labels only; " +
         'foreign tags are kept, our own replaced, at most 10 in all: our lowest scores are dropped first)',
-    );
+    )
+    .addOption(embeddingDtypeOption());
 }

@@ -5,6 +5,7 @@
  */
 import type * as arrow from 'apache-arrow';
 import { Arrow } from '../lazy-arrow';
+import { float32ToFloat16Bits } from './float16';
 
 export interface Column {
   field: arrow.Field;
@@ -128,6 +129,18 @@ export function float32VectorColumn(name: string, values: Float32Array, dim: num
   const type = new Arrow.FixedSizeList(dim, item);
   const child = Arrow.makeData({ type: new Arrow.Float32(), length: rows * dim, nullCount: 0, data: values });
   return { field: new Arrow.Field(name, type, false), data: Arrow.makeData({ type, length: rows, nullCount: 0, child }) };
+}
+
+/**
+ * The same FixedSizeList with float16 items (`--embedding-dtype float16`): `values` rounded to
+ * binary16, half the bytes. pyarrow reads it as `halffloat`, DuckDB as FLOAT.
+ */
+export function float16VectorColumn(name: string, values: Float32Array, dim: number, rows: number): Column {
+  const { field, data } = float32VectorColumn(name, values, dim, rows);
+  const item = new Arrow.Field('item', new Arrow.Float16(), false);
+  const type = new Arrow.FixedSizeList(dim, item);
+  const child = Arrow.makeData({ type: new Arrow.Float16(), length: rows * dim, nullCount: 0, data: float32ToFloat16Bits(values) });
+  return { field: new Arrow.Field(field.name, type, false), data: Arrow.makeData({ type, length: data.length, nullCount: 0, child }) };
 }
 
 /** list<string not null>, not null: one (possibly empty) list per row. */

@@ -1,12 +1,15 @@
 /**
  * `<out>/_latest/…parquet`: the newest embedded row of every object across an output's runs
  * (`siglip-batch latest`). Scores are left out — runs may score different labels — tags kept.
+ * `row_id` is the row's id in its run (null for rows of runs written before row ids); with `run`
+ * it maps back to the run's files. Embeddings are float32 whatever the runs stored.
  */
 import { float32VectorColumn, int32Column, int64Column, tableOf, utf8Column, utf8ListColumn } from './arrow-columns';
 import { encodeTable } from './parquet-encoder';
 import { METADATA_KEYS, PARQUET_SCHEMA_VERSION } from './shard-schema';
 
 export interface LatestFileInput {
+  rowId: ArrayLike<bigint | null>;
   uri: readonly string[];
   etag: readonly (string | null)[];
   sizeBytes: ArrayLike<number>;
@@ -28,6 +31,7 @@ export function encodeLatestFile(input: LatestFileInput): Uint8Array {
   kv.set(METADATA_KEYS.fileKind, 'latest');
   kv.set(METADATA_KEYS.embeddingDim, String(input.dim));
   const columns = [
+    int64Column('row_id', input.rowId, true),
     utf8Column('uri', input.uri, false),
     utf8Column('etag', input.etag, true),
     int64Column('size_bytes', input.sizeBytes, true),

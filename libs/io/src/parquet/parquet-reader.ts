@@ -12,6 +12,7 @@ import type * as arrow from 'apache-arrow';
 import { Arrow } from '../lazy-arrow';
 import * as parquet from 'parquet-wasm';
 import type { RandomAccessBlob } from '../object-store';
+import { vectorDtypeOf, vectorFloats } from './float16';
 import { guardParquetSource, unlessReadFailed, type GuardedParquetSource } from './guarded-parquet-source';
 
 export type ParquetSource = Uint8Array | Blob | RandomAccessBlob;
@@ -120,22 +121,21 @@ export interface VectorColumn {
   values: Float32Array;
 }
 
-/** A FixedSizeList<float32> column (`embedding` by default) read into one Float32Array. */
+/** A FixedSizeList<float32 | float16> column (`embedding` by default) read into one Float32Array. */
 export async function readVectorColumn(source: ParquetSource, column = 'embedding'): Promise<VectorColumn> {
   const { numRows, schema } = await readParquetMetadata(source);
   const field = schema.fields.find((candidate) => candidate.name === column);
   if (!field) throw new Error(`no column "${column}" in the Parquet file`);
-  if (!Arrow.DataType.isFixedSizeList(field.type) || !Arrow.DataType.isFloat(field.type.children[0]!.type)) {
-    throw new Error(`column "${column}" is ${field.type}, not FixedSizeList<Float32>`);
+  if (!Arrow.DataType.isFixedSizeList(field.type) || vectorDtypeOf(field) === undefined) {
+    throw new Error(`column "${column}" is ${field.type}, not FixedSizeList<Float32> or FixedSizeList<Float16>`);
   }
   const dim = field.type.listSize;
   const values = new Float32Array(numRows * dim);
   let row = 0;
   for await (const batch of readParquetBatches(source, { columns: [column], batchSize: 4096 })) {
     for (const data of batch.getChild(column)!.data) {
-      // The child vector's toArray() honours slice offsets; IPC batches normally have none.
-      const floats = Arrow.makeVector(data.children[0]! as arrow.Data<arrow.Float32>).toArray();
-      values.set(floats.subarray(0, data.length * dim), row * dim);
+      // float16 files are cast to float32 here.
+      values.set(vectorFloats(data, dim), row * dim);
       row += data.length;
     }
   }

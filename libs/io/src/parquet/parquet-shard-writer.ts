@@ -1,12 +1,16 @@
 /**
  * Encoders of the two files of a shard (SPEC §3), from columnar inputs.
  *
- * part:   uri, etag, size_bytes, sha256, width, height, embedding, [scores, tags], extra…
- * errors: uri, etag, size_bytes, error_code, error, extra…
+ * part:   row_id, uri, etag, size_bytes, sha256, width, height, embedding, [scores, tags], extra…
+ * errors: row_id, uri, etag, size_bytes, error_code, error, extra…
+ *
+ * `row_id` (int64) is the stable id of libs/jobs row-id.ts; files written before it existed have
+ * no such column, so it is optional here (tools that rewrite old parts keep them without one).
  */
-import type { ExtraColumn, ExtraValue } from '@siglip-batch/jobs';
+import { ROW_ID_LAYOUT, type ExtraColumn, type ExtraValue } from '@siglip-batch/jobs';
 import {
   boolColumn,
+  float16VectorColumn,
   float32VectorColumn,
   float64Column,
   int32Column,
@@ -16,6 +20,7 @@ import {
   utf8ListColumn,
   type Column,
 } from './arrow-columns';
+import type { EmbeddingDtype } from './float16';
 import { encodeTable, type ParquetWriteOptions } from './parquet-encoder';
 import { ERRORS_COLUMNS, METADATA_KEYS, PARQUET_SCHEMA_VERSION, PART_COLUMNS } from './shard-schema';
 
@@ -26,6 +31,8 @@ export interface ExtraColumnsInput {
 }
 
 export interface PartFileInput {
+  /** Stable row ids (libs/jobs `rowIdsOf`); absent only for rows of files written before them. */
+  rowId?: ArrayLike<bigint>;
   uri: readonly string[];
   etag: readonly (string | null)[];
   sizeBytes: ArrayLike<number>;
@@ -37,6 +44,8 @@ export interface PartFileInput {
   /** rows × dim, row-major, L2-normalised. */
   embedding: Float32Array;
   dim: number;
+  /** Storage type of `embedding`: float16 halves the bytes per row. @defaultValue 'float32' */
+  embeddingDtype?: EmbeddingDtype;
   /** rows × labels.length sigmoid probabilities; required with labels. */
   scores?: Float32Array;
   /** Label names, in the order of the scores (the full label specs go in the metadata). */
@@ -49,6 +58,8 @@ export interface PartFileInput {
 }
 
 export interface ErrorsFileInput {
+  /** Stable row ids, from the same id space as the part file's (see {@link PartFileInput.rowId}). */
+  rowId?: ArrayLike<bigint>;
   uri: readonly string[];
   etag: readonly (string | null)[];
   sizeBytes: ArrayLike<number | null>;
@@ -64,14 +75,17 @@ export const ERRORS_FILE_ENCODING = { dictionaryColumns: ['error_code'], statist
 
 export function encodePartFile(input: PartFileInput, options: ParquetWriteOptions = {}): Uint8Array {
   const rows = input.uri.length;
+  const dtype = input.embeddingDtype ?? 'float32';
+  const vectorColumn = dtype === 'float16' ? float16VectorColumn : float32VectorColumn;
   const columns: Column[] = [
+    ...rowIdColumn(input.rowId),
     utf8Column('uri', input.uri, false),
     utf8Column('etag', input.etag, true),
     int64Column('size_bytes', input.sizeBytes, true),
     utf8Column('sha256', input.sha256, true),
     int32Column('width', input.width, true),
     int32Column('height', input.height, true),
-    float32VectorColumn('embedding', input.embedding, input.dim, rows),
+    vectorColumn('embedding', input.embedding, input.dim, rows),
   ];
   const labels = input.labels;
   if (labels !== undefined) {
@@ -82,8 +96,9 @@ export function encodePartFile(input: PartFileInput, options: ParquetWriteOption
     throw new TypeError('scores and tags need the labels they refer to');
   }
   columns.push(...extraColumns(input.extra, rows, PART_COLUMNS));
-  const metadata = fileMetadata(input.metadata, 'part', input.extra);
+  const metadata = fileMetadata(input.metadata, 'part', input.extra, input.rowId !== undefined);
   metadata.set(METADATA_KEYS.embeddingDim, String(input.dim));
+  metadata.set(METADATA_KEYS.embeddingDtype, dtype);
   return encodeTable(tableOf(columns, metadata), {
     ...options,
     metadata,
@@ -94,6 +109,7 @@ export function encodePartFile(input: PartFileInput, options: ParquetWriteOption
 export function encodeErrorsFile(input: ErrorsFileInput, options: ParquetWriteOptions = {}): Uint8Array {
   const rows = input.uri.length;
   const columns: Column[] = [
+    ...rowIdColumn(input.rowId),
     utf8Column('uri', input.uri, false),
     utf8Column('etag', input.etag, true),
     int64Column('size_bytes', input.sizeBytes, true),
@@ -101,7 +117,7 @@ export function encodeErrorsFile(input: ErrorsFileInput, options: ParquetWriteOp
     utf8Column('error', input.error, true),
     ...extraColumns(input.extra, rows, ERRORS_COLUMNS),
   ];
-  const metadata = fileMetadata(input.metadata, 'errors', input.extra);
+  const metadata = fileMetadata(input.metadata, 'errors', input.extra, input.rowId !== undefined);
   return encodeTable(tableOf(columns, metadata), {
     ...options,
     metadata,
@@ -109,12 +125,19 @@ export function encodeErrorsFile(input: ErrorsFileInput, options: ParquetWriteOp
   });
 }
 
-function fileMetadata(given: Readonly<Record<string, string>>, kind: 'part' | 'errors', extra: ExtraColumnsInput | undefined): Map<string, string> {
+function fileMetadata(given: Readonly<Record<string, string>>, kind: 'part' | 'errors', extra: ExtraColumnsInput | undefined, rowIds: boolean): Map<string, string> {
   const metadata = new Map(Object.entries(given));
   metadata.set(METADATA_KEYS.schemaVersion, String(PARQUET_SCHEMA_VERSION));
   metadata.set(METADATA_KEYS.fileKind, kind);
   metadata.set(METADATA_KEYS.extraColumns, JSON.stringify(extra?.columns ?? []));
+  if (rowIds) metadata.set(METADATA_KEYS.rowIdLayout, ROW_ID_LAYOUT);
+  else metadata.delete(METADATA_KEYS.rowIdLayout);
   return metadata;
+}
+
+/** The `row_id` column (non-null int64), first in both files; none for rows that never had ids. */
+function rowIdColumn(rowId: ArrayLike<bigint> | undefined): Column[] {
+  return rowId === undefined ? [] : [int64Column('row_id', rowId, false)];
 }
 
 function extraColumns(extra: ExtraColumnsInput | undefined, rows: number, reserved: readonly string[]): Column[] {

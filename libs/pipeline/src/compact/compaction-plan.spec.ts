@@ -19,7 +19,7 @@ describe('planCompaction', () => {
     ]);
     // A lone errors file stays as it is.
     expect(plan.errors).toEqual(files('errors', [4]));
-    expect(plan.parts.every((p) => p.key.startsWith(`part-c${plan.token}-`))).toBe(true);
+    expect(plan.parts.every((p) => p.key.startsWith(`parts/part-c${plan.token}-`))).toBe(true);
   });
 
   it('is deterministic, and a compacted manifest has nothing left to merge with the same target', () => {

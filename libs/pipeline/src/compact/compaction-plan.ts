@@ -4,10 +4,11 @@
  * Files are taken in manifest order (shard order) and grouped greedily until a group holds at
  * least `targetRows` rows; a file is never split (each old file maps to exactly one new one,
  * which keeps references mappable). A group of one file is left as it is, so compacting a
- * compacted run with the same target changes nothing.
+ * compacted run with the same target changes nothing. Merged files go to the run's `parts/` and
+ * `errors/` folders, also when the run is older than them.
  */
 import { createHash } from 'node:crypto';
-import type { ManifestFileEntry, RunManifest } from '@siglip-batch/jobs';
+import { RUN_LAYOUT, type ManifestFileEntry, type RunManifest } from '@siglip-batch/jobs';
 
 export interface MergeGroup {
   kind: 'part' | 'errors';
@@ -38,7 +39,7 @@ export function planCompaction(manifest: Pick<RunManifest, 'parts' | 'errors'>, 
     const close = () => {
       if (current.length === 1) out.push(current[0]!);
       else if (current.length > 1) {
-        const key = `${kind}-c${token}-${String(merges.filter((m) => m.kind === kind).length).padStart(5, '0')}.parquet`;
+        const key = `${kind === 'part' ? RUN_LAYOUT.partsDir : RUN_LAYOUT.errorsDir}${kind}-c${token}-${String(merges.filter((m) => m.kind === kind).length).padStart(5, '0')}.parquet`;
         merges.push({ kind, key, sources: current, rows });
         out.push({ shard: current[0]!.shard, key, rows });
       }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalObjectStore, RunFolder, encodePartFile, readParquetBatches, readVectorColumn, shardFileMetadata } from '@siglip-batch/io';
-import { partKey, type RunManifest } from '@siglip-batch/jobs';
+import { partKey, rowId, rowIdsOf, type RunManifest } from '@siglip-batch/jobs';
 import { DEFAULT_COMPACT_GRACE_MS, compactRun } from './run-compactor';
 import { RunNotFinalisedError } from './run-not-finalised-error';
 
@@ -21,16 +21,25 @@ afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function writeRun(rowsPerShard: number[]): Promise<Float32Array> {
+interface RunShape {
+  /** Storage type of the embeddings. */
+  dtype?: 'float32' | 'float16';
+  /** Part files at the top of the run folder, as runs written before `parts/` have them. */
+  legacyKeys?: boolean;
+}
+
+async function writeRun(rowsPerShard: number[], shape: RunShape = {}): Promise<Float32Array> {
   const all: number[] = [];
   let n = 0;
   const parts: RunManifest['parts'] = [];
   for (const [shard, rows] of rowsPerShard.entries()) {
     const embedding = Float32Array.from({ length: rows * D }, () => Math.fround(Math.sin(n++) / 3));
     all.push(...embedding);
-    await folder.writePart(
-      shard,
+    const key = shape.legacyKeys ? partKey(shard).replace(/^parts\//, '') : partKey(shard);
+    await folder.store.put(
+      folder.keyOf(key),
       encodePartFile({
+        rowId: rowIdsOf('run-1', shard, Array.from({ length: rows }, (_, i) => i)),
         uri: Array.from({ length: rows }, (_, i) => `file:///img/${shard}-${i}.jpg`),
         etag: Array.from({ length: rows }, () => null),
         sizeBytes: Array.from({ length: rows }, () => 1),
@@ -39,10 +48,11 @@ async function writeRun(rowsPerShard: number[]): Promise<Float32Array> {
         height: Array.from({ length: rows }, () => 1),
         embedding,
         dim: D,
+        ...(shape.dtype ? { embeddingDtype: shape.dtype } : {}),
         metadata: shardFileMetadata({ runId: 'run-1', model, preprocessingVersion: 'v', labels: null, templates: [] }),
       }),
     );
-    parts.push({ shard, key: partKey(shard), rows });
+    parts.push({ shard, key, rows });
   }
   const ok = rowsPerShard.reduce((a, b) => a + b, 0);
   await folder.writeManifest({
@@ -99,7 +109,7 @@ describe('compactRun (local store)', () => {
     const after = await readAll(manifest);
     expect(after.uris).toEqual(before.uris);
     expect(Buffer.from(after.vectors.buffer).equals(Buffer.from(embeddings.buffer))).toBe(true);
-    expect((await readdir(join(root, 'out', 'run-1'))).filter((name) => name.endsWith('.parquet')).sort()).toEqual(manifest.parts.map((p) => p.key).sort());
+    expect((await readdir(join(root, 'out', 'run-1'), { recursive: true })).filter((name) => name.endsWith('.parquet')).sort()).toEqual(manifest.parts.map((p) => p.key).sort());
 
     const again = await compactRun({ folder, targetRows: 6, graceMs: 0 });
     expect(again).toMatchObject({ written: [], deleted: 0 });
@@ -116,6 +126,32 @@ describe('compactRun (local store)', () => {
     expect(new Set(final.compaction!.replaced.map((e) => e.into))).toEqual(new Set([final.parts[0]!.key]));
     expect(final.compaction!.replaced.map((e) => e.key)).toEqual(expect.arrayContaining([partKey(0), partKey(5), ...manifest.parts.map((p) => p.key)]));
     expect((await readAll(final)).uris).toEqual(before.uris);
+  });
+
+  it('keeps row ids and float16 storage as they are; merges an older run\'s top-level parts into parts/', async () => {
+    await writeRun([2, 3, 1], { dtype: 'float16', legacyKeys: true });
+    const oldManifest = (await folder.readManifest())!;
+    expect(oldManifest.parts.map((p) => p.key)).toEqual(['part-00000000.parquet', 'part-00000001.parquet', 'part-00000002.parquet']);
+    const ids = async (manifest: RunManifest) => {
+      const out: bigint[] = [];
+      for (const part of manifest.parts) {
+        for await (const batch of readParquetBatches(await folder.store.openBlob(folder.keyOf(part.key)), { columns: ['row_id'] })) {
+          for (const id of batch.getChild('row_id')!) out.push(id as bigint);
+        }
+      }
+      return out;
+    };
+    const before = { ids: await ids(oldManifest), vectors: (await readAll(oldManifest)).vectors };
+    expect(before.ids).toEqual([rowId('run-1', 0, 0), rowId('run-1', 0, 1), rowId('run-1', 1, 0), rowId('run-1', 1, 1), rowId('run-1', 1, 2), rowId('run-1', 2, 0)]);
+    await compactRun({ folder, targetRows: 100, graceMs: 0 });
+    const manifest = (await folder.readManifest())!;
+    expect(manifest.parts).toHaveLength(1);
+    expect(manifest.parts[0]!.key).toMatch(/^parts\/part-c[0-9a-f]+-00000\.parquet$/);
+    expect(await ids(manifest)).toEqual(before.ids);
+    const blob = await folder.store.openBlob(folder.keyOf(manifest.parts[0]!.key));
+    for await (const batch of readParquetBatches(blob, { columns: ['embedding'] })) expect(String(batch.getChild('embedding')!.type)).toBe(`FixedSizeList[${D}]<Float16>`);
+    // Cast on read, bit for bit the values the small files held.
+    expect((await readAll(manifest)).vectors).toEqual(before.vectors);
   });
 
   it('refuses a run without a manifest', async () => {

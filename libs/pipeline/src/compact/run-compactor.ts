@@ -3,7 +3,7 @@
  * files into large ones and switches the manifest to them, so that readers never see a half
  * state:
  *
- * 1. the merged files are written under new keys (`part-c<token>-<n>.parquet`; the token is
+ * 1. the merged files are written under new keys (`parts/part-c<token>-<n>.parquet`; the token is
  *    derived from the manifest and the target, so a rerun writes the same keys again);
  * 2. their row counts are checked against the manifest's;
  * 3. the new manifest replaces the old one in one atomic put — readers trust only the manifest

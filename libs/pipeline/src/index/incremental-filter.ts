@@ -1,16 +1,18 @@
 /**
  * The planner's {@link ListingFilter} for an incremental run: the source listing merged against
- * the processed index of the run's output, deletions written as `deletions-<shard>.parquet` in
- * the run folder right before the plan they precede (the finaliser lists them in the manifest).
+ * the processed index of the run's output, deletions written as `deletions/deletions-<shard>.parquet`
+ * in the run folder right before the plan they precede (the finaliser lists them in the manifest).
  */
 import { encodeDeletionsFile, openLocation, type RunFolder, type S3Options } from '@siglip-batch/io';
-import { padShard, type RunSpec } from '@siglip-batch/jobs';
+import { padShard, RUN_LAYOUT, type RunSpec } from '@siglip-batch/jobs';
 import type { ListingFilter } from '../run-planner';
 import type { SourceEntry } from '../source-lister';
 import { IncrementalListing, type IncrementalStats } from './incremental-listing';
 import { ProcessedIndex } from './processed-index';
 
-export const DELETIONS_PREFIX = 'deletions-';
+export const DELETIONS_PREFIX = `${RUN_LAYOUT.deletionsDir}deletions-`;
+/** Where runs planned before the per-kind folders put their deletions files. */
+export const LEGACY_DELETIONS_PREFIX = 'deletions-';
 
 export function deletionsKey(shard: number): string {
   return `${DELETIONS_PREFIX}${padShard(shard)}.parquet`;
@@ -25,7 +27,10 @@ export function createIncrementalFilter(spec: RunSpec, folder: RunFolder, s3: S3
     throw new Error(`an incremental run needs an S3 prefix or a directory as its source (listed in uri order), not a ${spec.sourceKind}`);
   }
   let listing: IncrementalListing | undefined;
-  const stats: IncrementalStats = { listed: 0, planned: 0, unchanged: 0, deleted: 0 };
+  // Frozen with the spec (its creation time), so that a resumed listing retries the same entries.
+  const retryErrorsBefore =
+    spec.retryErrorsAfterSeconds === undefined ? undefined : new Date(Date.parse(spec.createdAt) - spec.retryErrorsAfterSeconds * 1000).toISOString();
+  const stats: IncrementalStats = { listed: 0, planned: 0, unchanged: 0, deleted: 0, ...(retryErrorsBefore !== undefined ? { retried: 0 } : {}) };
   return {
     get stats() {
       return listing?.stats ?? stats;
@@ -43,6 +48,7 @@ export function createIncrementalFilter(spec: RunSpec, folder: RunFolder, s3: S3
         sourceUri,
         suffixes: spec.filters.suffixes,
         ...(afterUri !== undefined ? { afterUri } : {}),
+        ...(retryErrorsBefore !== undefined ? { retryErrorsBefore } : {}),
       });
       const filtered = listing.filter(entries);
       return (async function* () {

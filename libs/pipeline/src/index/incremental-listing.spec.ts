@@ -18,7 +18,7 @@ async function* from<T>(items: T[]): AsyncGenerator<T> {
   yield* items;
 }
 
-async function run(index: IndexEntry[], listing: SourceEntry[], options: { afterUri?: string; suffixes?: string[] } = {}) {
+async function run(index: IndexEntry[], listing: SourceEntry[], options: { afterUri?: string; suffixes?: string[]; retryErrorsBefore?: string } = {}) {
   const incremental = new IncrementalListing({ index: from(index), modelHash: M, sourceUri: 's3://b/src/', suffixes: options.suffixes ?? [], ...options });
   const planned: string[] = [];
   for await (const entry of incremental.filter(from(listing))) planned.push(entry.object.uri.slice('s3://b/src/'.length));
@@ -51,6 +51,18 @@ describe('IncrementalListing', () => {
     });
     expect(planned).toEqual(['e.jpg']);
     expect(deletions).toEqual(['d.jpg']);
+  });
+
+  it('skips an unchanged object whose last entry is an error, unless the error is older than retryErrorsBefore', async () => {
+    const failed = (name: string, finalizedAt: string): IndexEntry => ({ ...indexed(name, 'e1'), status: 'error', file: 'errors-00000000.parquet', finalizedAt });
+    const index = [{ ...indexed('ok.jpg', 'e1'), finalizedAt: '2026-01-01T00:00:00.000Z' }, failed('old.jpg', '2026-01-01T00:00:00.000Z'), failed('recent.jpg', '2026-01-09T00:00:00.000Z')];
+    const listing = [listed('ok.jpg', 'e1'), listed('old.jpg', 'e1'), listed('recent.jpg', 'e1')];
+    const without = await run(index, listing);
+    expect(without.planned).toEqual([]);
+    expect(without.stats).toEqual({ listed: 3, planned: 0, unchanged: 3, deleted: 0 });
+    const retrying = await run(index, listing, { retryErrorsBefore: '2026-01-05T00:00:00.000Z' });
+    expect(retrying.planned).toEqual(['old.jpg']);
+    expect(retrying.stats).toEqual({ listed: 3, planned: 1, unchanged: 2, deleted: 0, retried: 1 });
   });
 
   it('refuses a listing out of uri order', async () => {

@@ -4,7 +4,8 @@
  * one prefix key order is uri order), so memory stays flat: one index group at a time.
  *
  * A listed object is planned when the index has no entry for it with this model, or the entry's
- * ETag differs (or is unknown). Index entries under the source that the listing passes by are
+ * ETag differs (or is unknown), or — with `retryErrorsBefore` — the entry is an error of a run
+ * finalised before that instant. Index entries under the source that the listing passes by are
  * deletions: they are buffered and handed out at each shard boundary (see `takeDeletions`) so
  * the planner writes them beside the plan they precede.
  */
@@ -30,6 +31,12 @@ export interface IncrementalListingOptions {
   suffixes: string[];
   /** Resuming after this uri: index entries up to it were dealt with before. */
   afterUri?: string;
+  /**
+   * Error entries of runs finalised before this instant (ISO 8601) are planned again even when
+   * the ETag is the same (`--retry-errors-after`); without it an unchanged object whose last
+   * entry is an error is skipped like any unchanged one.
+   */
+  retryErrorsBefore?: string;
 }
 
 export interface IncrementalStats {
@@ -37,13 +44,17 @@ export interface IncrementalStats {
   planned: number;
   unchanged: number;
   deleted: number;
+  /** Runs with `retryErrorsBefore`: unchanged objects planned again because their entry was an old error. */
+  retried?: number;
 }
 
 export class IncrementalListing {
-  readonly stats: IncrementalStats = { listed: 0, planned: 0, unchanged: 0, deleted: 0 };
+  readonly stats: IncrementalStats;
   private deletions: Deletion[] = [];
 
-  constructor(private readonly options: IncrementalListingOptions) {}
+  constructor(private readonly options: IncrementalListingOptions) {
+    this.stats = { listed: 0, planned: 0, unchanged: 0, deleted: 0, ...(options.retryErrorsBefore !== undefined ? { retried: 0 } : {}) };
+  }
 
   /** Deletions found since the last call. */
   takeDeletions(): Deletion[] {
@@ -100,8 +111,12 @@ export class IncrementalListing {
         const seen = head && head.uri === uri ? await group() : [];
         const same = seen.find((e) => e.modelHash === this.options.modelHash && e.status !== 'deleted');
         if (same && same.etag !== null && same.etag === entry.object.etag) {
-          this.stats.unchanged++;
-          continue;
+          const retryBefore = this.options.retryErrorsBefore;
+          if (retryBefore === undefined || same.status !== 'error' || same.finalizedAt >= retryBefore) {
+            this.stats.unchanged++;
+            continue;
+          }
+          this.stats.retried = (this.stats.retried ?? 0) + 1;
         }
         this.stats.planned++;
         yield entry;

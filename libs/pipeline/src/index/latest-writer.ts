@@ -91,6 +91,7 @@ export async function writeLatest(output: { store: ObjectStore; prefix: string }
       await store.put(
         `${prefix}${key}`,
         encodeLatestFile({
+          rowId: pick((c) => c.rows.rowId?.[c.index] ?? null),
           uri: pick((c) => c.rows.uri[c.index]!),
           etag: pick((c) => c.rows.etag[c.index] ?? null),
           sizeBytes: pick((c) => Number(c.rows.sizeBytes[c.index] ?? 0)),

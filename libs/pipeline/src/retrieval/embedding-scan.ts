@@ -5,7 +5,7 @@
  * heap. Memory is one record batch plus k rows, whatever the size of the run.
  */
 import type * as arrow from 'apache-arrow';
-import { readParquetBatches, type ParquetSource } from '@siglip-batch/io';
+import { readParquetBatches, vectorFloats, type ParquetSource } from '@siglip-batch/io';
 import { TopK } from './top-k';
 
 export interface SearchHit {
@@ -46,8 +46,7 @@ export async function scanEmbeddings(
       for (const data of vectors.data) {
         const type = data.type as arrow.FixedSizeList;
         if (type.listSize !== dim) throw new Error(`the run's embeddings have ${type.listSize} dimensions, the query ${dim}`);
-        const child = data.children[0]!;
-        const values = (child.values as Float32Array).subarray((child.offset + data.offset * dim), (child.offset + (data.offset + data.length) * dim));
+        const values = vectorFloats(data, dim);
         for (let r = 0; r < data.length; r++, row++) {
           const base = r * dim;
           let dot = 0;

@@ -10,3 +10,4 @@ export * from './onnx-dot';
 export * from './vector-cache';
 export * from './vector-cache-search';
 export * from './manifest-retry';
+export * from './lance';

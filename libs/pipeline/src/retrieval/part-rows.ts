@@ -1,6 +1,8 @@
 /**
  * A part file read back into the columnar input of `encodePartFile` (the embedding as one
- * Float32Array), for tools that rewrite parts without touching an image: retag, compaction.
+ * Float32Array, float16 files cast on read), for tools that rewrite parts without touching an
+ * image: retag, latest. `rowId` and `embeddingDtype` come back as the file has them, so a
+ * rewrite keeps both.
  */
 import {
   Arrow,
@@ -8,6 +10,8 @@ import {
   readParquetBatches,
   readParquetMetadata,
   type ExtraColumnsInput,
+  vectorDtypeOf,
+  vectorFloats,
   type ParquetSource,
   type PartFileInput,
 } from '@siglip-batch/io';
@@ -32,9 +36,11 @@ export async function readPartRows(source: () => Promise<ParquetSource>, options
   const extraColumns = extraColumnSchema.array().parse(JSON.parse(meta.keyValueMetadata[METADATA_KEYS.extraColumns] ?? '[]'));
   const dim = Number(meta.keyValueMetadata[METADATA_KEYS.embeddingDim]);
   const embeddingField = meta.schema.fields.find((field) => field.name === 'embedding');
-  if (!embeddingField || !Arrow.DataType.isFixedSizeList(embeddingField.type) || embeddingField.type.listSize !== dim) {
+  const embeddingDtype = embeddingField && vectorDtypeOf(embeddingField);
+  if (!embeddingField || !embeddingDtype || !Arrow.DataType.isFixedSizeList(embeddingField.type) || embeddingField.type.listSize !== dim) {
     throw new Error('not a part file: no embedding FixedSizeList column of the dimension its metadata gives');
   }
+  const hasRowIds = meta.schema.fields.some((field) => field.name === 'row_id');
   const rows: PartRows = {
     uri: [],
     etag: [],
@@ -44,6 +50,8 @@ export async function readPartRows(source: () => Promise<ParquetSource>, options
     height: [],
     embedding: new Float32Array(meta.numRows * dim),
     dim,
+    embeddingDtype,
+    ...(hasRowIds ? { rowId: new BigInt64Array(meta.numRows) } : {}),
     extra: { columns: extraColumns, values: [] },
     metadata: meta.keyValueMetadata,
   };
@@ -61,6 +69,11 @@ export async function readPartRows(source: () => Promise<ParquetSource>, options
   for await (const batch of readParquetBatches(await source(), { batchSize: 4096 })) {
     const column = (name: string) => batch.getChild(name);
     const get = (name: string, i: number): unknown => column(name)?.get(i) ?? null;
+    if (rows.rowId) {
+      const ids = rows.rowId as BigInt64Array;
+      const column = batch.getChild('row_id')!;
+      for (let i = 0; i < batch.numRows; i++) ids[row + i] = column.get(i) as bigint;
+    }
     for (let i = 0; i < batch.numRows; i++) {
       uri.push(get('uri', i) as string);
       etag.push(get('etag', i) as string | null);
@@ -76,9 +89,7 @@ export async function readPartRows(source: () => Promise<ParquetSource>, options
       }
     }
     for (const data of column('embedding')!.data) {
-      const child = data.children[0]!;
-      const start = child.offset + data.offset * dim;
-      rows.embedding.set((child.values as Float32Array).subarray(start, start + data.length * dim), row * dim);
+      rows.embedding.set(vectorFloats(data, dim), row * dim);
       row += data.length;
     }
   }

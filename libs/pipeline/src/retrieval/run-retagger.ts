@@ -60,6 +60,7 @@ async function retagOnce(options: RetagOptions, written: Set<string>): Promise<R
       runId: target.runId,
       model: manifest.model,
       preprocessingVersion: preprocessing,
+      decode: manifest.decode,
       labels: options.labels,
       templates: options.templates,
     });
@@ -85,6 +86,7 @@ async function retagOnce(options: RetagOptions, written: Set<string>): Promise<R
         runId: target.runId,
         model: manifest.model,
         preprocessingVersion: preprocessing,
+        decode: manifest.decode,
         labels: options.labels,
         templates: options.templates,
       }),

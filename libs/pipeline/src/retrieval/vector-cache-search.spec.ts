@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync, truncateSync, utimesSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodePartFile, type RunFolder } from '@siglip-batch/io';
+import { encodePartFile, float16BitsToFloat32, float32ToFloat16Bits, type EmbeddingDtype, type RunFolder } from '@siglip-batch/io';
 import type { RunManifest } from '@siglip-batch/jobs';
 import { openRunFolderUri, readFinishedManifest } from './run-folder-uri';
 import { searchRun } from './run-search';
@@ -63,9 +63,11 @@ interface Run {
 }
 
 /** Writes `files` part files of the given rows and a manifest listing them. */
-async function writeRun(runId: string, sizes: number[], seed: number, anchor: Float32Array, finalizedAt: string): Promise<Run> {
+async function writeRun(runId: string, sizes: number[], seed: number, anchor: Float32Array, finalizedAt: string, dtype: EmbeddingDtype = 'float32'): Promise<Run> {
   const total = sizes.reduce((a, b) => a + b, 0);
-  const vectors = generate(total, seed, anchor);
+  const generated = generate(total, seed, anchor);
+  // What a float16 run stores (and its readers cast back): the reference scores those values.
+  const vectors = dtype === 'float16' ? float16BitsToFloat32(float32ToFloat16Bits(generated)) : generated;
   const uris = Array.from({ length: total }, (_, r) => uriOf(seed, r));
   const folder = openRunFolderUri(join(work, runId));
   const parts: RunManifest['parts'] = [];
@@ -79,8 +81,9 @@ async function writeRun(runId: string, sizes: number[], seed: number, anchor: Fl
       sha256: new Array<string>(rows).fill('0'.repeat(64)),
       width: new Array<number>(rows).fill(1),
       height: new Array<number>(rows).fill(1),
-      embedding: vectors.slice(first * DIM, (first + rows) * DIM),
+      embedding: generated.slice(first * DIM, (first + rows) * DIM),
       dim: DIM,
+      embeddingDtype: dtype,
       metadata: {},
     });
     await folder.store.put(folder.keyOf(key), bytes);
@@ -221,6 +224,26 @@ describe('search cache engine: the cache follows the manifest', () => {
     const manifest = await readFinishedManifest(run.folder);
     const lying = { ...manifest, parts: [{ ...manifest.parts[0]!, rows: 60 }] };
     await expect(searchRun({ folder: run.folder, manifest: lying, query: anchor, k: 3, cacheRoot })).rejects.toThrow(/hold 50 rows, its manifest lists 60/);
+    run.folder.store.close();
+  });
+});
+
+describe('search over a float16 run', () => {
+  const anchor = normalize(Float32Array.from({ length: DIM }, rng(7)));
+
+  it('every engine casts on read: the cache engine is exact over the stored values, DuckDB and the scan agree', async () => {
+    const run = await writeRun('half', [700, 600], 40, anchor, '2026-11-28T01:00:00.000Z', 'float16');
+    const manifest = await readFinishedManifest(run.folder);
+    const query = normalize(generate(124, 40, anchor).slice(123 * DIM, 124 * DIM));
+    const expected = reference(run, query, 10);
+    expect(expected[0]!.uri).toBe(uriOf(40, 123));
+    const cached = await searchRun({ folder: run.folder, manifest, query, k: 10, cacheRoot: join(work, 'cache-half') });
+    expectSameTopK(cached.hits, expected);
+    for (const engine of ['duckdb', 'scan'] as const) {
+      const result = await searchRun({ folder: run.folder, manifest, query, k: 10, engine });
+      expect(result.hits.map((hit) => hit.uri), engine).toEqual(expected.map((hit) => hit.uri));
+      result.hits.forEach((hit, i) => expect(Math.abs(hit.score - expected[i]!.score), engine).toBeLessThan(1e-5));
+    }
     run.folder.store.close();
   });
 });

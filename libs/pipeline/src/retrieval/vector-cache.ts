@@ -26,7 +26,7 @@ import { mkdir, mkdtemp, open, readFile, readdir, rename, rm, stat, utimes, writ
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type * as arrow from 'apache-arrow';
-import { readParquetBatches, type RunFolder } from '@siglip-batch/io';
+import { readParquetBatches, vectorFloats, type RunFolder } from '@siglip-batch/io';
 import type { RunManifest } from '@siglip-batch/jobs';
 import { int8Stride } from './int8-dot-kernel';
 import { quantizeRows } from './int8-quantizer';
@@ -161,9 +161,8 @@ async function buildEntry(temp: string, folder: RunFolder, manifest: RunManifest
         for (const data of batch.getChild('embedding')!.data) {
           const type = data.type as arrow.FixedSizeList;
           if (type.listSize !== dim) throw new Error(`${part.key}: embeddings of ${type.listSize} dimensions, the manifest says ${dim}`);
-          const child = data.children[0]!;
-          const start = child.offset + data.offset * dim;
-          const floats = (child.values as Float32Array).subarray(start, start + data.length * dim);
+          // float16 runs are cast to float32 here (the cache holds float32 either way).
+          const floats = vectorFloats(data, dim);
           const quantized = quantizeRows(floats, data.length, dim, stride);
           maxNorm = Math.max(maxNorm, quantized.maxNorm);
           await vectors.write(bytesOf(floats));

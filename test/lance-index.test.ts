@@ -1,0 +1,185 @@
+/**
+ * `siglip-batch index` and `search` through it, against real moto S3 and a local directory: a run
+ * embedded with `embed` (tiny model) is turned into a LanceDB table with a vector index; search
+ * goes through it and finds an image of the run first; `--exact` gives what search gave before
+ * the index existed; a later run is added with `--incremental` (a changed object replaced, new
+ * ones appended, the run's deletions applied). The table is read back with LanceDB itself.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import * as lancedb from '@lancedb/lancedb';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { encodeDeletionsFile } from '@siglip-batch/io';
+import { rowId, runManifestSchema } from '@siglip-batch/jobs';
+import { TINY_MODEL, runCli } from './support/cli';
+import { TEST_AWS_ENV, emptyAndDeleteBucket, makeS3Client, uniqueName } from './support/harness';
+import { makeSampleImage, type SampleImage } from './support/sample-images';
+
+const s3Endpoint = inject('s3Endpoint');
+const bucket = uniqueName('lance').toLowerCase();
+const work = mkdtempSync(join(tmpdir(), 'siglip-lance-'));
+const env: NodeJS.ProcessEnv = { ...process.env, ...TEST_AWS_ENV, AWS_ENDPOINT_URL_S3: s3Endpoint, SIGLIP_BATCH_CACHE: join(work, 'cache') };
+const storageOptions = {
+  aws_endpoint: s3Endpoint,
+  aws_region: TEST_AWS_ENV.AWS_REGION,
+  aws_access_key_id: TEST_AWS_ENV.AWS_ACCESS_KEY_ID,
+  aws_secret_access_key: TEST_AWS_ENV.AWS_SECRET_ACCESS_KEY,
+  allow_http: 'true',
+  aws_virtual_hosted_style_request: 'false',
+};
+let s3: S3Client;
+let images: SampleImage[];
+const srcUri = (name: string) => `s3://${bucket}/src/${name}`;
+
+interface SearchJson {
+  rows: number;
+  index?: { uri: string; type: string };
+  hits: Array<{ uri: string; score: number; rowId?: string }>;
+}
+
+async function cli(args: string[]): Promise<string> {
+  const result = await runCli(args, env);
+  expect(result.code, result.stderr).toBe(0);
+  return result.stdout;
+}
+
+async function put(name: string, image: SampleImage): Promise<void> {
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `src/${name}`, Body: image.bytes }));
+}
+
+async function embed(run: string): Promise<void> {
+  await cli(['embed', '--source', `s3://${bucket}/src/`, '--out', `s3://${bucket}/out/`, '--model', TINY_MODEL, '--run', run, '--labels', 'cat,dog', '--shard-size', '5', '--threads', '1']);
+}
+
+async function search(run: string, args: string[]): Promise<SearchJson> {
+  return JSON.parse(await cli(['search', '--run', run, '--model', TINY_MODEL, '--json', '--threads', '1', ...args])) as SearchJson;
+}
+
+function imageFile(image: SampleImage): string {
+  const path = join(work, image.name);
+  writeFileSync(path, image.bytes);
+  return path;
+}
+
+async function tableRows(uri: string, options: Record<string, string>): Promise<Array<{ row_id: bigint; uri: string; tags: string[] }>> {
+  const db = await lancedb.connect(uri, { storageOptions: options });
+  try {
+    const table = await db.openTable('embeddings');
+    const rows = await table.query().select(['row_id', 'uri', 'tags']).toArray();
+    table.close();
+    return rows.map((row: { row_id: bigint; uri: string; tags: { toArray(): string[] } }) => ({ row_id: BigInt(row.row_id), uri: row.uri, tags: [...row.tags.toArray()] }));
+  } finally {
+    db.close();
+  }
+}
+
+beforeAll(async () => {
+  s3 = makeS3Client(s3Endpoint);
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  images = await Promise.all(Array.from({ length: 14 }, (_, i) => makeSampleImage(i)));
+  for (const image of images.slice(0, 10)) await put(image.name, image);
+  await embed('r1');
+}, 300_000);
+
+afterAll(async () => {
+  await emptyAndDeleteBucket(s3, bucket).catch(() => undefined);
+  s3.destroy();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('index on S3 (moto)', () => {
+  const run = () => `s3://${bucket}/out/r1/`;
+  const table = () => `s3://${bucket}/out/r1/_lancedb/`;
+  let before: SearchJson;
+
+  it('builds the table in the run folder, and search goes through its vector index', async () => {
+    before = await search(run(), ['--image', imageFile(images[4]!), '-k', '10']);
+    expect(before.index).toBeUndefined();
+
+    const built = JSON.parse(await cli(['index', '--run', run(), '--index-type', 'ivf_hnsw_sq', '--json'])) as { rows: number; added: number; index: { type: string } };
+    expect(built).toMatchObject({ rows: 10, added: 10, index: { type: 'ivf_hnsw_sq' } });
+    const info = JSON.parse((await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'out/r1/_lancedb/_index.json' }))).Body!.transformToString())) as { lastRun: { runId: string } };
+    expect(info.lastRun.runId).toBe('r1');
+
+    const rows = await tableRows(table().replace(/\/$/, ''), storageOptions);
+    expect(rows.map((row) => row.uri).sort()).toEqual(images.slice(0, 10).map((image) => `s3://${bucket}/src/${image.name}`).sort());
+    expect(new Set(rows.map((row) => row.row_id)).size).toBe(10);
+    for (const row of rows) expect(row.row_id >= 0n).toBe(true);
+
+    for (const image of [images[4]!, images[9]!]) {
+      const found = await search(run(), ['--image', imageFile(image), '-k', '3']);
+      expect(found.index).toEqual({ uri: table(), type: 'ivf_hnsw_sq' });
+      expect(found.hits[0]!.uri).toBe(srcUri(image.name));
+      expect(found.hits[0]!.score).toBeCloseTo(1, 3);
+      expect(rows.find((row) => row.uri === found.hits[0]!.uri)!.row_id.toString()).toBe(found.hits[0]!.rowId);
+    }
+  });
+
+  it('--exact searches as before the index existed', async () => {
+    const exact = await search(run(), ['--image', imageFile(images[4]!), '-k', '10', '--exact']);
+    expect(exact.index).toBeUndefined();
+    expect(exact.hits).toEqual(before.hits);
+    expect(exact.hits[0]!.uri).toBe(`s3://${bucket}/src/${images[4]!.name}`);
+  });
+
+  it('adds a later run with --incremental: changed rows replaced, new ones appended, deletions applied', async () => {
+    // Since r1: img 1's object rewritten (img 12's bytes), img 10, 11 and 13 new, img 2 and 3
+    // deleted. r2 embeds the source again…
+    await put(images[1]!.name, images[12]!);
+    for (const i of [10, 11, 13]) await put(images[i]!.name, images[i]!);
+    const gone = [2, 3].map((i) => srcUri(images[i]!.name));
+    for (const i of [2, 3]) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: `src/${images[i]!.name}` }));
+    await embed('r2');
+    // …and lists the objects gone since in a deletions file, as an incremental run does.
+    const deletions = encodeDeletionsFile({ uri: gone, etag: [null, null], modelHash: ['m', 'm'], lastRun: ['r1', 'r1'] });
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'out/r2/deletions-00000000.parquet', Body: deletions }));
+    const manifestKey = 'out/r2/_manifest.json';
+    const manifest = runManifestSchema.parse(JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: manifestKey }))).Body!.transformToString()));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: manifestKey, Body: JSON.stringify({ ...manifest, deletions: [{ key: 'deletions-00000000.parquet', rows: 2 }] }) }));
+
+    // r2's 11 rows: 8 replace r1's (same uris), 3 are new; then r1's 2 deleted objects go.
+    const added = JSON.parse(await cli(['index', '--run', `s3://${bucket}/out/r2/`, '--to', table(), '--incremental', '--json'])) as { rows: number; added: number; deleted: number; runsAdded: number };
+    expect(added).toMatchObject({ added: 11, deleted: 2, rows: 11, runsAdded: 2 });
+    const rows = await tableRows(table().replace(/\/$/, ''), storageOptions);
+    const expected = [0, 1, 4, 5, 6, 7, 8, 9, 10, 11, 13].map((i) => srcUri(images[i]!.name));
+    expect(rows.map((row) => row.uri).sort()).toEqual(expected.sort());
+    for (const uri of gone) expect(rows.some((row) => row.uri === uri)).toBe(false);
+    // Every row is r2's now (its run tag in the row id).
+    expect(new Set(rows.map((row) => row.row_id >> 47n))).toEqual(new Set([rowId('r2', 0, 0) >> 47n]));
+
+    // Adding r2 again replaces its rows instead of appending them twice.
+    const again = JSON.parse(await cli(['index', '--run', `s3://${bucket}/out/r2/`, '--to', table(), '--incremental', '--json'])) as { rows: number };
+    expect(again.rows).toBe(11);
+
+    // The rewritten object is found through the index by its new image.
+    const found = await search(`s3://${bucket}/out/r2/`, ['--image', imageFile(images[12]!), '-k', '2', '--index', table()]);
+    expect(found.index?.type).toBe('ivf_hnsw_sq');
+    expect(found.hits[0]!.uri).toBe(srcUri(images[1]!.name));
+    expect(found.hits[0]!.score).toBeCloseTo(1, 3);
+  });
+
+  it('refuses to rebuild over a table of several runs without --overwrite, and --incremental without --to', async () => {
+    const refused = await runCli(['index', '--run', run()], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('--incremental');
+    const usage = await runCli(['index', '--run', run(), '--incremental'], env);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('--to');
+  });
+});
+
+describe('index in a local directory', () => {
+  it('builds a table from an S3 run into a directory; search --index uses it, small runs keep the scan by default', async () => {
+    const dir = join(work, 'tables', 'r1');
+    const built = JSON.parse(await cli(['index', '--run', `s3://${bucket}/out/r1/`, '--to', dir, '--json'])) as { rows: number; index: { type: string } };
+    expect(built).toMatchObject({ rows: 10, index: { type: 'none' } });
+    const rows = await tableRows(dir, {});
+    expect(rows).toHaveLength(10);
+    expect(rows.every((row) => row.tags.every((tag) => tag === 'cat' || tag === 'dog'))).toBe(true);
+    const found = await search(`s3://${bucket}/out/r1/`, ['--image', imageFile(images[6]!), '-k', '3', '--index', dir]);
+    expect(found.index).toEqual({ uri: dir, type: 'none' });
+    expect(found.hits[0]!.uri).toBe(`s3://${bucket}/src/${images[6]!.name}`);
+  });
+});

@@ -1,0 +1,5 @@
+/** Types of tools/run-app.mjs (plain JavaScript: it runs before tsx is loaded). */
+export type Entry = 'bundle' | 'source';
+export function chooseEntry(root: string, app: string, env?: NodeJS.ProcessEnv): Entry;
+export function bundleIsCurrent(root: string, app: string): boolean;
+export function runApp(root: string, app: string): Promise<void>;

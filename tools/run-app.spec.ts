@@ -1,0 +1,69 @@
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { chooseEntry } from './run-app.mjs';
+
+const APP = 'apps/producer';
+const BUILT_AT = Date.parse('2026-01-01T00:00:00Z');
+let root: string;
+
+function write(path: string, text = '', mtimeMs = BUILT_AT - 60_000): void {
+  mkdirSync(dirname(join(root, path)), { recursive: true });
+  writeFileSync(join(root, path), text);
+  utimesSync(join(root, path), mtimeMs / 1000, mtimeMs / 1000);
+}
+
+/** A checkout whose bundle was built at BUILT_AT from main.ts and program.ts. */
+function checkoutWithBundle(): void {
+  write(`${APP}/src/main.ts`);
+  write(`${APP}/src/program.ts`);
+  write(`dist/${APP}/main.mjs`, '', BUILT_AT + 1_000);
+  write(`dist/${APP}/build-inputs.json`, JSON.stringify({ startedAt: BUILT_AT, inputs: [`${APP}/src/main.ts`, `${APP}/src/program.ts`] }));
+}
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'run-app-'));
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+describe('which entry the siglip-batch bin runs', () => {
+  it('runs a checkout from its bundle while no file the bundle was built from has changed', () => {
+    checkoutWithBundle();
+    expect(chooseEntry(root, APP, {})).toBe('bundle');
+  });
+
+  it('runs a checkout from its sources when one of them changed after the build, or is gone', () => {
+    checkoutWithBundle();
+    write(`${APP}/src/program.ts`, 'edited', BUILT_AT + 5_000);
+    expect(chooseEntry(root, APP, {})).toBe('source');
+    checkoutWithBundle();
+    rmSync(join(root, APP, 'src/program.ts'));
+    expect(chooseEntry(root, APP, {})).toBe('source');
+  });
+
+  it('runs a checkout from its sources when it was never built (right after npm ci), or the build left no input list', () => {
+    write(`${APP}/src/main.ts`);
+    expect(chooseEntry(root, APP, {})).toBe('source');
+    checkoutWithBundle();
+    rmSync(join(root, 'dist', APP, 'build-inputs.json'));
+    expect(chooseEntry(root, APP, {})).toBe('source');
+  });
+
+  it('runs an installed package (no sources) from its bundle, and says so when that is missing', () => {
+    write(`dist/${APP}/main.mjs`);
+    expect(chooseEntry(root, APP, {})).toBe('bundle');
+    rmSync(join(root, 'dist'), { recursive: true });
+    expect(() => chooseEntry(root, APP, {})).toThrow(/neither .*main\.mjs nor .*main\.ts exists/);
+  });
+
+  it('follows SIGLIP_BATCH_RUN_FROM, and refuses a value it does not know or an entry that is not there', () => {
+    checkoutWithBundle();
+    expect(chooseEntry(root, APP, { SIGLIP_BATCH_RUN_FROM: 'source' })).toBe('source');
+    write(`${APP}/src/program.ts`, 'edited', BUILT_AT + 5_000);
+    expect(chooseEntry(root, APP, { SIGLIP_BATCH_RUN_FROM: 'bundle' })).toBe('bundle');
+    expect(() => chooseEntry(root, APP, { SIGLIP_BATCH_RUN_FROM: 'tsx' })).toThrow(/must be bundle or source/);
+    rmSync(join(root, 'dist'), { recursive: true });
+    expect(() => chooseEntry(root, APP, { SIGLIP_BATCH_RUN_FROM: 'bundle' })).toThrow(/npm run build/);
+  });
+});
