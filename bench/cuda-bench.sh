@@ -66,11 +66,11 @@ fi
 [ "$DEVICE" != cpu ] && [ -z "$DRY" ] && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 
 # The so400m geometry, random-initialised (no download needed), fp32 + fp16, when missing.
-if [ ! -f "$MODEL/onnx/vision_model.onnx" ]; then
+if [ ! -f "$MODEL/siglip-batch.json" ]; then
   if [ "$MODEL" = models/siglip-so400m-random ]; then
     run .venv/bin/python tools/export/siglip_export.py --random so400m --seed 0 --out "$MODEL" --fp16
   else
-    echo "cuda-bench.sh: $MODEL has no onnx/vision_model.onnx (tools/export/README.md)" >&2
+    echo "cuda-bench.sh: $MODEL has no siglip-batch.json: not a finished export (tools/export/README.md)" >&2
     exit 1
   fi
 fi

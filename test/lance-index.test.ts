@@ -171,7 +171,7 @@ describe('index on S3 (moto)', () => {
 });
 
 describe('index in a local directory', () => {
-  it('builds a table from an S3 run into a directory; search --index uses it, small runs keep the scan by default', async () => {
+  it('builds a table from an S3 run into a directory (no ANN index at 10 rows); search --index uses it', async () => {
     const dir = join(work, 'tables', 'r1');
     const built = JSON.parse(await cli(['index', '--run', `s3://${bucket}/out/r1/`, '--to', dir, '--json'])) as { rows: number; index: { type: string } };
     expect(built).toMatchObject({ rows: 10, index: { type: 'none' } });

@@ -51,7 +51,7 @@ for (const { name, megapixels, paths } of classes) {
       const t0 = performance.now();
       const decoded = await preprocessor.decode(bytes);
       const t1 = performance.now();
-      resizeBicubicNormalizedInto(decoded.rgb, decoded.width, decoded.height, width, height, tables, out, 0);
+      resizeBicubicNormalizedInto(decoded.rgb, decoded.width, decoded.height, width, height, tables, out, 0, decoded.extent);
       const t2 = performance.now();
       if (pass === 0) decodedPixels += decoded.width * decoded.height;
       // As preprocessInto does: free sharp's output now, not at the next full collection.

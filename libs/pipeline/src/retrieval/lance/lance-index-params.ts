@@ -35,7 +35,8 @@ export function indexParams(type: LanceIndexType, rows: number, dim: number): La
     // k-means over numPartitions × 64 sampled rows, 20 rounds: minutes for 1M × 1,152 on two cores.
     sampleRate: 64,
     maxIterations: 20,
-    search: { nprobes: Math.max(20, Math.ceil(numPartitions / 10)), refineFactor: 20 },
+    // 2 % of the partitions (20 of 1,000 at 1M rows): recall@10 0.95–0.975 at 36–44 ms there.
+    search: { nprobes: Math.max(20, Math.ceil(numPartitions / 50)), refineFactor: 20 },
   };
 }
 
