@@ -95,6 +95,9 @@ describe('fault: runs', () => {
       expect(await world.waitEnd('broken-model', 120_000)).toBe('failed');
       const record = await world.registry.get('broken-model');
       expect(record!.reason).toMatch(/inference failed: .*Gemm node \(broken model\)/);
+      // Counted by failure code, each reason among the last few kept.
+      expect(record).toMatchObject({ shardsFailed: 2, failedCodes: { inference: 2 } });
+      expect(record!.recentFailures.map((f) => f.shard).sort()).toEqual([0, 1]);
       const failed = await (await world.queue()).getFailed();
       expect(failed.length).toBe(2);
       // Unrecoverable: failed on its first attempt, never retried with backoff.

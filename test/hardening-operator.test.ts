@@ -116,6 +116,7 @@ describe('hardening: operator mistakes', () => {
       expect(await world.waitEnd('worker-no-region')).toBe('failed');
       const record = await world.registry.get('worker-no-region');
       expect(record?.reason).toMatch(/AWS_REGION/);
+      expect(record).toMatchObject({ shardsFailed: 1, failedCodes: { 's3-config': 1 } });
       return `shard 0 failed after ${attempts} attempt: ${reason!.slice(0, 90)}; run failed`;
     });
   });

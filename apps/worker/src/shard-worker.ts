@@ -9,7 +9,7 @@ import {
   shardJobDataSchema,
   type ShardStats,
 } from '@siglip-batch/jobs';
-import { IllegalRunTransitionError, PermanentShardError, RunRegistry, finalizeRun, processShard, type RunState } from '@siglip-batch/pipeline';
+import { IllegalRunTransitionError, PermanentShardError, RunRegistry, finalizeRun, processShard, recordRecentErrorFile, shardFailureCode, type RunState } from '@siglip-batch/pipeline';
 import type { RunContexts } from './run-contexts';
 import type { Log } from './logger';
 import type { ShardTimer, WorkerMetrics } from './metrics/worker-metrics';
@@ -113,7 +113,7 @@ export class ShardWorker {
 
   private async processShardJob(job: Job, runId: string, shard: number, signal: AbortSignal | undefined, timer?: ShardTimer): Promise<ShardResult> {
     const run = await this.options.contexts.get(runId);
-    const record = await this.registry.get(runId);
+    const record = await this.registry.get(runId, { reasons: false });
     if (record?.state === 'cancelled') {
       this.options.metrics?.shardCompleted('skipped', null);
       return { runId, shard, ok: 0, error: 0, skipped: 'cancelled' };
@@ -155,7 +155,10 @@ export class ShardWorker {
   /** True when this call marked the shard done first (its objects count now, never again). */
   private async markDone(stats: ShardStats): Promise<boolean> {
     const first = await this.registry.markShardDone(stats);
-    const record = await this.registry.get(stats.runId);
+    // The dashboard's "recent errors" read the files this list names (best effort: a lost
+    // entry only means the page shows older errors).
+    if (first) await recordRecentErrorFile(this.options.connection, this.options.prefix, stats).catch(() => undefined);
+    const record = await this.registry.get(stats.runId, { reasons: false });
     if (record && record.listingComplete && record.shardsDone >= record.shardsPlanned) {
       await this.promoteFinalize(stats.runId);
     }
@@ -179,7 +182,7 @@ export class ShardWorker {
     const run = await this.options.contexts.get(runId);
     const record = await this.registry.get(runId);
     if (record?.state === 'cancelled' || record?.state === 'completed') return { runId, state: record.state };
-    if (record && (record.state === 'listing' || !(record.listingComplete && record.shardsDone + Object.keys(record.failedShards).length >= record.shardsPlanned))) {
+    if (record && (record.state === 'listing' || !(record.listingComplete && record.shardsDone + record.shardsFailed >= record.shardsPlanned))) {
       // Redis's counters say shards are still out (or the producer has not yet moved the run
       // to running): check again later without reading every stats object (this does not use
       // up an attempt). The store decides once they say done.
@@ -195,7 +198,10 @@ export class ShardWorker {
       const outcome = await finalizeRun({
         folder: run.context.folder,
         spec: run.context.spec,
-        failedShards: record?.failedShards ?? {},
+        // Asked shard by shard (a bit each), named from the last reasons kept.
+        ...(record
+          ? { failedShards: { isFailed: (shard: number) => this.registry.isShardFailed(runId, shard), reasonOf: (shard: number) => record.failedShards[shard], count: record.shardsFailed } }
+          : {}),
         beforeManifest: async () => {
           if (this.options.beforeCommitDelayMs) await new Promise((resolve) => setTimeout(resolve, this.options.beforeCommitDelayMs));
           if (record) await this.registry.beginCommit(runId);
@@ -208,7 +214,8 @@ export class ShardWorker {
           this.options.log({ level: 'info', msg: 'run completed', runId, ...outcome.manifest.counts });
           return { runId, state: 'completed', counts: outcome.manifest.counts };
         case 'failed': {
-          const reason = outcome.failed.map((f) => `shard ${f.shard}: ${f.reason}`).join('; ');
+          const more = outcome.failedCount - outcome.failed.length;
+          const reason = `${outcome.failed.map((f) => `shard ${f.shard}: ${f.reason}`).join('; ')}${more > 0 ? ` (and ${more} more failed shards)` : ''}`;
           await move('failed', reason);
           await this.registry.expireAfterEnd(runId);
           this.options.log({ level: 'error', msg: 'run failed', runId, reason });
@@ -238,7 +245,7 @@ export class ShardWorker {
     this.options.log({ level: final ? 'error' : 'warn', msg: final ? 'shard failed' : 'shard attempt failed', ...parsed.data, attempt: job.attemptsMade, error: error.message });
     this.options.metrics?.shardFailed(final);
     if (!final) return;
-    await this.registry.markShardFailed(parsed.data.runId, parsed.data.shard, error.message);
+    await this.registry.markShardFailed(parsed.data.runId, parsed.data.shard, error.message, shardFailureCode(error));
     await this.promoteFinalize(parsed.data.runId);
   }
 

@@ -11,9 +11,17 @@ export function runDoneBitmapKey(prefix: string, runId: string): string {
   return `${prefix}:siglip:run:${runId}:done`;
 }
 
-/** Hash shard number → reason, for shards that failed permanently. */
+/**
+ * Bitfield of 4 bits per shard: the failure code of a shard that failed permanently (0 = not
+ * failed). Bounded like the done bitmap; the reasons are not kept per shard.
+ */
 export function runFailedKey(prefix: string, runId: string): string {
-  return `${prefix}:siglip:run:${runId}:failed`;
+  return `${prefix}:siglip:run:${runId}:failedcodes`;
+}
+
+/** List of the last few failures of a run, newest first, as JSON `{shard, code, reason, at}` (capped). */
+export function runRecentFailuresKey(prefix: string, runId: string): string {
+  return `${prefix}:siglip:run:${runId}:failures`;
 }
 
 /** Sorted set of run ids by creation time (for listings such as the dashboard). */
@@ -24,4 +32,12 @@ export function runsIndexKey(prefix: string): string {
 /** Hash worker id → JSON heartbeat, per queue: which workers serve a model right now. */
 export function workersKey(prefix: string, queueName: string): string {
   return `${prefix}:siglip:workers:${queueName}`;
+}
+
+/**
+ * Capped list of the errors files (keys relative to the run folder) of the shards that finished
+ * last with error rows, newest first: the dashboard's "recent errors" without a listing.
+ */
+export function runRecentErrorFilesKey(prefix: string, runId: string): string {
+  return `${prefix}:siglip:run:${runId}:recent-errors`;
 }

@@ -1,4 +1,6 @@
 export * from './async-pool';
+export * from './stored-stats';
+export * from './recent-error-files';
 export * from './config-error';
 export * from './embedder';
 export * from './label-input';
@@ -17,6 +19,7 @@ export * from './illegal-run-transition-error';
 export * from './run-cancel-marker';
 export * from './run-spec-builder';
 export * from './s3-tags';
+export * from './failed-shards';
 export * from './shard-errors';
 export * from './shard-processor';
 export * from './siglip-model-adapter';

@@ -1,5 +1,6 @@
 import { readParquetMetadata, type RunFolder } from '@siglip-batch/io';
 import { RUN_LAYOUT, type RunManifest, type RunSpec, type ShardStats } from '@siglip-batch/jobs';
+import type { FailedShardsView } from './failed-shards';
 import { indexFinalizedRun } from './index/processed-index';
 import { DELETIONS_PREFIX, LEGACY_DELETIONS_PREFIX } from './index/incremental-filter';
 
@@ -7,13 +8,17 @@ export type FinalizeOutcome =
   | { state: 'completed'; manifest: RunManifest }
   | { state: 'listing' }
   | { state: 'waiting'; missing: number[] }
-  | { state: 'failed'; failed: Array<{ shard: number; reason: string }> };
+  /** `failed` names at most {@link FAILED_SHARDS_NAMED} shards (the lowest); `failedCount` counts them all. */
+  | { state: 'failed'; failed: Array<{ shard: number; reason: string }>; failedCount: number };
+
+/** Failed shards a `failed` outcome names; the rest are only counted. */
+export const FAILED_SHARDS_NAMED = 10;
 
 export interface FinalizeOptions {
   folder: RunFolder;
   spec: RunSpec;
-  /** Shards that failed permanently (from the queue), with their reasons. */
-  failedShards?: Record<number, string>;
+  /** Shards that failed permanently (from the queue): asked shard by shard, never read whole. */
+  failedShards?: FailedShardsView;
   /** Stats read at once. @defaultValue 32 */
   concurrency?: number;
   /**
@@ -57,10 +62,18 @@ export async function finalizeRun(options: FinalizeOptions): Promise<FinalizeOut
   const missing: number[] = [];
   for (let shard = 0; shard < listing.shardsPlanned; shard++) if (!stats[shard]) missing.push(shard);
   if (missing.length > 0) {
-    const failed = missing
-      .filter((shard) => options.failedShards?.[shard] !== undefined)
-      .map((shard) => ({ shard, reason: options.failedShards![shard]! }));
-    if (failed.length > 0) return { state: 'failed', failed };
+    const failed: Array<{ shard: number; reason: string }> = [];
+    let found = 0;
+    let scanned = 0;
+    const view = options.failedShards;
+    // With a known total, asking stops once enough are named; without one, every missing shard is asked.
+    for (; view && scanned < missing.length && (view.count === undefined || failed.length < FAILED_SHARDS_NAMED); scanned++) {
+      const shard = missing[scanned]!;
+      if (!(await view.isFailed(shard))) continue;
+      found++;
+      if (failed.length < FAILED_SHARDS_NAMED) failed.push({ shard, reason: view.reasonOf?.(shard) ?? 'failed permanently (its reason is no longer among the last kept)' });
+    }
+    if (failed.length > 0) return { state: 'failed', failed, failedCount: scanned < missing.length ? Math.max(view?.count ?? 0, found) : found };
     return { state: 'waiting', missing };
   }
 

@@ -3,6 +3,7 @@ import {
   RUN_RECORD_TTL_SECONDS,
   runDoneBitmapKey,
   runFailedKey,
+  runRecentFailuresKey,
   runRecordKey,
   runsIndexKey,
   runSpecSchema,
@@ -10,6 +11,7 @@ import {
   type S3TagCountsSummary,
   type ShardStats,
 } from '@siglip-batch/jobs';
+import { CLEAR_FAILED_LUA, FAILURE_REASON_CHARS, MARK_FAILED_LUA, RECENT_FAILURES_KEPT, SHARD_FAILURE_CODES, type ShardFailure, type ShardFailureCode } from './failed-shards';
 import { IllegalRunTransitionError } from './illegal-run-transition-error';
 import { ENDED_RUN_STATES, isRunState, refuseTransition, statesLeadingTo, type RunState } from './run-state';
 import { BEGIN_COMMIT_SCRIPT, TRANSITION_SCRIPT } from './run-state-scripts';
@@ -40,6 +42,13 @@ export interface RunRecord {
   inferred: number;
   /** Runs with `writeS3Tags`: tag write-back counts of the finished shards (see ShardStats). */
   s3Tags: S3TagCountsSummary | null;
+  /** Shards that failed permanently and have not succeeded since (an exact count). */
+  shardsFailed: number;
+  /** Those shards by failure code. */
+  failedCodes: Partial<Record<ShardFailureCode, number>>;
+  /** The last few failures still failed, newest first (at most {@link RECENT_FAILURES_KEPT}). */
+  recentFailures: ShardFailure[];
+  /** The same last few as shard → reason (older failures are only counted). */
   failedShards: Record<number, string>;
   createdAt: string;
   firstShardAt: string | null;
@@ -50,9 +59,9 @@ export interface RunRecord {
 
 // Marks a shard done exactly once: the bitmap decides, counters move only on the first time,
 // so a retried or duplicated shard never counts twice.
-const MARK_DONE = `
+const MARK_DONE = `${CLEAR_FAILED_LUA}
 local was = redis.call('SETBIT', KEYS[2], ARGV[1], 1)
-redis.call('HDEL', KEYS[3], ARGV[1])
+clearFailed(KEYS[1], KEYS[3], KEYS[4], ARGV[1])
 redis.call('HSET', KEYS[1], 'lastShardAt', ARGV[5])
 if redis.call('HEXISTS', KEYS[1], 'firstShardAt') == 0 then redis.call('HSET', KEYS[1], 'firstShardAt', ARGV[5]) end
 if was == 1 then return 0 end
@@ -87,6 +96,7 @@ export class RunRegistry {
       .persist(key)
       .persist(runDoneBitmapKey(this.prefix, spec.runId))
       .persist(runFailedKey(this.prefix, spec.runId))
+      .persist(runRecentFailuresKey(this.prefix, spec.runId))
       .zadd(runsIndexKey(this.prefix), Date.parse(spec.createdAt) || Date.now(), spec.runId)
       // The index outlives no record: entries older than the records' lifetime are dropped.
       .zremrangebyscore(runsIndexKey(this.prefix), '-inf', Date.now() - 4 * RUN_RECORD_TTL_SECONDS * 1000)
@@ -161,10 +171,11 @@ export class RunRegistry {
     const runId = stats.runId;
     const first = await this.redis.eval(
       MARK_DONE,
-      3,
+      4,
       runRecordKey(this.prefix, runId),
       runDoneBitmapKey(this.prefix, runId),
       runFailedKey(this.prefix, runId),
+      runRecentFailuresKey(this.prefix, runId),
       stats.shard,
       stats.ok,
       stats.error,
@@ -179,12 +190,58 @@ export class RunRegistry {
     return (await this.redis.getbit(runDoneBitmapKey(this.prefix, runId), shard)) === 1;
   }
 
-  async markShardFailed(runId: string, shard: number, reason: string): Promise<void> {
-    await this.redis.hset(runFailedKey(this.prefix, runId), String(shard), reason.slice(0, 2000));
+  /** {@link isShardDone} for a batch of shards, in one pipelined round trip. */
+  async shardsDone(runId: string, shards: readonly number[]): Promise<boolean[]> {
+    if (shards.length === 0) return [];
+    const key = runDoneBitmapKey(this.prefix, runId);
+    const pipeline = this.redis.pipeline();
+    for (const shard of shards) pipeline.getbit(key, shard);
+    const results = (await pipeline.exec()) ?? [];
+    return shards.map((_, i) => {
+      const [error, bit] = results[i] ?? [new Error('no reply')];
+      if (error) throw error;
+      return bit === 1;
+    });
   }
 
+  /**
+   * Records that a shard failed permanently: its code, the run's counters (exact under
+   * concurrent failures) and its reason among the last few. A shard already done stays done.
+   * True when the shard was not failed before.
+   */
+  async markShardFailed(runId: string, shard: number, reason: string, code: ShardFailureCode = 'permanent'): Promise<boolean> {
+    const failure: ShardFailure = { shard, code, reason: reason.slice(0, FAILURE_REASON_CHARS), at: new Date().toISOString() };
+    const added = await this.redis.eval(
+      MARK_FAILED_LUA,
+      4,
+      runRecordKey(this.prefix, runId),
+      runFailedKey(this.prefix, runId),
+      runRecentFailuresKey(this.prefix, runId),
+      runDoneBitmapKey(this.prefix, runId),
+      shard,
+      SHARD_FAILURE_CODES.indexOf(code) + 1,
+      JSON.stringify(failure),
+      RECENT_FAILURES_KEPT,
+    );
+    return added === 1;
+  }
+
+  /** The shard is being tried again (its failed job revived): it no longer counts as failed. */
   async clearShardFailed(runId: string, shard: number): Promise<void> {
-    await this.redis.hdel(runFailedKey(this.prefix, runId), String(shard));
+    await this.redis.eval(
+      `${CLEAR_FAILED_LUA}\nreturn clearFailed(KEYS[1], KEYS[2], KEYS[3], ARGV[1])`,
+      3,
+      runRecordKey(this.prefix, runId),
+      runFailedKey(this.prefix, runId),
+      runRecentFailuresKey(this.prefix, runId),
+      shard,
+    );
+  }
+
+  /** One shard's failure, without reading the others. */
+  async isShardFailed(runId: string, shard: number): Promise<boolean> {
+    const [code] = (await this.redis.bitfield(runFailedKey(this.prefix, runId), 'GET', 'u4', `#${shard}`)) as number[];
+    return (code ?? 0) !== 0;
   }
 
   async addInferred(runId: string, images: number): Promise<void> {
@@ -198,21 +255,29 @@ export class RunRegistry {
       .expire(runRecordKey(this.prefix, runId), ttlSeconds)
       .expire(runDoneBitmapKey(this.prefix, runId), ttlSeconds)
       .expire(runFailedKey(this.prefix, runId), ttlSeconds)
+      .expire(runRecentFailuresKey(this.prefix, runId), ttlSeconds)
       .exec();
   }
 
-  async get(runId: string): Promise<RunRecord | undefined> {
-    const [hash, failed] = await Promise.all([
+  /**
+   * The run's record; `{ reasons: false }` leaves out the last failure reasons (up to 20 × 2 KB)
+   * for callers that need only the counters.
+   */
+  async get(runId: string, options: { reasons?: boolean } = {}): Promise<RunRecord | undefined> {
+    const [hash, recent] = await Promise.all([
       this.redis.hgetall(runRecordKey(this.prefix, runId)),
-      this.redis.hgetall(runFailedKey(this.prefix, runId)),
+      options.reasons === false ? Promise.resolve([]) : this.redis.lrange(runRecentFailuresKey(this.prefix, runId), 0, RECENT_FAILURES_KEPT - 1),
     ]);
     if (!hash['spec']) return undefined;
     const errorCodes: Record<string, number> = {};
+    const failedCodes: Partial<Record<ShardFailureCode, number>> = {};
     for (const [field, value] of Object.entries(hash)) {
       if (field.startsWith('code:')) errorCodes[field.slice(5)] = Number(value);
+      else if (field.startsWith('failcode:') && Number(value) > 0) failedCodes[field.slice(9) as ShardFailureCode] = Number(value);
     }
+    const recentFailures = recent.map((entry) => JSON.parse(entry) as ShardFailure);
     const failedShards: Record<number, string> = {};
-    for (const [shard, reason] of Object.entries(failed)) failedShards[Number(shard)] = reason;
+    for (const failure of [...recentFailures].reverse()) failedShards[failure.shard] = failure.reason;
     const num = (field: string) => Number(hash[field] ?? 0);
     const spec = runSpecSchema.parse(JSON.parse(hash['spec']));
     return {
@@ -229,6 +294,9 @@ export class RunRegistry {
       errorCodes,
       inferred: num('inferred'),
       s3Tags: spec.writeS3Tags ? { tagged: num('s3tags:tagged'), full: num('s3tags:full'), failed: num('s3tags:failed') } : null,
+      shardsFailed: num('shardsFailed'),
+      failedCodes,
+      recentFailures,
       failedShards,
       createdAt: hash['createdAt'] ?? '',
       firstShardAt: hash['firstShardAt'] ?? null,

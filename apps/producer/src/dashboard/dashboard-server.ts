@@ -8,7 +8,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Redis } from 'ioredis';
 import type { S3Options } from '@siglip-batch/io';
 import { RUN_ID_PATTERN, redactSecrets } from '@siglip-batch/jobs';
-import { RunRegistry, openRunFolder } from '@siglip-batch/pipeline';
+import { RunRegistry, openRunFolder, readRecentErrorFiles } from '@siglip-batch/pipeline';
 import { statusFromRedis } from '../status/run-status';
 import { basicAuth, type BasicCredentials } from './dashboard-access';
 import { allowedHostNames, hostCheck } from './host-check';
@@ -202,7 +202,7 @@ export class DashboardServer {
       const folder = openRunFolder(spec, this.options.s3);
       try {
         return await Promise.race([
-          readRecentErrors(folder),
+          readRecentErrorFiles(this.options.redis, this.options.prefix, spec.runId).then((recorded) => readRecentErrors(folder, { recorded })),
           new Promise<never>((_, reject) => {
             timer = setTimeout(() => reject(new Error(`the run folder did not answer within ${ERRORS_TIMEOUT_MS / 1000} s`)), ERRORS_TIMEOUT_MS);
           }),

@@ -24,16 +24,27 @@ export interface RecentErrorsOptions {
   rows?: number;
   /** Errors files listed at most, so that a page of a huge run stays fast. @defaultValue 20000 */
   listCap?: number;
+  /**
+   * The run's newest errors files as Redis recorded them when their shards finished (keys
+   * relative to the run folder, newest first). When there are any they are read and nothing is
+   * listed: the listing is the fallback for runs Redis knows nothing recent of.
+   */
+  recorded?: readonly string[];
 }
 
 /**
- * Recent error rows of a run: the newest `errors/errors-<shard>.parquet` files of its folder (by
- * last modification, as the store lists them), read through libs/io, newest first. Runs written
+ * Recent error rows of a run, read through libs/io, newest first: the errors files Redis recorded
+ * for the shards that finished last, else the newest `errors/errors-<shard>.parquet` files of its
+ * folder (by last modification, as the store lists them, up to `listCap` files). Runs written
  * before the per-kind folders have them at the top of the folder.
  */
 export async function readRecentErrors(folder: RunFolder, options: RecentErrorsOptions = {}): Promise<RecentErrors> {
   const keep = options.files ?? 3;
   const maxRows = options.rows ?? 25;
+  if (options.recorded && options.recorded.length > 0) {
+    const keys = options.recorded.slice(0, keep).map((file) => folder.keyOf(file));
+    return { rows: await readRows(folder, keys, maxRows), files: options.recorded.length, truncated: false };
+  }
   const listCap = options.listCap ?? 20_000;
   const newest: ObjectInfo[] = [];
   let files = 0;
@@ -52,12 +63,16 @@ export async function readRecentErrors(folder: RunFolder, options: RecentErrorsO
     }
     if (truncated) break;
   }
+  return { rows: await readRows(folder, newest.map((info) => info.key), maxRows), files, truncated };
+}
+
+async function readRows(folder: RunFolder, keys: readonly string[], maxRows: number): Promise<ErrorRow[]> {
   const rows: ErrorRow[] = [];
-  for (const info of newest) {
+  for (const key of keys) {
     if (rows.length >= maxRows) break;
-    const file = info.key.slice(folder.prefix.length);
+    const file = key.slice(folder.prefix.length);
     try {
-      const blob = await folder.store.openBlob(info.key);
+      const blob = await folder.store.openBlob(key);
       for await (const batch of readParquetBatches(blob, { columns: ['uri', 'error_code', 'error'], batchSize: maxRows })) {
         const uri = batch.getChild('uri');
         const code = batch.getChild('error_code');
@@ -72,7 +87,7 @@ export async function readRecentErrors(folder: RunFolder, options: RecentErrorsO
       continue;
     }
   }
-  return { rows, files, truncated };
+  return rows;
 }
 
 function newerFirst(a: ObjectInfo, b: ObjectInfo): number {

@@ -22,6 +22,9 @@ const record = {
   errorCodes: { decode_failed: 7, '<script>': 3 },
   inferred: 390,
   failedShards: { 7: 'boom <b>' },
+  shardsFailed: 3,
+  failedCodes: { inference: 2, stalled: 1 },
+  recentFailures: [{ shard: 7, code: 'inference', reason: 'boom <b>', at: '2026-01-01T00:01:00.000Z' }],
   createdAt: '2026-01-01T00:00:00.000Z',
   firstShardAt: null,
   lastShardAt: null,
@@ -67,6 +70,8 @@ describe('run pages', () => {
     expect(page).toContain('s3://bucket/&lt;x&gt;.jpg');
     expect(page).toContain('&lt;script&gt;');
     expect(page).toContain('boom &lt;b&gt;');
+    // The count and the counts by code cover more failed shards than the reasons kept.
+    expect(page).toMatch(/id="failed-summary">3 failed \(inference 2, stalled 1\); the last 1 reasons/);
     expect(page).toContain('tiny&quot;model');
     expect(page).not.toMatch(/<script|<b>|<x>/);
   });
@@ -75,7 +80,7 @@ describe('run pages', () => {
     const page = renderRunsPage([runSummaryOf(record)], options);
     expect(page).toContain('href="/runs/night-1"');
     expect(page).toContain('40.0%');
-    expect(page).toContain('(1 failed)');
+    expect(page).toContain('(3 failed)');
     expect(renderRunsPage([], options)).toContain('No runs yet');
     const withQueue = renderRunsPage([], options, [
       { name: 'siglip-abababababababab-fp32', counts: { waiting: 3, active: 2, delayed: 0, failed: 1, completed: 4 }, workers: 0 },

@@ -33,7 +33,7 @@ export function runSummaryOf(record: RunRecord): RunSummary {
     objectsError: record.objectsError,
     shardsPlanned: record.shardsPlanned,
     shardsDone: record.shardsDone,
-    shardsFailed: Object.keys(record.failedShards).length,
+    shardsFailed: record.shardsFailed,
     listingComplete: record.listingComplete,
     queue: record.queue,
     createdAt: record.createdAt,
@@ -112,7 +112,9 @@ export function renderRunPage(data: RunPageData, options: PageOptions): string {
   const card = (label: string, field: string, value: string | number | Raw) =>
     html`<div class="card"><dt>${label}</dt><dd data-field="${field}">${typeof value === 'number' ? formatCount(value) : value}</dd></div>`;
   const codes = Object.entries(objects.byErrorCode).sort((a, b) => b[1] - a[1]);
-  const failed = Object.entries(record.failedShards).slice(0, 50);
+  // The last failures Redis keeps (at most 20, newest first); older ones are only counted.
+  const failed = record.recentFailures;
+  const failedCodes = Object.entries(record.failedCodes).map(([code, n]) => `${code} ${n}`).join(', ');
   const workers =
     status.workers === null ? 'unknown' : status.workers === 0 ? html`<span class="warn">none: no worker serves this model</span>` : String(status.workers);
 
@@ -162,8 +164,10 @@ export function renderRunPage(data: RunPageData, options: PageOptions): string {
     }
     ${
       failed.length > 0
-        ? html`<h2>Failed shards</h2><table id="failed-shards"><thead><tr><th class="num">shard</th><th>reason</th></tr></thead><tbody>${failed.map(
-            ([shard, reason]) => html`<tr><td class="num">${shard}</td><td class="wrap">${reason}</td></tr>`,
+        ? html`<h2>Failed shards</h2>
+          <div class="sub" id="failed-summary">${formatCount(record.shardsFailed)} failed${failedCodes ? ` (${failedCodes})` : ''}; the last ${failed.length} reasons, newest first:</div>
+          <table id="failed-shards"><thead><tr><th class="num">shard</th><th>code</th><th>reason</th><th>at</th></tr></thead><tbody>${failed.map(
+            (failure) => html`<tr><td class="num">${failure.shard}</td><td><code>${failure.code}</code></td><td class="wrap">${failure.reason}</td><td>${failure.at}</td></tr>`,
           )}</tbody></table>`
         : ''
     }

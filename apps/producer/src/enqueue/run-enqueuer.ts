@@ -11,7 +11,7 @@ import {
   shardJobId,
   type RunSpec,
 } from '@siglip-batch/jobs';
-import { IllegalRunTransitionError, RunLock, RunRegistry, createIncrementalFilter, planRun, readCancelMarker, type IncrementalStats, type PlanProgress } from '@siglip-batch/pipeline';
+import { IllegalRunTransitionError, RunLock, RunRegistry, createIncrementalFilter, forEachStoredStats, planRun, readCancelMarker, type IncrementalStats, type PlanProgress } from '@siglip-batch/pipeline';
 
 export interface EnqueueOptions {
   spec: RunSpec;
@@ -78,12 +78,15 @@ export async function enqueueRun(options: EnqueueOptions): Promise<EnqueueSummar
     // view of them (the done bitmap) is rebuilt first (it may have lost everything). From then
     // on the bitmap is asked, not a copy taken here: workers keep setting it while this runs,
     // and a shard they finish meanwhile must not be queued again (nor a list of shards grow).
-    for await (const shard of folder.listStats()) {
-      if (!(await registry.isShardDone(spec.runId, shard))) {
-        const stats = await folder.readStats(shard);
-        if (stats) await registry.markShardDone(stats);
-      }
-    }
+    // One listing of the stats keys, their bits asked a batch at a time, and only the shards
+    // Redis does not know read (their counts go into the run record), a bounded number at once.
+    await forEachStoredStats(
+      folder,
+      { select: async (shards) => (await registry.shardsDone(spec.runId, shards)).map((done) => !done) },
+      async (stats) => {
+        await registry.markShardDone(stats);
+      },
+    );
 
     const listingFilter = spec.incremental ? createIncrementalFilter(spec, folder, options.s3) : undefined;
     const progress: EnqueueProgress = { shardsPlanned: 0, objectsPlanned: 0, complete: false, shardsEnqueued: 0, shardsAlreadyDone: 0 };
@@ -142,6 +145,8 @@ async function ensureShardJob(queue: Queue, registry: RunRegistry, spec: RunSpec
     if (existing) {
       const state = await existing.getState();
       if (state === 'failed') {
+        // Tried again: no longer failed, so the finaliser waits for it instead of failing the run.
+        await registry.clearShardFailed(spec.runId, shard);
         await existing.retry('failed');
         return 'added';
       }
@@ -150,6 +155,8 @@ async function ensureShardJob(queue: Queue, registry: RunRegistry, spec: RunSpec
       // Completed without being marked done: the store or Redis was changed by hand; start it again.
       await existing.remove();
     }
+    // Queued again (its failed job no longer kept by the queue, or removed above): not failed any more.
+    await registry.clearShardFailed(spec.runId, shard);
   }
   const job = await queue.add(JOB_NAMES.shard, { runId: spec.runId, shard }, { jobId, ...(spec.priority > 0 ? { priority: spec.priority } : {}) });
   return job.id === jobId ? 'added' : 'exists';

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { RunFolder } from '@siglip-batch/io';
-import { RunRegistry, readCancelMarker, type RunState } from '@siglip-batch/pipeline';
+import { RunRegistry, forEachStoredStats, readCancelMarker, type RunState } from '@siglip-batch/pipeline';
 
 export interface RunStatus {
   run: string;
@@ -18,6 +18,11 @@ export interface RunStatus {
   reason: string | null;
   /** Runs with `--write-s3-tags`: objects tagged, left alone (10 foreign tags) and not tagged; else null. */
   s3Tags?: { tagged: number; full: number; failed: number } | null;
+  /**
+   * Shards that failed permanently (from Redis): how many, how many by failure code, and the
+   * last few reasons, newest first — older reasons are not kept, only counted.
+   */
+  failures?: { count: number; byCode: Record<string, number>; recent: Array<{ shard: number; code: string; reason: string; at: string }> };
   source: 'redis' | 'store';
 }
 
@@ -30,7 +35,7 @@ export async function statusFromRedis(redis: Redis, prefix: string, runId: strin
   try {
     const [active, workers] = await Promise.all([queue.getJobs(['active'], 0, 1000), queue.getWorkersCount().catch(() => null)]);
     const activeShards = active.filter((job) => job?.id?.startsWith(`shard.${runId}.`)).length;
-    const failed = Object.keys(record.failedShards).length;
+    const failed = record.shardsFailed;
     const doneObjects = record.objectsOk + record.objectsError;
     let state = record.state;
     if (state === 'running' && record.listingComplete && record.shardsDone + failed >= record.shardsPlanned) state = 'finalizing';
@@ -64,6 +69,7 @@ export async function statusFromRedis(redis: Redis, prefix: string, runId: strin
       workers,
       reason: record.reason,
       s3Tags: record.s3Tags,
+      failures: { count: failed, byCode: record.failedCodes, recent: record.recentFailures },
       source: 'redis',
     };
   } finally {
@@ -100,15 +106,13 @@ export async function statusFromStore(folder: RunFolder, runId: string): Promise
   if (!listing) return undefined;
   // No manifest: a cancelled run says so in its folder (`cancel` wins only before the manifest).
   const cancelled = await readCancelMarker(folder);
-  let done = 0;
   let ok = 0;
   let error = 0;
   const byErrorCode: Record<string, number> = {};
   let s3Tags: { tagged: number; full: number; failed: number } | null = null;
-  for await (const shard of folder.listStats()) {
-    const stats = await folder.readStats(shard);
-    if (!stats) continue;
-    done++;
+  // One listing of the stats keys says which shards are done; the counts are summed as a
+  // bounded number of stats objects are read at once (running sums: nothing kept per shard).
+  const scan = await forEachStoredStats(folder, {}, (stats) => {
     ok += stats.ok;
     error += stats.error;
     for (const [code, n] of Object.entries(stats.errorCodes)) byErrorCode[code] = (byErrorCode[code] ?? 0) + n;
@@ -116,7 +120,8 @@ export async function statusFromStore(folder: RunFolder, runId: string): Promise
       s3Tags ??= { tagged: 0, full: 0, failed: 0 };
       for (const field of ['tagged', 'full', 'failed'] as const) s3Tags[field] += stats.s3Tags[field];
     }
-  }
+  });
+  const done = scan.listed;
   return {
     run: runId,
     state: cancelled ? 'cancelled' : listing.complete ? (done === listing.shardsPlanned ? 'finalizing' : 'running') : 'listing',
@@ -150,6 +155,15 @@ export function formatStatus(status: RunStatus): string {
   ];
   if (status.s3Tags) {
     lines.push(`S3 tags: ${status.s3Tags.tagged} objects tagged, ${status.s3Tags.full} left alone (10 foreign tags), ${status.s3Tags.failed} failed`);
+  }
+  if (status.failures && status.failures.count > 0) {
+    const byCode = Object.entries(status.failures.byCode)
+      .map(([code, n]) => `${code} ${n}`)
+      .join(', ');
+    // The newest few reasons (`--json` has the last 20 kept).
+    const shown = status.failures.recent.slice(0, 5);
+    lines.push(`failed shards: ${status.failures.count}${byCode ? ` (${byCode})` : ''}${shown.length > 0 ? `; the last ${shown.length}:` : ''}`);
+    for (const failure of shown) lines.push(`  shard ${failure.shard} [${failure.code}] ${failure.at}: ${failure.reason}`);
   }
   if (status.rate !== null) lines.push(`rate: ${status.rate.toFixed(1)} objects/s${status.eta !== null ? `, ETA ${formatSeconds(status.eta)}` : ''}`);
   if (status.queue) {
