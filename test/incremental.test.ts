@@ -74,9 +74,9 @@ async function rows<T>(key: string, sql: (file: string) => string): Promise<T[]>
   }
 }
 
-async function nightly(run: string): Promise<Record<string, unknown>> {
+async function nightly(run: string, extra: string[] = []): Promise<Record<string, unknown>> {
   const result = await runCli(
-    ['enqueue', '--json', '--incremental', '--run', run, '--source', `s3://${bucket}/src/`, '--out', `s3://${bucket}/out/`, '--model', TINY_MODEL, '--labels', 'cat,dog', '--shard-size', '5'],
+    ['enqueue', '--json', '--incremental', '--run', run, '--source', `s3://${bucket}/src/`, '--out', `s3://${bucket}/out/`, '--model', TINY_MODEL, '--labels', 'cat,dog', '--shard-size', '5', ...extra],
     env,
   );
   expect(result.code, result.stderr).toBe(0);
@@ -146,6 +146,19 @@ describe('incremental runs', () => {
     expect(byUri[uri(12)]).toBe('night-2');
     expect(byUri[uri(0)]).toBe('night-1');
   });
+
+  it('plans every object again for a fast-decode night after exact ones, then nothing; latest keeps the modes apart', async () => {
+    const fast = ['--decode', 'fast', '--reducing-gap', '2'];
+    expect((await nightly('fast-1', fast))['incremental']).toEqual({ listed: 12, planned: 12, unchanged: 0, deleted: 0 });
+    expect((await nightly('fast-2', fast))['incremental']).toEqual({ listed: 12, planned: 0, unchanged: 12, deleted: 0 });
+    const result = await runCli(['latest', '--out', `s3://${bucket}/out/`, '--json'], env);
+    expect(result.code, result.stderr).toBe(0);
+    const latest = JSON.parse(result.stdout) as { rows: number; files: Array<{ key: string; modelHash: string; rows: number }> };
+    const fastFiles = latest.files.filter((f) => f.modelHash.endsWith('+fast-2'));
+    expect(fastFiles.reduce((n, f) => n + f.rows, 0)).toBe(12);
+    for (const f of fastFiles) expect(f.key).toMatch(/^_latest\/[0-9a-f]{16}-fast-2-/);
+    expect(latest.rows).toBe(24);
+    const runs = await Promise.all(fastFiles.map((f) => rows<{ run: string }>(`out/${f.key}`, (file) => `SELECT DISTINCT run FROM ${file}`)));
+    expect(runs.flat().map((r) => r.run)).toEqual(['fast-1']);
+  });
 });
-
-

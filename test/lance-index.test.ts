@@ -3,7 +3,9 @@
  * embedded with `embed` (tiny model) is turned into a LanceDB table with a vector index; search
  * goes through it and finds an image of the run first; `--exact` gives what search gave before
  * the index existed; a later run is added with `--incremental` (a changed object replaced, new
- * ones appended, the run's deletions applied). The table is read back with LanceDB itself.
+ * ones appended, the run's deletions applied); the output's `latest` view is indexed with
+ * `--latest` and merged into a run table (rows replaced by uri, an object that left the view — its
+ * newest run made an error row of it — deleted). The table is read back with LanceDB itself.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -158,6 +160,45 @@ describe('index on S3 (moto)', () => {
     expect(found.index?.type).toBe('ivf_hnsw_sq');
     expect(found.hits[0]!.uri).toBe(srcUri(images[1]!.name));
     expect(found.hits[0]!.score).toBeCloseTo(1, 3);
+  });
+
+  it('indexes the latest view with --latest, and merges it into a run table by uri, deleting what left the view', async () => {
+    // r3: img 0's object is no image any more, so its newest entry in the output's processed
+    // index is an error row and it leaves the latest view.
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `src/${images[0]!.name}`, Body: Buffer.from('not an image') }));
+    await embed('r3');
+    await cli(['latest', '--out', `s3://${bucket}/out/`]);
+    // The view: r3's 11 embedded rows, and r1's rows of img 2 and 3 (r2's deletions file was
+    // written by hand after r2 was finalised, so the processed index never saw those deletions).
+    const viewUris = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13].map((i) => srcUri(images[i]!.name)).sort();
+    const dir = join(work, 'tables', 'latest');
+    const built = JSON.parse(await cli(['index', '--latest', `s3://${bucket}/out/_latest/`, '--to', dir, '--json'])) as { rows: number; added: number; lastRun: { runId: string } };
+    expect(built).toMatchObject({ rows: 12, added: 12, lastRun: { runId: 'latest' } });
+    const rows = await tableRows(dir, {});
+    expect(rows.map((row) => row.uri).sort()).toEqual(viewUris);
+    expect(rows.find((row) => row.uri === srcUri(images[2]!.name))!.row_id >> 47n).toBe(rowId('r1', 0, 0) >> 47n);
+    expect(rows.find((row) => row.uri === srcUri(images[1]!.name))!.row_id >> 47n).toBe(rowId('r3', 0, 0) >> 47n);
+
+    // Into r2's table (which has scores): rows replaced by uri, img 2 and 3 come back, img 0 goes.
+    const merged = JSON.parse(await cli(['index', '--latest', `s3://${bucket}/out/`, '--to', table(), '--incremental', '--json'])) as { rows: number; added: number; deleted: number; runsAdded: number };
+    expect(merged).toMatchObject({ rows: 12, added: 12, deleted: 1, runsAdded: 4 });
+    const db = await lancedb.connect(table().replace(/\/$/, ''), { storageOptions });
+    try {
+      const lance = await db.openTable('embeddings');
+      const scored = await lance.query().select(['uri', 'scores']).toArray();
+      lance.close();
+      expect(scored.map((row: { uri: string }) => row.uri).sort()).toEqual(viewUris);
+      // Every row is the view's now: the view has no scores (runs may score different labels).
+      for (const row of scored as Array<{ uri: string; scores: unknown }>) expect(row.scores, row.uri).toBeNull();
+    } finally {
+      db.close();
+    }
+    const found = await search(`s3://${bucket}/out/r2/`, ['--image', imageFile(images[3]!), '-k', '1', '--index', table()]);
+    expect(found.hits[0]!.uri).toBe(srcUri(images[3]!.name));
+
+    const usage = await runCli(['index', '--latest', `s3://${bucket}/out/`], env);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('--to');
   });
 
   it('refuses to rebuild over a table of several runs without --overwrite, and --incremental without --to', async () => {

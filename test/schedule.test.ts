@@ -173,6 +173,10 @@ describe('schedule and scheduler', () => {
     expect(localTags.code).not.toBe(0);
     expect(localTags.stderr).toContain('--write-s3-tags needs an S3 source');
 
+    const gapAlone = await runCli(['schedule', '--name', 'bad', '--every', '60000', ...runFlags, '--reducing-gap', '3'], env);
+    expect(gapAlone.code).not.toBe(0);
+    expect(gapAlone.stderr).toContain('--reducing-gap applies to --decode fast only');
+
     const unknown = await runCli(['schedule', '--remove', 'no-such-schedule'], env);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('no schedule named "no-such-schedule"');
@@ -196,8 +200,8 @@ describe('schedule and scheduler', () => {
   });
 
   it('starts an incremental run at a firing, and a worker processes it', async () => {
-    // --retry-errors-after reaches every run the schedule starts (its listing counts `retried`).
-    const result = await runCli(['schedule', '--name', 'tick', '--every', '2000', ...runFlags, '--retry-errors-after', '30d', '--json'], env);
+    // --retry-errors-after and --decode reach every run the schedule starts (its listing counts `retried`).
+    const result = await runCli(['schedule', '--name', 'tick', '--every', '2000', ...runFlags, '--retry-errors-after', '30d', '--decode', 'fast', '--reducing-gap', '3', '--json'], env);
     expect(result.code, result.stderr).toBe(0);
     expect(await listSchedules()).toMatchObject([{ name: 'tick', every: 2000 }]);
 
@@ -210,6 +214,8 @@ describe('schedule and scheduler', () => {
     expect(first.incremental).toEqual({ listed: 4, planned: 4, unchanged: 0, deleted: 0, retried: 0 });
     expect(await waitForRunEnd(() => registry.get(first.run!))).toBe('completed');
     expect(await partUris(first.run!)).toEqual([0, 1, 2, 3].map(uri));
+    const manifest = runManifestSchema.parse(JSON.parse((await readObject(`out/${first.run!}/_manifest.json`)).toString()));
+    expect(manifest.decode).toEqual({ mode: 'fast', reducingGap: 3 });
   });
 
   it('plans nothing at the next firing when nothing is new', async () => {

@@ -24,11 +24,11 @@ import {
 } from '../schedule/scheduled-run';
 import { addConnectionOptions, redisUrlOf, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { resolveModelDir } from '../shared/model-dir';
-import { addRunOptions, type RunCliOptions } from '../shared/run-options';
+import { addDecodeOptions, addRunOptions, decodeModeOf, type DecodeCliOptions, type RunCliOptions } from '../shared/run-options';
 import { positiveInt } from '../shared/parsers';
 import { retryErrorsAfterArgument } from '../shared/retry-options';
 
-interface ScheduleCliOptions extends ConnectionOptions, RunCliOptions {
+interface ScheduleCliOptions extends ConnectionOptions, RunCliOptions, DecodeCliOptions {
   name?: string;
   cron?: string;
   tz?: string;
@@ -53,7 +53,7 @@ export function registerScheduleCommand(program: Command): void {
     .option('--list', 'list the registered schedules')
     .option('--source <uri>', 'S3 prefix or local directory')
     .option('--out <uri>', 'output root (holds the processed index)');
-  addRunOptions(command)
+  addDecodeOptions(addRunOptions(command))
     .option(
       '--retry-errors-after <duration>',
       'each run also plans unchanged objects whose last result is an error from a run finalised longer ago than this (e.g. 7d, 12h, 30m)',
@@ -144,6 +144,7 @@ async function resolveSchedule(options: ScheduleCliOptions): Promise<{ run: Sche
   const model = options.model
     ? await problems.check(`model ${options.model}`, async () => inspectSiglipModel(await resolveModelDir(options.model!, s3, options.variant), options.variant))
     : undefined;
+  const decode = await problems.check('--decode', () => decodeModeOf(options));
   if (options.source) await problems.check(`--source ${options.source}`, () => checkSourceReadable(options.source!, s3));
   if (options.out) await problems.check(`--out ${options.out}`, () => checkOutputWritable(options.out!, s3));
   const template = {
@@ -159,6 +160,7 @@ async function resolveSchedule(options: ScheduleCliOptions): Promise<{ run: Sche
     ...(options.maxPixels ? { maxPixels: options.maxPixels } : {}),
     ...(options.writeS3Tags ? { writeS3Tags: true } : {}),
     ...(options.embeddingDtype ? { embeddingDtype: options.embeddingDtype } : {}),
+    ...(decode?.mode === 'fast' ? { decode } : {}),
     ...(options.retryErrorsAfter !== undefined ? { retryErrorsAfterSeconds: options.retryErrorsAfter } : {}),
   };
   // The runs are built at each firing; building one now refuses what they would refuse

@@ -56,6 +56,7 @@ export async function startScheduledRun(job: Job, options: FiringOptions): Promi
     ...(data.maxPixels ? { maxPixels: data.maxPixels } : {}),
     ...(data.writeS3Tags ? { writeS3Tags: true } : {}),
     ...(data.embeddingDtype ? { embeddingDtype: data.embeddingDtype } : {}),
+    ...(data.decode ? { decode: data.decode } : {}),
     ...(data.retryErrorsAfterSeconds ? { retryErrorsAfterSeconds: data.retryErrorsAfterSeconds } : {}),
     incremental: true,
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isRunId } from '@siglip-batch/jobs';
-import { firingTime, inspectRepeat, scheduleNameSchema, scheduledRunId } from './scheduled-run';
+import { firingTime, inspectRepeat, scheduleNameSchema, scheduledRunId, scheduledRunSchema } from './scheduled-run';
 
 describe('scheduled run ids', () => {
   it('derive from the schedule name and the UTC firing date (and time for sub-daily schedules)', () => {
@@ -43,5 +43,24 @@ describe('inspectRepeat', () => {
     expect(() => inspectRepeat({ pattern: '61 2 * * *', tz: 'UTC' }, from)).toThrow(/bad cron pattern "61 2 \* \* \*"/);
     expect(() => inspectRepeat({ pattern: '* * *', tz: 'UTC' }, from)).toThrow(/3 fields, not 5/);
     expect(() => inspectRepeat({ pattern: '0 2 * * *', tz: 'Mars/Olympus' }, from)).toThrow(/time zone Mars\/Olympus/);
+  });
+});
+
+describe('scheduledRunSchema', () => {
+  const run = {
+    schedule: 'nightly',
+    source: 's3://b/src/',
+    output: 's3://b/out/',
+    model: { hash: 'a'.repeat(64), variant: 'fp32', checkpoint: 'c', embedDim: 4, textLength: 8, imageSize: { height: 16, width: 16 } },
+    labels: null,
+    templates: [],
+    suffixes: [],
+    subDaily: false,
+  };
+
+  it('carries the decode mode of the runs a schedule starts (absent: exact), and refuses a bad one', () => {
+    expect(scheduledRunSchema.parse({ ...run, decode: { mode: 'fast', reducingGap: 3 } }).decode).toEqual({ mode: 'fast', reducingGap: 3 });
+    expect(scheduledRunSchema.parse(run).decode).toBeUndefined();
+    expect(scheduledRunSchema.safeParse({ ...run, decode: { mode: 'fast', reducingGap: 0.5 } }).success).toBe(false);
   });
 });

@@ -6,7 +6,7 @@
  */
 import { getNextMillis } from 'bullmq';
 import { z } from 'zod';
-import { labelSpecSchema, modelRefSchema } from '@siglip-batch/jobs';
+import { decodeSpecSchema, labelSpecSchema, modelRefSchema } from '@siglip-batch/jobs';
 
 /** The queue the job schedulers fire into (one per BullMQ prefix). */
 export const SCHEDULER_QUEUE = 'siglip-scheduler';
@@ -30,6 +30,8 @@ export const scheduledRunSchema = z.object({
   writeS3Tags: z.boolean().optional(),
   /** Storage type of the runs' embeddings (absent: float32). */
   embeddingDtype: z.enum(['float32', 'float16']).optional(),
+  /** How the runs decode images (`--decode fast`); absent: exact. */
+  decode: decodeSpecSchema.optional(),
   /** Plan again unchanged objects whose last result is an error older than this (`--retry-errors-after`). */
   retryErrorsAfterSeconds: z.number().int().positive().optional(),
   /** Firings less than a day apart get the time of day in their run id. */

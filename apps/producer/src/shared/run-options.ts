@@ -28,7 +28,7 @@ export function embeddingDtypeOption(): Option {
   ).choices(EMBEDDING_DTYPES);
 }
 
-/** `--decode` and `--reducing-gap`: taken by `enqueue`, `embed`, `model preprocess` and `model embed`. */
+/** `--decode` and `--reducing-gap`: taken by `enqueue`, `embed`, `schedule`, `model preprocess` and `model embed`. */
 export interface DecodeCliOptions {
   decode?: 'exact' | 'fast';
   reducingGap?: number;

@@ -8,6 +8,7 @@ import { padShard, RUN_LAYOUT, type RunSpec } from '@siglip-batch/jobs';
 import type { ListingFilter } from '../run-planner';
 import type { SourceEntry } from '../source-lister';
 import { IncrementalListing, type IncrementalStats } from './incremental-listing';
+import { indexModelKey } from './index-entry';
 import { ProcessedIndex } from './processed-index';
 
 export const DELETIONS_PREFIX = `${RUN_LAYOUT.deletionsDir}deletions-`;
@@ -44,7 +45,7 @@ export function createIncrementalFilter(spec: RunSpec, folder: RunFolder, s3: S3
       source.store.close();
       listing = new IncrementalListing({
         index: new ProcessedIndex(output).entries(),
-        modelHash: spec.model.hash,
+        modelHash: indexModelKey(spec.model.hash, spec.decode),
         sourceUri,
         suffixes: spec.filters.suffixes,
         ...(afterUri !== undefined ? { afterUri } : {}),

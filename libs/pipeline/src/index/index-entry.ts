@@ -5,10 +5,12 @@
  * of S3 and local listings), then model hash, so that a listing merges against it in one pass.
  */
 import { compareKeys } from '@siglip-batch/io';
+import type { DecodeSpec } from '@siglip-batch/jobs';
 
 export interface IndexEntry {
   uri: string;
   etag: string | null;
+  /** The {@link indexModelKey}: the model hash, plus the decode mode when it was fast. */
   modelHash: string;
   run: string;
   /** Part, errors or deletions file of the run, relative to the run folder. */
@@ -17,6 +19,22 @@ export interface IndexEntry {
   status: 'ok' | 'error' | 'deleted';
   /** When the run was finalised (ISO 8601): the later entry wins. */
   finalizedAt: string;
+}
+
+/**
+ * The model an index entry is matched on: the model's hash for an exact-decode run (and for
+ * entries written before runs had a decode mode), `<hash>+fast-<gap>` for a `--decode fast`
+ * run. Fast-decoded embeddings differ from exact ones, so an object one mode processed is not
+ * done for the other (an incremental run plans it again), and `latest` keeps them apart.
+ */
+export function indexModelKey(modelHash: string, decode: DecodeSpec | undefined): string {
+  return decode?.mode === 'fast' ? `${modelHash}+fast-${decode.reducingGap}` : modelHash;
+}
+
+/** The model hash and decode mode of an {@link indexModelKey}. */
+export function splitModelKey(key: string): { modelHash: string; decode: DecodeSpec } {
+  const at = key.indexOf('+fast-');
+  return at < 0 ? { modelHash: key, decode: { mode: 'exact' } } : { modelHash: key.slice(0, at), decode: { mode: 'fast', reducingGap: Number(key.slice(at + '+fast-'.length)) } };
 }
 
 export function compareEntries(a: Pick<IndexEntry, 'uri' | 'modelHash'>, b: Pick<IndexEntry, 'uri' | 'modelHash'>): number {

@@ -1,7 +1,7 @@
 /**
  * `siglip-batch latest`: the newest embedded row of every object across an output's runs, from
  * the processed index (one entry per uri and model, newest run) and the part files it points
- * to. One set of files per model (`_latest/<model hash>-<n>.parquet`, embedding widths differ
+ * to. One set of files per model and decode mode (`_latest/<model hash>[-fast-<gap>]-<n>.parquet`, embedding widths differ
  * between models), listed by `_latest/_latest.json`, which is written after them; files of an
  * earlier `latest` are deleted only after that.
  *
@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { RunFolder, encodeLatestFile, getJson, putJson, type ObjectStore } from '@siglip-batch/io';
 import { readPartRows } from '../retrieval/part-rows';
 import { runFileMap, type RunFileMap } from '../compact/run-file-map';
+import { splitModelKey } from './index-entry';
 import { ProcessedIndex } from './processed-index';
 
 const LATEST_DIR = '_latest/';
@@ -23,6 +24,11 @@ const latestPointerSchema = z.object({
   updatedAt: z.string(),
 });
 export type LatestPointer = z.infer<typeof latestPointerSchema>;
+
+/** The `_latest.json` pointer of an output, if `latest` was run there. */
+export function readLatestPointer(output: { store: ObjectStore; prefix: string }): Promise<LatestPointer | undefined> {
+  return getJson(output.store, `${output.prefix}${LATEST_DIR}_latest.json`, latestPointerSchema);
+}
 
 export interface WriteLatestOptions {
   /** Rows per output file. @defaultValue 100000 */
@@ -75,6 +81,9 @@ export async function writeLatest(output: { store: ObjectStore; prefix: string }
   const files: LatestPointer['files'] = [];
   const chunkRows = options.chunkRows ?? 100_000;
   for (const [modelHash, byFile] of wanted) {
+    // Exact and fast-decoded rows of one model go to files of their own.
+    const model = splitModelKey(modelHash);
+    const name = model.decode.mode === 'exact' ? model.modelHash.slice(0, 16) : `${model.modelHash.slice(0, 16)}-fast-${model.decode.reducingGap}`;
     let chunk: Array<{ rows: Awaited<ReturnType<typeof readPartRows>>; index: number; run: string; finalizedAt: string }> = [];
     let n = 0;
     const flush = async () => {
@@ -87,7 +96,7 @@ export async function writeLatest(output: { store: ObjectStore; prefix: string }
       const pick = <T>(get: (c: (typeof chunk)[number]) => T) => order.map((i) => get(chunk[i]!));
       const sorted = new Float32Array(embedding.length);
       order.forEach((from, to) => sorted.set(embedding.subarray(from * dim, (from + 1) * dim), to * dim));
-      const key = `${LATEST_DIR}${modelHash.slice(0, 16)}-${stamp}-${String(n++).padStart(5, '0')}.parquet`;
+      const key = `${LATEST_DIR}${name}-${stamp}-${String(n++).padStart(5, '0')}.parquet`;
       await store.put(
         `${prefix}${key}`,
         encodeLatestFile({
@@ -103,7 +112,7 @@ export async function writeLatest(output: { store: ObjectStore; prefix: string }
           tags: pick((c) => c.rows.tags?.[c.index] ?? []),
           run: pick((c) => c.run),
           finalizedAt: pick((c) => c.finalizedAt),
-          metadata: { 'siglip_batch.model.hash': modelHash },
+          metadata: { 'siglip_batch.model.hash': model.modelHash, 'siglip_batch.decode': JSON.stringify(model.decode) },
         }),
         { contentType: 'application/vnd.apache.parquet' },
       );

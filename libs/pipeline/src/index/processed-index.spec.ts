@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalObjectStore, RunFolder, encodePartFile } from '@siglip-batch/io';
-import type { RunManifest } from '@siglip-batch/jobs';
+import type { DecodeSpec, RunManifest } from '@siglip-batch/jobs';
+import { indexModelKey } from './index-entry';
+import { IncrementalListing } from './incremental-listing';
 import { ProcessedIndex, indexFinalizedRun } from './processed-index';
 
 let dir: string;
@@ -16,7 +18,7 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-async function finishedRun(runId: string, names: string[], finalizedAt: string): Promise<{ folder: RunFolder; manifest: RunManifest }> {
+async function finishedRun(runId: string, names: string[], finalizedAt: string, decode?: DecodeSpec): Promise<{ folder: RunFolder; manifest: RunManifest }> {
   const folder = new RunFolder(output(), runId);
   const uri = names.map((n) => `s3://b/src/${n}`);
   await store.put(
@@ -47,6 +49,7 @@ async function finishedRun(runId: string, names: string[], finalizedAt: string):
     labelsFile: null,
     counts: { planned: names.length, ok: names.length, error: 0, byErrorCode: {} },
     timings: { createdAt: finalizedAt, listedAt: null, finalizedAt, shardMs: {} },
+    ...(decode ? { decode } : {}),
   } satisfies RunManifest;
   return { folder, manifest };
 }
@@ -78,5 +81,28 @@ describe('ProcessedIndex', () => {
     expect(all.filter((e) => /-x\.jpg/.test(e))).toHaveLength(4);
     expect(all.filter((e) => e.startsWith('shared-0.jpg'))).toEqual(['shared-0.jpg r3 r3-shared-0.jpg']);
     expect(all.filter((e) => e.startsWith('shared-1.jpg'))).toEqual(['shared-1.jpg r4 r4-shared-1.jpg']);
+  });
+
+  it('matches entries on the decode mode too: a fast run after an exact one plans everything again, then nothing', async () => {
+    const fast: DecodeSpec = { mode: 'fast', reducingGap: 2 };
+    const names = ['a.jpg', 'b.jpg', 'c.jpg'];
+    const plan = async (run: string, decode: DecodeSpec | undefined) => {
+      const listing = new IncrementalListing({ index: new ProcessedIndex(output()).entries(), modelHash: indexModelKey('ab'.repeat(32), decode), sourceUri: 's3://b/src/', suffixes: [] });
+      const listed = names.map((n) => ({ cursor: `src/${n}`, object: { uri: `s3://b/src/${n}`, etag: `${run}-${n}`, size: 1 } }));
+      const planned: string[] = [];
+      for await (const entry of listing.filter((async function* () { yield* listed; })())) planned.push(entry.object.uri);
+      return planned.length;
+    };
+    const exact = await finishedRun('r1', names, '2026-01-01T00:00:00Z');
+    await indexFinalizedRun(exact.folder, exact.manifest, output());
+    expect(await plan('r1', undefined)).toBe(0);
+    expect(await plan('r1', fast)).toBe(3);
+    expect(await plan('r1', { mode: 'fast', reducingGap: 3 })).toBe(3);
+    const fastRun = await finishedRun('r2', names, '2026-01-02T00:00:00Z', fast);
+    await indexFinalizedRun(fastRun.folder, fastRun.manifest, output());
+    expect(await plan('r2', fast)).toBe(0);
+    // The exact entries stay (an entry without a decode mode means exact): one per uri and mode.
+    expect(await plan('r1', undefined)).toBe(0);
+    expect((await entries()).sort()).toEqual(['a.jpg r1 r1-a.jpg', 'a.jpg r2 r2-a.jpg', 'b.jpg r1 r1-b.jpg', 'b.jpg r2 r2-b.jpg', 'c.jpg r1 r1-c.jpg', 'c.jpg r2 r2-c.jpg']);
   });
 });

@@ -26,7 +26,7 @@ import {
   type RunFolder,
 } from '@siglip-batch/io';
 import type { RunManifest } from '@siglip-batch/jobs';
-import { compareEntries, mergeEntries, type IndexEntry } from './index-entry';
+import { compareEntries, indexModelKey, mergeEntries, type IndexEntry } from './index-entry';
 
 export const INDEX_DIR = '_index/';
 const POINTER = `${INDEX_DIR}_current.json`;
@@ -99,6 +99,7 @@ export class ProcessedIndex {
   async addRun(folder: RunFolder, manifest: RunManifest): Promise<number> {
     const entries: IndexEntry[] = [];
     const finalizedAt = manifest.timings.finalizedAt;
+    const modelKey = indexModelKey(manifest.model.hash, manifest.decode);
     const files = [...manifest.parts.map((p) => ({ key: p.key, status: 'ok' as const })), ...manifest.errors.map((e) => ({ key: e.key, status: 'error' as const }))];
     for (const file of files) {
       const blob = await folder.store.openBlob(folder.keyOf(file.key));
@@ -109,7 +110,7 @@ export class ProcessedIndex {
           entries.push({
             uri: uri.get(i) as string,
             etag: (etag.get(i) as string | null) ?? null,
-            modelHash: manifest.model.hash,
+            modelHash: modelKey,
             run: manifest.runId,
             file: file.key,
             status: file.status,

@@ -4,3 +4,4 @@ export * from './lance-index-params';
 export * from './lance-rows';
 export * from './lance-build';
 export * from './lance-search';
+export * from './lance-latest';

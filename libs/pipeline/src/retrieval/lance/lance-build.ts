@@ -145,7 +145,7 @@ export function sqlString(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
 
-interface EnsureIndexOptions {
+export interface EnsureIndexOptions {
   rows: number;
   dim: number;
   requested: LanceIndexType | 'auto';
@@ -158,7 +158,7 @@ interface EnsureIndexOptions {
  * keeps the table's index and brings it up to date; a table without one gets the one its new
  * row count calls for; another type asked for is built anew.
  */
-async function ensureIndex(lancedb: LanceDb, table: lancedbTypes.Table, options: EnsureIndexOptions): Promise<LanceIndexParams> {
+export async function ensureIndex(lancedb: LanceDb, table: lancedbTypes.Table, options: EnsureIndexOptions): Promise<LanceIndexParams> {
   const previous = options.previous?.type;
   const auto = previous && previous !== 'none' ? previous : chooseIndexType(options.rows);
   const type = options.requested === 'auto' ? auto : options.requested;

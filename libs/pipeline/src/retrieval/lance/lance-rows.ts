@@ -90,7 +90,7 @@ function lanceBatch(batch: arrow.RecordBatch, context: BatchContext): arrow.Tabl
 }
 
 /** The column as one non-null FixedSizeList<float32 not null>[dim] vector (float16 cast). */
-function float32Vectors(column: arrow.Vector, dim: number, rows: number): arrow.Vector {
+export function float32Vectors(column: arrow.Vector, dim: number, rows: number): arrow.Vector {
   const values = new Float32Array(rows * dim);
   let row = 0;
   for (const data of column.data) {
