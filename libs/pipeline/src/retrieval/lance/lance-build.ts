@@ -12,7 +12,7 @@ import type * as lancedbTypes from '@lancedb/lancedb';
 import type { RunFolder } from '@siglip-batch/io';
 import { readParquetBatches } from '@siglip-batch/io';
 import type { RunManifest } from '@siglip-batch/jobs';
-import { readLanceInfo, writeLanceInfo, type LanceIndexParams, type LanceIndexType, type LanceInfo } from './lance-info';
+import { nextLanceInfo, readLanceInfo, writeLanceInfo, type LanceIndexParams, type LanceIndexType, type LanceInfo } from './lance-info';
 import { chooseIndexType, indexParams } from './lance-index-params';
 import { lanceRowChunks } from './lance-rows';
 import { LANCE_TABLE, type LanceTarget } from './lance-target';
@@ -93,20 +93,16 @@ export async function buildLanceIndex(options: BuildLanceIndexOptions): Promise<
       ...(options.incremental && previous ? { previous: previous.index } : {}),
     });
     const indexMs = performance.now() - indexStarted;
-    const run = { runId: manifest.runId, finalizedAt: manifest.timings.finalizedAt };
-    const info: LanceInfo = {
-      schemaVersion: 1,
+    const info = nextLanceInfo(options.incremental ? previous : undefined, {
       table: LANCE_TABLE,
       rows,
       embeddingDim: manifest.embeddingDim,
       modelHash: manifest.model.hash,
-      firstRun: options.incremental && previous ? previous.firstRun : run,
-      lastRun: run,
-      runsAdded: options.incremental && previous ? previous.runsAdded + 1 : 1,
       index,
-      buildMs: { rows: Math.round(rowsMs), index: Math.round(indexMs) },
-      updatedAt: new Date().toISOString(),
-    };
+      added: { runId: manifest.runId, finalizedAt: manifest.timings.finalizedAt },
+      rowsMs,
+      indexMs,
+    });
     await writeLanceInfo(target, info);
     table.close();
     return { info, added, deleted };

@@ -56,3 +56,30 @@ export function readLanceInfo(target: LanceTarget): Promise<LanceInfo | undefine
 export function writeLanceInfo(target: LanceTarget, info: LanceInfo): Promise<void> {
   return putJson(target.store, target.infoKey, info, lanceInfoSchema);
 }
+
+/**
+ * The record of a build: a new table (`previous` undefined) starts its run history at `added`;
+ * an incremental add keeps the first run and counts one more.
+ */
+export function nextLanceInfo(
+  previous: LanceInfo | undefined,
+  build: Pick<LanceInfo, 'table' | 'rows' | 'embeddingDim' | 'modelHash' | 'index'> & {
+    added: LanceInfo['lastRun'];
+    rowsMs: number;
+    indexMs: number;
+  },
+): LanceInfo {
+  return {
+    schemaVersion: 1,
+    table: build.table,
+    rows: build.rows,
+    embeddingDim: build.embeddingDim,
+    modelHash: build.modelHash,
+    firstRun: previous ? previous.firstRun : build.added,
+    lastRun: build.added,
+    runsAdded: previous ? previous.runsAdded + 1 : 1,
+    index: build.index,
+    buildMs: { rows: Math.round(build.rowsMs), index: Math.round(build.indexMs) },
+    updatedAt: new Date().toISOString(),
+  };
+}

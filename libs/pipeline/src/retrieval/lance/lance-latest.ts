@@ -20,7 +20,7 @@ import { splitModelKey } from '../../index/index-entry';
 import { ProcessedIndex } from '../../index/processed-index';
 import { readLatestPointer, type LatestPointer } from '../../index/latest-writer';
 import { ensureIndex, loadLanceDb, sqlString, type BuildLanceIndexResult } from './lance-build';
-import { readLanceInfo, writeLanceInfo, type LanceIndexType, type LanceInfo } from './lance-info';
+import { nextLanceInfo, readLanceInfo, writeLanceInfo, type LanceIndexType } from './lance-info';
 import { DEFAULT_CHUNK_BYTES, float32Vectors } from './lance-rows';
 import { LANCE_TABLE, type LanceTarget } from './lance-target';
 
@@ -92,20 +92,16 @@ export async function buildLatestLanceIndex(options: BuildLatestLanceIndexOption
       requested: options.indexType ?? 'auto',
       ...(options.incremental && previous ? { previous: previous.index } : {}),
     });
-    const view = { runId: LATEST_RUN_NAME, finalizedAt: pointer.updatedAt };
-    const info: LanceInfo = {
-      schemaVersion: 1,
+    const info = nextLanceInfo(options.incremental ? previous : undefined, {
       table: LANCE_TABLE,
       rows,
       embeddingDim: dim,
       modelHash,
-      firstRun: options.incremental && previous ? previous.firstRun : view,
-      lastRun: view,
-      runsAdded: options.incremental && previous ? previous.runsAdded + 1 : 1,
       index,
-      buildMs: { rows: Math.round(rowsMs), index: Math.round(performance.now() - indexStarted) },
-      updatedAt: new Date().toISOString(),
-    };
+      added: { runId: LATEST_RUN_NAME, finalizedAt: pointer.updatedAt },
+      rowsMs,
+      indexMs: performance.now() - indexStarted,
+    });
     await writeLanceInfo(target, info);
     table.close();
     return { info, added, deleted };
