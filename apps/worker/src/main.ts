@@ -1,7 +1,8 @@
 import { errorMessage, redactSecrets } from '@siglip-batch/jobs';
 import { buildWorkerProgram } from './program';
+import { workerFaultsFromEnvironment } from './test-faults';
 
-buildWorkerProgram()
+buildWorkerProgram(workerFaultsFromEnvironment(process.env))
   .parseAsync(process.argv)
   .catch((error: unknown) => {
     process.stderr.write(redactSecrets(`siglip-batch worker: ${errorMessage(error)}\n`));

@@ -3,6 +3,7 @@ import { DEFAULT_MAX_PIXELS, MAX_PIXELS_CEILING } from '@siglip-batch/model';
 import packageJson from '../package.json' with { type: 'json' };
 import { runWorker } from './run-worker';
 import { launchPerGpu } from './gpu-launcher';
+import type { WorkerFaults } from './test-faults';
 
 export interface WorkerCliOptions {
   model: string;
@@ -55,7 +56,8 @@ const port = (name: string) => (value: string) => {
 export const WORKER_EXAMPLE = 'siglip-batch worker --model models/siglip-so400m --device cuda:0 --metrics-port 9464';
 
 /** The worker process's command line (`siglip-batch worker …`). */
-export function buildWorkerProgram(): Command {
+/** `faults`: the fault suite's test seams (`test-faults.ts`), read from the environment by `main.ts` only. */
+export function buildWorkerProgram(faults: WorkerFaults = {}): Command {
   return new Command('siglip-batch worker')
     .description("Consume one model's shard queue: fetch, decode, embed and write Parquet.")
     .version(packageJson.version, '-V, --version', 'print the version')
@@ -89,6 +91,6 @@ export function buildWorkerProgram(): Command {
     .addHelpText('after', `\nExample:\n  $ ${WORKER_EXAMPLE}`)
     .showHelpAfterError()
     .action(async (options: WorkerCliOptions) => {
-      process.exitCode = options.gpus ? await launchPerGpu(options.gpus, process.argv.slice(2), options.metricsPort) : await runWorker(options);
+      process.exitCode = options.gpus ? await launchPerGpu(options.gpus, process.argv.slice(2), options.metricsPort) : await runWorker(options, faults);
     });
 }

@@ -15,6 +15,7 @@ import {
 import type { Redis } from 'ioredis';
 import { AllowList } from './allow-list';
 import type { WorkerCliOptions } from './program';
+import type { WorkerFaults } from './test-faults';
 import { RunContexts } from './run-contexts';
 import { ShardWorker } from './shard-worker';
 import { createLogger } from './logger';
@@ -27,7 +28,7 @@ import { S3RateMetrics } from './metrics/s3-rate-metrics';
  * (unreachable or evicting Redis, a bad model dir, unknown device, a bad --allow list); then
  * it loads the model once, consumes its model's queue, and shuts down gracefully on SIGTERM.
  */
-export async function runWorker(options: WorkerCliOptions): Promise<number> {
+export async function runWorker(options: WorkerCliOptions, faults: WorkerFaults = {}): Promise<number> {
   const log = createLogger(options.json);
   const redisUrl = options.redisUrl ?? redisUrlFromEnv();
   const problems = new ProblemList();
@@ -67,6 +68,7 @@ export async function runWorker(options: WorkerCliOptions): Promise<number> {
         device: options.device,
         variant: options.variant as 'fp32' | 'fp16' | 'quantized',
         ...(options.threads ? { intraOpThreads: options.threads } : {}),
+        ...(faults.inference ? { faults: faults.inference } : {}),
         maxPixels: options.maxPixels,
       }),
     ),
@@ -98,8 +100,8 @@ export async function runWorker(options: WorkerCliOptions): Promise<number> {
     lockDurationMs: options.lockDuration,
     log,
     ...(metrics ? { metrics } : {}),
-    // Test-only hook (cross-process tests cancel a run while it finalises).
-    beforeCommitDelayMs: Number(process.env['SIGLIP_BATCH_TEST_FINALIZE_DELAY_MS'] ?? 0) || 0,
+    // Test seam (cross-process tests cancel a run while it finalises).
+    beforeCommitDelayMs: faults.finalizeDelayMs ?? 0,
   });
   let shuttingDown = false;
   let metricsServer: { close(): Promise<void> } | undefined;

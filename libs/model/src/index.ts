@@ -22,6 +22,7 @@ export {
   type SiglipModelOptions,
   type ResolvedModelOptions,
 } from './model-options';
+export type { InferenceFaults } from './inference-protocol';
 export {
   ImagePreprocessor,
   allocatePixelBatch,

@@ -11,6 +11,20 @@ export interface InferenceThreadInit {
   readonly graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
   /** Width every pooled output must have. */
   readonly embedDim: number;
+  /** Test seams (see {@link InferenceFaults}); absent in production. */
+  readonly faults?: InferenceFaults;
+}
+
+/**
+ * Faults the inference thread can be told to fake, for the fault suite: a slow model and a
+ * model that loads but cannot run. Passed as an option by whoever loads the model (only the
+ * worker's entry point turns environment variables into them); never set in production.
+ */
+export interface InferenceFaults {
+  /** Block the inference thread this long before each vision batch, as a slow `session.run` does. */
+  readonly visionDelayMs?: number;
+  /** Make every vision batch throw this message, as a model that loads but cannot run does. */
+  readonly visionError?: string;
 }
 
 /** An input or output as ONNX Runtime reports it. */

@@ -1,7 +1,7 @@
 /**
  * The thread that owns the ONNX Runtime sessions. `session.run` blocks the thread that calls
  * it for the whole batch, so it must never be the main thread: BullMQ lock renewal and every
- * other timer would starve (SPEC §4). The main thread transfers input buffers here and gets
+ * other timer would starve (architecture §4.1). The main thread transfers input buffers here and gets
  * normalised embeddings back, transferred too.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -43,21 +43,22 @@ async function createSession(path: string): Promise<ort.InferenceSession> {
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: init.graphOptimizationLevel,
+    // ONNX Runtime's intra-op threads busy-wait between operators by default. The cores they
+    // spin on are the ones the preprocessing threads decode on (a GPU node's CPU feeds the GPU;
+    // a CPU node shares them with the model): the tiny model cost 2.9 CPU ms per image with
+    // spinning, 1.6 without, at the same wall time (bench/README.md, issue 18).
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   });
 }
 
 let sessions: Partial<Record<Tower, ort.InferenceSession>> | undefined;
 
-// Test-only hooks of the fault suite (test/fault-*.test.ts), read once; unset in production.
-// SIGLIP_BATCH_TEST_INFER_DELAY_MS blocks this thread before each vision batch, as a slow
-// `session.run` does (a batch longer than BullMQ's lock); SIGLIP_BATCH_TEST_INFER_ERROR makes
-// each vision batch throw that message, as a model that loads but cannot run does.
-const TEST_INFER_DELAY_MS = Number(process.env['SIGLIP_BATCH_TEST_INFER_DELAY_MS'] ?? 0);
-const TEST_INFER_ERROR = process.env['SIGLIP_BATCH_TEST_INFER_ERROR'];
-
-function testOnlyVisionFault(): void {
-  if (TEST_INFER_DELAY_MS > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, TEST_INFER_DELAY_MS);
-  if (TEST_INFER_ERROR) throw new Error(TEST_INFER_ERROR);
+// Test seams of the fault suite (`InferenceFaults`), given by whoever loaded the model; unset
+// in production.
+function faultBeforeVisionBatch(): void {
+  const delayMs = init.faults?.visionDelayMs ?? 0;
+  if (delayMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, delayMs);
+  if (init.faults?.visionError) throw new Error(init.faults.visionError);
 }
 
 async function run(tower: Tower, buffer: ArrayBuffer, dims: readonly number[]): Promise<ArrayBuffer> {
@@ -72,7 +73,7 @@ async function run(tower: Tower, buffer: ArrayBuffer, dims: readonly number[]): 
   } else {
     input = new ort.Tensor('float32', new Float32Array(buffer), dims);
   }
-  if (tower === 'vision') testOnlyVisionFault();
+  if (tower === 'vision') faultBeforeVisionBatch();
   const outputs = await session.run({ [inputName]: input }, ['pooler_output']);
   const pooled = outputs['pooler_output']!;
   const [count, width] = pooled.dims;

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import type { DecodeMode } from './decode-mode';
+import type { InferenceFaults } from './inference-protocol';
 
 /** Where inference runs. */
 export type Device = { readonly kind: 'cpu' } | { readonly kind: 'cuda'; readonly deviceId: number };
@@ -67,6 +68,11 @@ export interface SiglipModelOptions {
    * @defaultValue the model's training (SigLIP 2: true; SigLIP: `tokenizer_config.json`'s `do_lower_case`, else true)
    */
   readonly lowercase?: boolean;
+  /**
+   * Test seams: a slow or broken model faked on the inference thread (the fault suite). Never
+   * set in production.
+   */
+  readonly faults?: InferenceFaults;
 }
 
 /** Options after validation and defaults. */
@@ -82,6 +88,7 @@ export interface ResolvedModelOptions {
   readonly decode: DecodeMode;
   /** `undefined`: the model's own default. */
   readonly lowercase: boolean | undefined;
+  readonly faults: InferenceFaults | undefined;
 }
 
 const DEVICE = /^(cpu|cuda)(?::(\d+))?$/;
@@ -125,6 +132,7 @@ const optionsSchema = z.object({
     .discriminatedUnion('mode', [z.object({ mode: z.literal('exact') }), z.object({ mode: z.literal('fast'), reducingGap: z.number().min(1) })])
     .default({ mode: 'exact' }),
   lowercase: z.boolean().optional(),
+  faults: z.object({ visionDelayMs: z.number().int().min(0).optional(), visionError: z.string().optional() }).optional(),
 });
 
 /**
@@ -151,6 +159,7 @@ export function resolveModelOptions(options: SiglipModelOptions): { options?: Re
       maxPixels: value.maxPixels,
       decode: value.decode,
       lowercase: value.lowercase,
+      faults: value.faults,
     },
   };
 }

@@ -1,23 +1,18 @@
-import { access, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { computeContentHash } from './content-hash';
 import type { ImagePreprocessConfig } from './image-preprocessor';
-import { findLogitParameters, type LogitParameters } from './logit-parameters';
 import { describeFamily, type ModelFamily, type TokenizerDescription } from './model-family';
-import { MODEL_VARIANTS, type ModelVariant } from './model-options';
+import { exists, parseWith, readJson, readText } from './model-dir-files';
+import { findLogit, type LogitSource } from './model-dir-logit';
+import { checkTowers, towerFile } from './model-dir-towers';
+import type { ModelVariant } from './model-options';
 import { ModelLoadError } from './model-load-error';
-import { ONNX_ELEMENT_TYPES, scanOnnxModel, type OnnxGraphSummary, type OnnxValueInfo } from './onnx-graph-scan';
-import { readSafetensorsScalars } from './safetensors-scalars';
+
+export { towerFile };
 
 /** The sidecar our export tool writes beside the model files (tools/export/README.md). */
 export const SIDECAR_FILE = 'siglip-batch.json';
-
-/** Where each tower's ONNX file of a variant lives, relative to the model directory. */
-export function towerFile(tower: 'vision' | 'text', variant: ModelVariant): string {
-  const suffix = variant === 'fp32' ? '' : `_${variant}`;
-  return `onnx/${tower}_model${suffix}.onnx`;
-}
 
 /** A model directory, read and validated. */
 export interface SiglipModelInfo {
@@ -40,7 +35,7 @@ export interface SiglipModelInfo {
   readonly logitScale: number;
   readonly logitBias: number;
   /** Where scale and bias were read from. */
-  readonly logitSource: 'sidecar' | 'model.safetensors' | 'onnx/model.onnx';
+  readonly logitSource: LogitSource;
   /** Variants whose two tower files are both present. */
   readonly variants: readonly ModelVariant[];
   /** The variant validated by `loadModelDir` (its files are `visionFile`, `textFile`). */
@@ -215,97 +210,13 @@ export async function loadModelDir(dirArg: string, options: LoadModelDirOptions 
     }
   }
 
-  // The towers of the chosen variant.
-  const variants: ModelVariant[] = [];
-  for (const v of MODEL_VARIANTS) {
-    if ((await exists(join(dir, towerFile('vision', v)))) && (await exists(join(dir, towerFile('text', v))))) variants.push(v);
-  }
-  const visionFile = towerFile('vision', variant);
-  const textFile = towerFile('text', variant);
-  let visionInputType = 'float32';
-  for (const [tower, file] of [
-    ['vision', visionFile],
-    ['text', textFile],
-  ] as const) {
-    if (!(await exists(join(dir, file)))) {
-      const others = variants.length ? ` (variants present: ${variants.join(', ')})` : '';
-      problems.push(`missing ${tower} model ${file} for variant ${variant}${others}`);
-      continue;
-    }
-    let graph: OnnxGraphSummary;
-    try {
-      graph = await scanOnnxModel(join(dir, file));
-    } catch (error) {
-      problems.push(`${file}: not a readable ONNX model (${(error as Error).message})`);
-      continue;
-    }
-    for (const location of graph.externalDataFiles) {
-      if (!(await exists(join(dir, 'onnx', location)))) problems.push(`${file}: its external data file onnx/${location} is missing`);
-    }
-    if (tower === 'vision') {
-      const type = checkTower(file, graph, {
-        input: 'pixel_values',
-        inputTypes: [1, 10],
-        inputDims: [undefined, config?.vision_config.num_channels ?? 3, imageSize?.height, imageSize?.width],
-        inputDimNames: ['batch', 'channels', 'height (preprocessor_config.json size)', 'width (preprocessor_config.json size)'],
-        width: embedDim,
-        widthSource: 'config.json vision_config.hidden_size',
-        problems,
-      });
-      if (type) visionInputType = type;
-    } else {
-      checkTower(file, graph, {
-        input: 'input_ids',
-        inputTypes: [7],
-        inputDims: [undefined, textLength],
-        inputDimNames: ['batch', 'text length (config.json text_config.max_position_embeddings)'],
-        width: embedDim,
-        widthSource: 'the embedding width (config.json vision_config.hidden_size)',
-        problems,
-      });
-    }
-  }
-
-  // logit_scale / logit_bias: sidecar, else model.safetensors, else the combined graph.
-  let logit: LogitParameters | undefined;
-  let logitSource: SiglipModelInfo['logitSource'] = 'sidecar';
-  const missingFromSidecar: string[] = [];
-  if (sidecar) {
-    if (sidecar.logit_scale === undefined) missingFromSidecar.push('logit_scale');
-    if (sidecar.logit_bias === undefined) missingFromSidecar.push('logit_bias');
-    if (missingFromSidecar.length === 0) logit = { logitScale: sidecar.logit_scale!, logitBias: sidecar.logit_bias! };
-  }
-  const looked: string[] = [sidecar ? `${SIDECAR_FILE} (${missingFromSidecar.length ? `no ${missingFromSidecar.join(', no ')}` : 'ok'})` : `no ${SIDECAR_FILE}`];
-  if (!logit && (await exists(join(dir, 'model.safetensors')))) {
-    try {
-      const found = await readSafetensorsScalars(join(dir, 'model.safetensors'), ['logit_scale', 'logit_bias']);
-      const scale = found.get('logit_scale');
-      const bias = found.get('logit_bias');
-      if (scale !== undefined && bias !== undefined) {
-        logit = { logitScale: scale, logitBias: bias };
-        logitSource = 'model.safetensors';
-      } else looked.push(`model.safetensors (no ${scale === undefined ? 'logit_scale' : 'logit_bias'})`);
-    } catch (error) {
-      looked.push(`model.safetensors (unreadable: ${(error as Error).message})`);
-    }
-  } else if (!logit) looked.push('no model.safetensors');
-  if (!logit && (await exists(join(dir, 'onnx/model.onnx')))) {
-    try {
-      const found = findLogitParameters(await scanOnnxModel(join(dir, 'onnx/model.onnx'), { nodes: true }));
-      if (found) {
-        logit = found;
-        logitSource = 'onnx/model.onnx';
-      } else looked.push('onnx/model.onnx (no Exp(scale) · similarity + bias pattern)');
-    } catch (error) {
-      looked.push(`onnx/model.onnx (unreadable: ${(error as Error).message})`);
-    }
-  } else if (!logit) looked.push('no onnx/model.onnx');
-  if (!logit) {
-    const which = missingFromSidecar.length === 1 ? missingFromSidecar[0]! : 'logit_scale and logit_bias';
-    problems.push(`no ${which}: looked in ${looked.join(', ')}; a model without them cannot score labels`);
-  } else if (!Number.isFinite(logit.logitScale) || !Number.isFinite(logit.logitBias)) {
-    problems.push(`logit_scale ${logit.logitScale} / logit_bias ${logit.logitBias} are not finite`);
-  }
+  const { variants, visionFile, textFile, visionInputType } = await checkTowers(
+    dir,
+    variant,
+    { numChannels: config?.vision_config.num_channels ?? 3, imageSize, embedDim, textLength },
+    problems,
+  );
+  const { logit, logitSource } = await findLogit(dir, sidecar, SIDECAR_FILE, problems);
 
   if (problems.length > 0) fail();
 
@@ -356,66 +267,6 @@ export async function loadModelDir(dirArg: string, options: LoadModelDirOptions 
   };
 }
 
-interface TowerExpectation {
-  input: string;
-  inputTypes: number[];
-  inputDims: Array<number | undefined>;
-  inputDimNames: string[];
-  width: number | undefined;
-  widthSource: string;
-  problems: string[];
-}
-
-/** Checks one tower's input and `pooler_output`; returns the input's element type name. */
-function checkTower(file: string, graph: OnnxGraphSummary, want: TowerExpectation): string | undefined {
-  const { problems } = want;
-  const input = graph.inputs.find((i) => i.name === want.input);
-  if (!input) {
-    problems.push(`${file}: no input named ${want.input} (inputs: ${names(graph.inputs)})`);
-  } else {
-    if (!want.inputTypes.includes(input.elemType)) {
-      problems.push(
-        `${file}: input ${want.input} is ${typeName(input.elemType)}, expected ${want.inputTypes.map(typeName).join(' or ')}`,
-      );
-    }
-    checkDims(file, input, want.inputDims, want.inputDimNames, problems);
-  }
-  const extraInputs = graph.inputs.filter((i) => i.name !== want.input);
-  if (extraInputs.length > 0) problems.push(`${file}: unexpected inputs ${names(extraInputs)} (only ${want.input} is fed)`);
-  const pooled = graph.outputs.find((o) => o.name === 'pooler_output');
-  if (!pooled) {
-    problems.push(`${file}: no output named pooler_output (outputs: ${names(graph.outputs)})`);
-  } else {
-    const width = pooled.dims[pooled.dims.length - 1];
-    if (pooled.dims.length !== 2) problems.push(`${file}: pooler_output has ${pooled.dims.length} dims, expected [batch, width]`);
-    else if (typeof width === 'number' && want.width !== undefined && width !== want.width) {
-      problems.push(`${file}: pooler_output width ${width} differs from ${want.widthSource} = ${want.width}`);
-    }
-    if (pooled.elemType !== 1 && pooled.elemType !== 10) problems.push(`${file}: pooler_output is ${typeName(pooled.elemType)}, expected float32 or float16`);
-  }
-  return input ? typeName(input.elemType) : undefined;
-}
-
-function checkDims(
-  file: string,
-  value: OnnxValueInfo,
-  expected: Array<number | undefined>,
-  dimNames: string[],
-  problems: string[],
-): void {
-  if (value.dims.length === 0) return; // shape not recorded: ORT checks at run time
-  if (value.dims.length !== expected.length) {
-    problems.push(`${file}: input ${value.name} has ${value.dims.length} dims [${value.dims.join(', ')}], expected ${expected.length}`);
-    return;
-  }
-  expected.forEach((want, i) => {
-    const got = value.dims[i];
-    if (want !== undefined && typeof got === 'number' && got !== want) {
-      problems.push(`${file}: input ${value.name} ${dimNames[i]} is ${got}, config says ${want}`);
-    }
-  });
-}
-
 function parseTokenizerJson(text: string, problems: string[]): { model?: { type?: string } } | undefined {
   try {
     const json = JSON.parse(text) as { model?: { type?: string } };
@@ -427,44 +278,3 @@ function parseTokenizerJson(text: string, problems: string[]): { model?: { type?
   }
 }
 
-function names(values: readonly OnnxValueInfo[]): string {
-  return values.length ? values.map((v) => v.name).join(', ') : 'none';
-}
-
-function typeName(elemType: number): string {
-  return ONNX_ELEMENT_TYPES[elemType] ?? `type ${elemType}`;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-async function readText(dir: string, name: string, problems: string[]): Promise<string | undefined> {
-  try {
-    return await readFile(join(dir, name), 'utf8');
-  } catch (error) {
-    problems.push((error as NodeJS.ErrnoException).code === 'ENOENT' ? `missing ${name}` : `cannot read ${name}: ${(error as Error).message}`);
-    return undefined;
-  }
-}
-
-async function readJson(dir: string, name: string, problems: string[]): Promise<unknown> {
-  const text = await readText(dir, name, problems);
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    problems.push(`${name}: not valid JSON (${(error as Error).message})`);
-    return undefined;
-  }
-}
-
-function parseWith<T extends z.ZodType>(schema: T, value: unknown, file: string, problems: string[]): z.output<T> | undefined {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  for (const issue of parsed.error.issues) problems.push(`${file}: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
-  return undefined;
-}

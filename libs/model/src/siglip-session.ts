@@ -62,6 +62,7 @@ export class SiglipModel {
         intraOpThreads: resolved.intraOpThreads,
         graphOptimizationLevel: resolved.graphOptimizationLevel,
         embedDim: info.embedDim,
+        ...(resolved.faults ? { faults: resolved.faults } : {}),
       },
       resolved.deviceName,
       info.dir,

@@ -10,6 +10,7 @@ import {
   describeDecodeMode,
   loadModelDir,
   type DecodeMode,
+  type InferenceFaults,
   type ModelVariant,
   type SiglipModelInfo,
 } from '@siglip-batch/model';
@@ -28,6 +29,8 @@ export interface LoadSiglipOptions {
   device: string;
   variant: ModelVariant;
   intraOpThreads?: number;
+  /** Test seams: a slow or broken model faked on the inference thread (the fault suite). */
+  faults?: InferenceFaults;
   /**
    * Preprocessing threads (decode + Pillow resize off the event loop, see `PreprocessPool`);
    * 0 preprocesses on the calling thread. @defaultValue `os.availableParallelism()`
@@ -66,6 +69,7 @@ export async function loadSiglipModel(dir: string, options: LoadSiglipOptions): 
     device: options.device,
     variant: options.variant,
     ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
+    ...(options.faults ? { faults: options.faults } : {}),
   } as Parameters<typeof SiglipModel.load>[1]);
   const threads = options.preprocessThreads;
   let pool: PreprocessPool | null = null;
