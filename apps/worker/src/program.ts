@@ -4,35 +4,9 @@ import packageJson from '../package.json' with { type: 'json' };
 import { runWorker } from './run-worker';
 import { launchPerGpu } from './gpu-launcher';
 import type { WorkerFaults } from './test-faults';
+import type { WorkerCliOptions } from './worker-cli-options';
 
-export interface WorkerCliOptions {
-  model: string;
-  device: string;
-  variant: string;
-  batchSize: number;
-  concurrency: number;
-  fetchConcurrency: number;
-  decodeConcurrency: number;
-  threads?: number;
-  /** This worker's pixel ceiling: a run's own limit applies only below it. */
-  maxPixels: number;
-  allow: string[];
-  prefix: string;
-  redisUrl?: string;
-  s3Endpoint?: string;
-  /** AWS region of S3; the SDK's chain (AWS_REGION, AWS_DEFAULT_REGION, the profile) when unset. */
-  region?: string;
-  shutdownTimeout: number;
-  lockDuration: number;
-  gpus?: string;
-  json: boolean;
-  /** Port of `/metrics` (Prometheus) and `/healthz`; no server when absent. */
-  metricsPort?: number;
-  /** Fleet-wide S3 requests per second (validated in runWorker, with the other problems). */
-  s3Rps?: string;
-  s3Burst?: string;
-  s3RpsKey: string;
-}
+export type { WorkerCliOptions };
 
 const int = (name: string) => (value: string) => {
   const n = Number(value);
@@ -55,8 +29,9 @@ const port = (name: string) => (value: string) => {
 /** The example after the worker's help. */
 export const WORKER_EXAMPLE = 'siglip-batch worker --model models/siglip-so400m --device cuda:0 --metrics-port 9464';
 
-/** The worker process's command line (`siglip-batch worker …`). */
-/** `faults`: the fault suite's test seams (`test-faults.ts`), read from the environment by `main.ts` only. */
+/**
+ * The worker process's command line (`siglip-batch worker …`). `faults`: the fault suite's test seams (`test-faults.ts`), read from the environment by `main.ts` only.
+ */
 export function buildWorkerProgram(faults: WorkerFaults = {}): Command {
   return new Command('siglip-batch worker')
     .description("Consume one model's shard queue: fetch, decode, embed and write Parquet.")

@@ -14,7 +14,7 @@ import {
 } from '@siglip-batch/pipeline';
 import type { Redis } from 'ioredis';
 import { AllowList } from './allow-list';
-import type { WorkerCliOptions } from './program';
+import type { WorkerCliOptions } from './worker-cli-options';
 import type { WorkerFaults } from './test-faults';
 import { RunContexts } from './run-contexts';
 import { ShardWorker } from './shard-worker';
