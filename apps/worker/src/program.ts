@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
-import { DEFAULT_MAX_PIXELS, MAX_PIXELS_CEILING } from '@siglip-batch/model';
+import { parsePositiveInteger } from '@siglip-batch/io';
+import { DEFAULT_MAX_PIXELS, MAX_PIXELS_CEILING, MODEL_VARIANTS } from '@siglip-batch/model';
 import packageJson from '../package.json' with { type: 'json' };
 import { runWorker } from './run-worker';
 import { launchPerGpu } from './gpu-launcher';
@@ -8,11 +9,7 @@ import type { WorkerCliOptions } from './worker-cli-options';
 
 export type { WorkerCliOptions };
 
-const int = (name: string) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(value)}`);
-  return n;
-};
+const int = (name: string) => (value: string) => parsePositiveInteger(name, value);
 
 const pixelLimit = (name: string) => (value: string) => {
   const n = int(name)(value);
@@ -38,7 +35,7 @@ export function buildWorkerProgram(faults: WorkerFaults = {}): Command {
     .version(packageJson.version, '-V, --version', 'print the version')
     .requiredOption('--model <dir>', 'model directory (see tools/export), s3://… model folder or hf://org/name[@revision]; the worker serves only this model')
     .addOption(new Option('--device <device>', 'cpu, cuda or cuda:N (never a silent CPU fallback)').default('cpu'))
-    .addOption(new Option('--variant <variant>', 'model variant').choices(['fp32', 'fp16', 'quantized']).default('fp32'))
+    .addOption(new Option('--variant <variant>', 'model variant').choices([...MODEL_VARIANTS]).default('fp32'))
     .option('--batch-size <n>', 'images per inference batch', int('--batch-size'), 32)
     .option('--concurrency <n>', 'shards processed at once (2 overlaps I/O with inference)', int('--concurrency'), 2)
     .option('--fetch-concurrency <n>', 'objects fetched at once per shard', int('--fetch-concurrency'), 16)

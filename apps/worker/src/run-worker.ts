@@ -1,5 +1,5 @@
 import { assertS3RegionConfigured, s3OptionsFromEnv, type S3Options } from '@siglip-batch/io';
-import { queueNameForModel, redactSecrets, redisOptions, redisUrlFromEnv } from '@siglip-batch/jobs';
+import { errorMessage, queueNameForModel, redactSecrets, redisOptions, redisUrlFromEnv } from '@siglip-batch/jobs';
 import {
   ProblemList,
   RunRegistry,
@@ -9,15 +9,14 @@ import {
   parseRequestsPerSecond,
   rateLimiterRedisOptions,
   resolveModelLocation,
-  type LoadedModel,
   type RateLimiterEvent,
 } from '@siglip-batch/pipeline';
-import type { Redis } from 'ioredis';
 import { AllowList } from './allow-list';
 import type { WorkerCliOptions } from './worker-cli-options';
 import type { WorkerFaults } from './test-faults';
 import { RunContexts } from './run-contexts';
 import { ShardWorker } from './shard-worker';
+import { ShutdownSteps } from './shutdown-steps';
 import { createLogger } from './logger';
 import { startMetricsServer, workerHealthProblem } from './metrics/metrics-server';
 import { WorkerMetrics } from './metrics/worker-metrics';
@@ -73,9 +72,24 @@ export async function runWorker(options: WorkerCliOptions, faults: WorkerFaults 
       }),
     ),
   ]);
+  // Teardown, in order: stop taking jobs and finish or hand back the current ones first, then
+  // what they use, the metrics server last (its /healthz says `stopping` meanwhile).
+  const shutdown = new ShutdownSteps((step, error) => log({ level: 'warn', msg: `shutdown: ${step} failed`, error: errorMessage(error) }));
+  // What has been started so far, for the steps below.
+  const started: { worker?: ShardWorker; contexts?: RunContexts; metricsServer?: { close(): Promise<void> } } = {};
+  let closeDeadlineMs = 0;
+  let closeOutcome: 'finished' | 'handed-back' | undefined;
+  shutdown.add('worker', async () => {
+    if (started.worker) closeOutcome = (await started.worker.close(closeDeadlineMs)) === 'finished' ? 'finished' : 'handed-back';
+  });
+  shutdown.add('run contexts', () => started.contexts?.closeAll());
+  shutdown.add('S3 rate limiter', () => closeLimiter(limiter));
+  shutdown.add('model', () => model?.close());
+  shutdown.add('Redis', () => redis?.disconnect());
+  shutdown.add('metrics server', () => started.metricsServer?.close());
+
   if (problems.problems.length > 0) {
-    closeLimiter(limiter);
-    await closeQuietly(redis, model);
+    await shutdown.run();
     const error = problems.toError()!;
     log({ level: 'error', msg: error.message });
     process.stderr.write(`siglip-batch worker: ${redactSecrets(error.message)}\n`);
@@ -88,7 +102,8 @@ export async function runWorker(options: WorkerCliOptions, faults: WorkerFaults 
   const metrics = options.metricsPort ? new WorkerMetrics() : undefined;
   if (metrics && limiter) rateMetrics = new S3RateMetrics(metrics.registry, limiter);
   const contexts = new RunContexts(new RunRegistry(redis!, options.prefix), model!, s3, allow!);
-  const worker = new ShardWorker({
+  started.contexts = contexts;
+  const shardWorker = new ShardWorker({
     queueName,
     prefix: options.prefix,
     connection: redis!,
@@ -103,24 +118,21 @@ export async function runWorker(options: WorkerCliOptions, faults: WorkerFaults 
     // Test seam (cross-process tests cancel a run while it finalises).
     beforeCommitDelayMs: faults.finalizeDelayMs ?? 0,
   });
+  started.worker = shardWorker;
   let shuttingDown = false;
-  let metricsServer: { close(): Promise<void> } | undefined;
   if (metrics && options.metricsPort) {
-    metrics.setInfo({ worker: worker.workerId, queue: queueName, model: model!.ref.checkpoint, variant: model!.ref.variant, device: options.device });
+    metrics.setInfo({ worker: shardWorker.workerId, queue: queueName, model: model!.ref.checkpoint, variant: model!.ref.variant, device: options.device });
     try {
-      metricsServer = await startMetricsServer({
+      started.metricsServer = await startMetricsServer({
         port: options.metricsPort,
         metrics: () => metrics.render(),
-        unhealthy: () => workerHealthProblem({ stopping: shuttingDown, running: worker.worker.isRunning(), redisStatus: redis!.status }),
+        unhealthy: () => workerHealthProblem({ stopping: shuttingDown, running: shardWorker.worker.isRunning(), redisStatus: redis!.status }),
       });
     } catch (error) {
       const message = `--metrics-port ${options.metricsPort}: ${(error as Error).message}`;
       log({ level: 'error', msg: message });
       process.stderr.write(`siglip-batch worker: ${redactSecrets(message)}\n`);
-      await worker.close(0);
-      contexts.closeAll();
-      closeLimiter(limiter);
-      await closeQuietly(redis, model);
+      await shutdown.run();
       return 2;
     }
   }
@@ -134,7 +146,7 @@ export async function runWorker(options: WorkerCliOptions, faults: WorkerFaults 
   log({
     level: 'info',
     msg: 'worker started',
-    worker: worker.workerId,
+    worker: shardWorker.workerId,
     queue: queueName,
     model: model!.ref.checkpoint,
     device: options.device,
@@ -151,12 +163,9 @@ export async function runWorker(options: WorkerCliOptions, faults: WorkerFaults 
     shuttingDown = true;
     stopping ??= (async () => {
       log({ level: 'info', msg: `${signal}: stopping`, deadlineMs: options.shutdownTimeout });
-      const how = await worker.close(options.shutdownTimeout);
-      log({ level: 'info', msg: how === 'finished' ? 'current shards finished; exiting' : 'shards handed back to the queue; exiting' });
-      contexts.closeAll();
-      closeLimiter(limiter);
-      await closeQuietly(redis, model);
-      await metricsServer?.close();
+      closeDeadlineMs = options.shutdownTimeout;
+      await shutdown.run();
+      log({ level: 'info', msg: closeOutcome === 'finished' ? 'current shards finished; exiting' : 'shards handed back to the queue; exiting' });
       return 0;
     })();
     return stopping;
@@ -165,7 +174,7 @@ export async function runWorker(options: WorkerCliOptions, faults: WorkerFaults 
     process.once('SIGTERM', () => void stop('SIGTERM').then(resolve));
     process.once('SIGINT', () => void stop('SIGINT').then(resolve));
   });
-  void worker.run().catch((error: Error) => log({ level: 'error', msg: 'worker loop failed', error: error.message }));
+  void shardWorker.run().catch((error: Error) => log({ level: 'error', msg: 'worker loop failed', error: error.message }));
   return done;
 }
 
@@ -187,7 +196,3 @@ function closeLimiter(limiter: S3RateLimiter | undefined): void {
   limiter?.connection.disconnect();
 }
 
-async function closeQuietly(redis: Redis | undefined, model: LoadedModel | undefined): Promise<void> {
-  await model?.close().catch(() => undefined);
-  redis?.disconnect();
-}

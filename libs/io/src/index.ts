@@ -1,5 +1,6 @@
 // URIs and stores
 export * from './location';
+export * from './positive-integer';
 export * from './real-path';
 export * from './invalid-uri-error';
 export * from './object-store';

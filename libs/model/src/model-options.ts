@@ -7,8 +7,8 @@ import type { InferenceFaults } from './inference-protocol';
 export type Device = { readonly kind: 'cpu' } | { readonly kind: 'cuda'; readonly deviceId: number };
 
 /** Which ONNX files of a model directory are used: `*.onnx`, `*_fp16.onnx` or `*_quantized.onnx`. */
-export type ModelVariant = 'fp32' | 'fp16' | 'quantized';
-export const MODEL_VARIANTS: readonly ModelVariant[] = ['fp32', 'fp16', 'quantized'];
+export const MODEL_VARIANTS = ['fp32', 'fp16', 'quantized'] as const;
+export type ModelVariant = (typeof MODEL_VARIANTS)[number];
 
 /** ONNX Runtime graph optimisation levels. */
 export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
@@ -118,7 +118,7 @@ const optionsSchema = z.object({
         ctx.addIssue({ code: 'custom', message: (error as Error).message });
       }
     }),
-  variant: z.enum(['fp32', 'fp16', 'quantized']).default('fp32'),
+  variant: z.enum(MODEL_VARIANTS).default('fp32'),
   intraOpThreads: z.number().int().min(1).max(1024).optional(),
   graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
   verifyContentHash: z.boolean().default(true),

@@ -15,7 +15,8 @@ import {
 import { Command, Option } from 'commander';
 import { resolveModelDir } from '../shared/model-dir';
 import { addDecodeOptions, decodeModeOf, type DecodeCliOptions } from '../shared/run-options';
-import { expandImageArguments, mapLimited, positiveInteger } from './model-files';
+import { positiveInt } from '../shared/parsers';
+import { expandImageArguments, mapLimited } from './model-files';
 
 interface EmbedOptions extends DecodeCliOptions {
   model: string;
@@ -66,10 +67,10 @@ export function registerModelEmbedCommand(model: Command): void {
     .option('--threshold <p>', 'tag threshold of labels that set none (default 0.1)', parseProbability)
     .option('--device <device>', 'cpu, cuda or cuda:N (CUDA never falls back to the CPU)', 'cpu')
     .addOption(new Option('--variant <variant>', 'model files to use').choices([...MODEL_VARIANTS]).default('fp32'))
-    .option('--batch-size <n>', 'images per inference batch', positiveInteger('--batch-size'), 16)
-    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', positiveInteger('--threads'))
-    .option('--max-pixels <n>', 'refuse images larger than this many pixels', positiveInteger('--max-pixels'), 100_000_000)
-    .option('--concurrency <n>', 'images decoded at once', positiveInteger('--concurrency'), 4)
+    .option('--batch-size <n>', 'images per inference batch', positiveInt('--batch-size'), 16)
+    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', positiveInt('--threads'))
+    .option('--max-pixels <n>', 'refuse images larger than this many pixels', positiveInt('--max-pixels'), 100_000_000)
+    .option('--concurrency <n>', 'images decoded at once', positiveInt('--concurrency'), 4)
     .option('--no-lowercase', "label prompts: do not lower-case (SigLIP 2: GemmaTokenizer's ids instead of Siglip2Tokenizer's)")
     .argument('<image...>', 'image files or directories');
   addDecodeOptions(command).action(async (images: string[], options: EmbedOptions) => {

@@ -4,7 +4,8 @@ import { basename, join } from 'node:path';
 import { ImageError, ImagePreprocessor, loadModelDir } from '@siglip-batch/model';
 import type { Command } from 'commander';
 import { addDecodeOptions, decodeModeOf, type DecodeCliOptions } from '../shared/run-options';
-import { expandImageArguments, mapLimited, positiveInteger } from './model-files';
+import { positiveInt } from '../shared/parsers';
+import { expandImageArguments, mapLimited } from './model-files';
 
 /** `siglip-batch model preprocess --model <dir> --out-dir <dir> <image…>`: pixel values as raw float32. */
 export function registerModelPreprocessCommand(model: Command): void {
@@ -16,8 +17,8 @@ export function registerModelPreprocessCommand(model: Command): void {
     )
     .requiredOption('--model <dir>', 'model directory (sizes and normalisation come from its preprocessor_config.json)')
     .requiredOption('--out-dir <dir>', 'output directory')
-    .option('--max-pixels <n>', 'refuse images larger than this many pixels', positiveInteger('--max-pixels'), 100_000_000)
-    .option('--concurrency <n>', 'images decoded at once', positiveInteger('--concurrency'), 4)
+    .option('--max-pixels <n>', 'refuse images larger than this many pixels', positiveInt('--max-pixels'), 100_000_000)
+    .option('--concurrency <n>', 'images decoded at once', positiveInt('--concurrency'), 4)
     .argument('<image...>', 'image files or directories');
   addDecodeOptions(command).action(async (images: string[], options: { model: string; outDir: string; maxPixels: number; concurrency: number } & DecodeCliOptions) => {
     const decode = decodeModeOf(options);

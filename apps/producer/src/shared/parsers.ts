@@ -1,13 +1,16 @@
 import { InvalidArgumentError } from 'commander';
+import { parsePositiveInteger } from '@siglip-batch/io';
 import { assertRunId } from '@siglip-batch/jobs';
 import { MAX_PIXELS_CEILING } from '@siglip-batch/model';
 
 /** Commander argument parsers with messages that name the flag. */
 export function positiveInt(flag: string) {
   return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive integer, got ${JSON.stringify(value)}`);
-    return n;
+    try {
+      return parsePositiveInteger(flag, value);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
   };
 }
 
