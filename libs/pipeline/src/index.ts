@@ -26,7 +26,6 @@ export * from './shard-processor';
 export * from './siglip-model-adapter';
 export * from './source-access';
 export * from './source-kind';
-export * from './inventory-source';
 export * from './source-lister';
 export * from './store-resolver';
 export * from './retrieval';
