@@ -3,7 +3,7 @@
  * GPU nodes and pods (bench/README.md, "CPU per image").
  *
  *   npx tsx bench/cpu-per-image.ts [--quick] [--reps N] [--geometries tiny,base,so400m] [--variants fp32,fp16]
- *                                  [--so400m DIR] [--base DIR] [--device cpu|cuda:N] [--no-rss] [--json]
+ *                                  [--so400m DIR] [--base DIR] [--device cpu|cuda:N] [--no-rss | --rss-only] [--json]
  *
  * 1. One core (`taskset -c 0`, UV_THREADPOOL_SIZE=1, sharp.concurrency(1)): JPEGs of 0.3, 2, 12 and
  *    24 MP and PNG / WebP at 2 MP, made deterministically from the fixture photos
@@ -15,6 +15,8 @@
  *    handler, one shard of 32 twelve-megapixel JPEGs at batch 32) per geometry and variant whose
  *    model directory exists (tiny: the fixture; base: models/siglip-base-random; so400m:
  *    models/siglip-so400m-random — tools/export/README.md makes them).
+ *
+ * `--rss-only` skips part 1 (the RSS rows of one model take minutes of their own: so400m).
  *
  * Tables go to stdout (with `--json`: one JSON line instead, for run-all.ts), progress to stderr.
  */
@@ -37,6 +39,7 @@ const { values: args } = parseArgs({
     // The RSS rows' device (`cuda:0` on a GPU node: bench/cuda-bench.sh); the CPU rows stay on one core.
     device: { type: 'string', default: 'cpu' },
     'no-rss': { type: 'boolean', default: false },
+    'rss-only': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
@@ -45,7 +48,7 @@ const OUT = join(ROOT, 'bench/out');
 const TSX = join(ROOT, 'node_modules/.bin/tsx');
 const TINY = join(ROOT, 'fixtures/models/tiny-siglip');
 const QUICK = args.quick!;
-const REPS = Number(args.reps ?? (QUICK ? 1 : 3));
+const REPS = args['rss-only'] ? 0 : Number(args.reps ?? (QUICK ? 1 : 3));
 const IMAGES_PER_CLASS = QUICK ? 4 : 10;
 /** Best public so400m-224 figure on one current GPU, and an H200's bf16 limit at 220 GFLOP per image. */
 const GPU_RATES = [870, 3590] as const;
@@ -165,11 +168,13 @@ if (args.json) {
 } else {
   const f1 = (x: number) => x.toFixed(1);
   const cores = (ms: number) => GPU_RATES.map((rate) => f1((rate * ms) / 1000)).join(' / ');
-  console.log(`\nCPU per image, one core — ${REPS} repetition(s) (medians), ${load}, ${f1(minutes)} min`);
-  console.log(`fast: ${fastAvailable ? 'shrink-on-load (decode: fast)' : 'NOT AVAILABLE in this build (the preprocessor decoded at full size): fast columns repeat exact'}`);
-  console.log('| image | decoded MP exact / fast | decode ms | resize ms | total ms | cores per GPU at 870 / 3,590 img/s | fast total ms | fast cores at 870 / 3,590 | fast speed-up |');
-  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|');
-  exact.forEach((e, i) => {
+  if (REPS > 0) {
+    console.log(`\nCPU per image, one core — ${REPS} repetition(s) (medians), ${load}, ${f1(minutes)} min`);
+    console.log(`fast: ${fastAvailable ? 'shrink-on-load (decode: fast)' : 'NOT AVAILABLE in this build (the preprocessor decoded at full size): fast columns repeat exact'}`);
+    console.log('| image | decoded MP exact / fast | decode ms | resize ms | total ms | cores per GPU at 870 / 3,590 img/s | fast total ms | fast cores at 870 / 3,590 | fast speed-up |');
+    console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|');
+  }
+  if (REPS > 0) exact.forEach((e, i) => {
     const q = fast[i]!;
     console.log(
       `| ${e.name} | ${e.decodedMegapixels.toFixed(2)} / ${q.decodedMegapixels.toFixed(2)} | ${e.decodeMs.toFixed(2)} | ${e.resizeMs.toFixed(2)} | ${e.totalMs.toFixed(2)} | ${cores(e.totalMs)} | ${q.totalMs.toFixed(2)} | ${cores(q.totalMs)} | ${(e.totalMs / q.totalMs).toFixed(2)}× |`,
@@ -177,7 +182,7 @@ if (args.json) {
   });
   if (rss.length > 0) {
     const mb = (bytes?: number) => (bytes === undefined ? '' : `${(bytes / 1024 ** 2).toFixed(0)} MB`);
-    console.log(`\nWorker peak RSS (one shard of 32 × 12 MP JPEGs, batch 32, ${args.device})`);
+    console.log(`\nWorker peak RSS (one shard of 32 × 12 MP JPEGs, batch 32, ${args.device}), ${load}, ${f1(minutes)} min`);
     console.log('| geometry | variant | load s | shard s | RSS after load | peak RSS |');
     console.log('|---|---|---:|---:|---:|---:|');
     for (const r of rss) {

@@ -7,7 +7,7 @@
  *
  * `reindex` builds only the ANN index of a table whose rows were written. `build` prints one JSON line {ms, rowsMs, indexMs, maxRssMb, info}; `query` reads the query
  * vectors (rows × dim float32, little-endian) and prints one JSON line per parameter set
- * {nprobes, refineFactor, latenciesMs, hits: uri[][]} (`exact`: first an exhaustive float32 scan, {exact: true, …}) and a last one {maxRssMb}.
+ * {nprobes, refineFactor, latenciesMs, cpuMs, hits: uri[][]} (`exact`: first an exhaustive float32 scan, {exact: true, …}) and a last one {maxRssMb}.
  */
 import { readFileSync } from 'node:fs';
 import { buildLanceIndex, LanceSearcher, openLanceTarget, openRunFolderUri, readFinishedManifest, type LanceIndexType } from '@siglip-batch/pipeline';
@@ -54,17 +54,23 @@ if (mode === 'build' || mode === 'reindex') {
   await searcher.search(queries.subarray(0, dim), k);
   for (const params of sets) {
     const latenciesMs: number[] = [];
+    const cpuMs: number[] = [];
     const hits: string[][] = [];
     for (let q = 0; q < queries.length / dim; q++) {
       const started = performance.now();
+      const cpu = process.cpuUsage();
       const found = await searcher.search(queries.subarray(q * dim, (q + 1) * dim), k, params);
       latenciesMs.push(performance.now() - started);
+      // CPU time of the whole process (LanceDB's threads included): what the query costs
+      // whatever else the machine runs.
+      const used = process.cpuUsage(cpu);
+      cpuMs.push((used.user + used.system) / 1000);
       hits.push(found.map((hit) => hit.uri));
     }
     const used = params.exact
       ? { exact: true }
       : { nprobes: params.nprobes ?? searcher.info.index.search.nprobes, refineFactor: params.refineFactor ?? searcher.info.index.search.refineFactor };
-    console.log(JSON.stringify({ ...used, latenciesMs, hits }));
+    console.log(JSON.stringify({ ...used, latenciesMs, cpuMs, hits }));
   }
   console.log(JSON.stringify({ maxRssMb: maxRssMb() }));
   searcher.close();

@@ -196,7 +196,7 @@ async function sharpBare(): Promise<number> {
 
 /**
  * sharp's full-resolution decode to raw RGB alone, no resize: the least an exact preprocessing
- * must do (SPEC: no shrink-on-load), `CORES × 2` at once.
+ * must do (architecture §2: no shrink-on-load), `CORES × 2` at once.
  */
 async function sharpFullDecode(): Promise<number> {
   const t0 = performance.now();

@@ -77,7 +77,7 @@ export async function lanceBench(options: LanceBenchOptions): Promise<void> {
   const lines = child(['query', tableDir, String(options.k), queriesPath, ...(options.exact ? [] : ['exact']), ...options.sweep.flat().map(String)]);
   const { maxRssMb } = JSON.parse(lines.at(-1)!) as { maxRssMb: number };
   for (const line of lines.slice(0, -1)) {
-    const result = JSON.parse(line) as { exact?: boolean; nprobes?: number; refineFactor?: number; latenciesMs: number[]; hits: string[][] };
+    const result = JSON.parse(line) as { exact?: boolean; nprobes?: number; refineFactor?: number; latenciesMs: number[]; cpuMs: number[]; hits: string[][] };
     if (result.exact) truth = result.hits;
     for (const kind of ['image', 'text'] as const) {
       const picked = options.queries.map((query, i) => ({ query, i })).filter(({ query }) => query.kind === kind);
@@ -85,9 +85,11 @@ export async function lanceBench(options: LanceBenchOptions): Promise<void> {
       const recalls = picked.map(({ i }) => result.hits[i]!.filter((uri) => truth[i]!.includes(uri)).length / truth[i]!.length);
       const firstOk = picked.filter(({ i }) => result.hits[i]![0] === truth[i]![0]).length;
       const latencies = picked.map(({ i }) => result.latenciesMs[i]!);
+      const cpu = picked.map(({ i }) => result.cpuMs[i]!);
       console.log(
         `${kind} queries (${picked.length}), ${result.exact ? 'exhaustive scan (the reference), ' : ''}nprobes ${result.nprobes ?? '-'}, refine ${result.refineFactor ?? '-'}: recall@${options.k} ${(recalls.reduce((a, b) => a + b, 0) / recalls.length).toFixed(3)} ` +
-          `(min ${Math.min(...recalls).toFixed(1)}), top-1 right ${firstOk}/${picked.length}, latency p50 ${median(latencies).toFixed(1)} ms, p90 ${pct(latencies, 0.9).toFixed(1)} ms, load ${before}`,
+          `(min ${Math.min(...recalls).toFixed(1)}), top-1 right ${firstOk}/${picked.length}, latency p50 ${median(latencies).toFixed(1)} ms, p90 ${pct(latencies, 0.9).toFixed(1)} ms, p95 ${pct(latencies, 0.95).toFixed(1)} ms ` +
+          `(CPU time p50 ${median(cpu).toFixed(1)} ms), load ${before}`,
       );
     }
   }

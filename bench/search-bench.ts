@@ -23,11 +23,13 @@
  *   npx tsx bench/search-bench.ts [--rows 1000000] [--files 8] [--k 10] [--reps 5] [--cli-reps 3]
  *     [--dir DIR] [--keep] [--keep-cache] [--no-verify] [--duckdb] [--scan]
  *     [--lance] [--lance-rebuild] [--lance-queries 20] [--lance-sweep 40:20,80:40]
- *     [--clusters N] [--no-cache]
+ *     [--clusters N | --mixture] [--no-cache]
  *
  * `--clusters N`: rows drawn around N random centres instead of uniformly (real embeddings are
  * clustered; uniform random vectors are the worst case of any ANN index), "text" queries near a
- * centre. `--no-cache` skips part 1 (then `--lance` takes the exact top-k from LanceDB's own
+ * centre. `--mixture`: rows with the geometry of image embeddings (a cone, a few hundred effective
+ * dimensions, topics and concepts of unequal size; search-bench-data.ts), "text" queries in a cone
+ * of their own. `--no-cache` skips part 1 (then `--lance` takes the exact top-k from LanceDB's own
  * exhaustive float32 scan).
  *
  * Data: random unit vectors in `--files` part files (libs/io `encodePartFile`, zstd) of a local
@@ -43,6 +45,7 @@ import { parseArgs } from 'node:util';
 import { encodePartFile } from '@siglip-batch/io';
 import type { RunManifest } from '@siglip-batch/jobs';
 import { openRunFolderUri, prepareRunSearch, searchRun, type SearchEngine } from '@siglip-batch/pipeline';
+import { describeMixture, mixtureTextQuery, mixtureVectors } from './search-bench-data';
 import { clusteredVectors, lanceBench, nearCentre } from './search-bench-lance';
 
 const { values: args } = parseArgs({
@@ -63,6 +66,7 @@ const { values: args } = parseArgs({
     'lance-queries': { type: 'string', default: '20' },
     'lance-sweep': { type: 'string', default: '' },
     clusters: { type: 'string', default: '0' },
+    mixture: { type: 'boolean', default: false },
     'no-cache': { type: 'boolean', default: false },
   },
 });
@@ -112,6 +116,7 @@ function unitVectors(rows: number, seed: number, dim = DIM): Float32Array {
 
 /** Rows `first …` of the data: file f is generated with seed f + 1. */
 function vectorsOf(rows: number, seed: number, first: number): Float32Array {
+  if (args.mixture) return mixtureVectors(rows, seed, first, DIM);
   return CLUSTERS > 0 ? clusteredVectors(rows, seed, first, CLUSTERS, DIM) : unitVectors(rows, seed);
 }
 
@@ -156,6 +161,7 @@ function manifestOf(runId: string, rows: number, files: number, dim: number, mod
 
 async function generate(): Promise<void> {
   mkdirSync(runDir, { recursive: true });
+  if (args.mixture) console.log(describeMixture(DIM));
   const started = performance.now();
   let first = 0;
   for (let f = 0; f < FILES; f++) {
@@ -185,7 +191,8 @@ const manifest = manifestOf('bench-run', ROWS, FILES, DIM, {
 const target = Array.from({ length: 3 }, (_, f) => rowsOf(f)).reduce((a, b) => a + b, 0);
 const imageQuery = vectorsOf(1, 4, target);
 const expected = `s3://bench/images/${String(target).padStart(8, '0')}.jpg`;
-const textQuery = (rep: number) => (CLUSTERS > 0 ? nearCentre(1000 + rep, CLUSTERS, DIM) : unitVectors(1, 1000 + rep));
+const textQuery = (rep: number) =>
+  args.mixture ? mixtureTextQuery(1000 + rep, DIM) : CLUSTERS > 0 ? nearCentre(1000 + rep, CLUSTERS, DIM) : unitVectors(1, 1000 + rep);
 
 interface QueryFigures {
   totalMs: number;
@@ -373,5 +380,7 @@ for (const kind of ['text', 'image']) {
       `+ 1M search ${ms(search)} ms ≈ ${ms(fixed + search)} ms per query (acceptance ≤ 2000), load ${rows.map(([, , l]) => l).join('/')}`,
   );
 }
+// With the data and cache already there (--keep-cache), this is the peak of the cache engine's queries.
+console.log(`this process's peak RSS: ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`);
 folder.store.close();
 if (!args.keep && !args.dir) rmSync(dir, { recursive: true, force: true });

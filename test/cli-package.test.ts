@@ -130,14 +130,16 @@ describe('the installed siglip-batch', () => {
     const result = run(['embed', '--source', images, '--out', out, '--model', join(installed, DEMO_MODEL), '--run', 'one', '--labels', 'cat,astronaut']);
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout.trim()).toBe(`file://${join(out, 'one')}`);
-    const manifest = JSON.parse(readFileSync(join(out, 'one', '_manifest.json'), 'utf8')) as { parts: Array<{ key: string }> };
+    const manifest = JSON.parse(readFileSync(join(out, 'one', '_manifest.json'), 'utf8')) as { files: { key: string } };
     const reference = (JSON.parse(readFileSync(join(REPO_ROOT, 'fixtures/reference/tiny-siglip/reference.json'), 'utf8')) as {
       images: Array<{ file: string; embedding: number[] }>;
     }).images.find((image) => image.file === 'astronaut_baseline.jpg')!.embedding;
     const db = await DuckDBInstance.create(':memory:');
     const connection = await db.connect();
     try {
-      const files = manifest.parts.map((part) => `'${join(out, 'one', part.key)}'`).join(', ');
+      // The part files, from the run's file table.
+      const listed = (await connection.runAndReadAll(`SELECT key FROM read_parquet('${join(out, 'one', manifest.files.key)}') WHERE kind = 'part'`)).getRowObjectsJS() as Array<{ key: string }>;
+      const files = listed.map((part) => `'${join(out, 'one', part.key)}'`).join(', ');
       const rows = (await connection.runAndReadAll(`SELECT uri, embedding, len(scores)::INTEGER AS labels FROM read_parquet([${files}])`)).getRowObjectsJS() as Array<{
         uri: string;
         embedding: number[];

@@ -18,6 +18,7 @@ import { runManifestSchema, type RunManifest } from '@siglip-batch/jobs';
 import { RunRegistry, compactRun, openRunFolderUri, type CompactionStep } from '@siglip-batch/pipeline';
 import { TINY_MODEL, runCli, startWorker, waitForRunEnd, waitForWorkerStart, type WorkerProcess } from './support/cli';
 import { TEST_AWS_ENV, deleteKeysWithPrefix, emptyAndDeleteBucket, makeS3Client, uniqueName } from './support/harness';
+import { manifestFiles, type ListedFile, type ManifestFiles } from './support/run-files';
 import { BROKEN_OBJECTS, makeSampleImage, type SampleImage } from './support/sample-images';
 
 const IMAGES = 58;
@@ -101,6 +102,8 @@ async function query<T>(sql: string): Promise<T[]> {
 
 interface RunTables {
   manifest: RunManifest;
+  /** The files it lists (its file table). */
+  files: ManifestFiles;
   parts: Array<Record<string, unknown>>;
   errors: Array<Record<string, unknown>>;
   /** File key-value metadata of the first part file, ARROW:schema aside. */
@@ -112,7 +115,8 @@ async function readRun(run: string): Promise<RunTables> {
   const manifest = await readManifest(run);
   const dir = join(work, `read-${downloads++}`);
   mkdirSync(dir, { recursive: true });
-  const fetch = (files: RunManifest['parts']) =>
+  const files = await manifestFiles(manifest, (key) => readObject(`out/${run}/${key}`));
+  const fetch = (files: ListedFile[]) =>
     Promise.all(
       files.map(async (file) => {
         // Keys hold a folder (`parts/…`): one flat file name per key.
@@ -121,10 +125,11 @@ async function readRun(run: string): Promise<RunTables> {
         return `'${path}'`;
       }),
     );
-  const parts = await fetch(manifest.parts);
-  const errors = await fetch(manifest.errors);
+  const parts = await fetch(files.parts);
+  const errors = await fetch(files.errors);
   return {
     manifest,
+    files,
     parts: await query(`SELECT * FROM read_parquet([${parts.join(',')}]) ORDER BY uri`),
     errors: await query(`SELECT * FROM read_parquet([${errors.join(',')}]) ORDER BY uri`),
     partMetadata: await query(
@@ -163,31 +168,36 @@ describe('compact', () => {
     const before = await readRun('c1');
     const latestBefore = await latestRows();
     expect(latestBefore).toHaveLength(IMAGES);
-    expect(before.manifest.parts.length).toBe(Math.ceil((IMAGES + BROKEN_OBJECTS.length) / SHARD_SIZE));
-    expect(before.manifest.errors.length).toBe(BROKEN_OBJECTS.length);
+    expect(before.files.parts.length).toBe(Math.ceil((IMAGES + BROKEN_OBJECTS.length) / SHARD_SIZE));
+    expect(before.files.errors.length).toBe(BROKEN_OBJECTS.length);
 
     const result = await runCli(['compact', '--run', `s3://${bucket}/out/c1/`, '--target-rows', String(TARGET_ROWS), '--json'], env);
     expect(result.code, result.stderr).toBe(0);
-    const summary = JSON.parse(result.stdout) as { written: string[]; deleted: number; kept: number; after: { parts: number; errors: number } };
+    const summary = JSON.parse(result.stdout) as { written: number; deleted: number; kept: number; after: { parts: number; errors: number } };
 
     const after = await readRun('c1');
     expectSameRows(after, before);
-    expect(after.manifest.parts.length).toBeLessThanOrEqual(Math.ceil(IMAGES / TARGET_ROWS) + 1);
-    expect(after.manifest.errors.length).toBe(1);
-    expect(summary.after).toEqual({ parts: after.manifest.parts.length, errors: 1 });
+    expect(after.files.parts.length).toBeLessThanOrEqual(Math.ceil(IMAGES / TARGET_ROWS) + 1);
+    expect(after.files.errors.length).toBe(1);
+    expect(summary.after).toEqual({ parts: after.files.parts.length, errors: 1 });
     // Every old file maps to the file now holding its rows; it is kept for its grace period (for
     // readers that started before), and a later compact once the grace has passed deletes it.
-    const oldKeys = [...before.manifest.parts, ...before.manifest.errors].map((file) => file.key);
-    expect(after.manifest.compaction!.replaced.map((entry) => entry.key).sort()).toEqual([...oldKeys].sort());
+    const oldKeys = [...before.files.parts, ...before.files.errors].map((file) => file.key);
+    expect(after.files.replaced.map((entry) => entry.key).sort()).toEqual([...oldKeys].sort());
     expect(summary).toMatchObject({ deleted: 0, kept: oldKeys.length });
     for (const key of oldKeys) expect(await keysUnder(`out/c1/${key}`)).toEqual([`out/c1/${key}`]);
+    // The new manifest names a new file table; the old one is kept for readers of the old manifest.
+    expect(after.manifest.files!.key).not.toBe(before.manifest.files!.key);
+    expect(await keysUnder(`out/c1/${before.manifest.files!.key}`)).toHaveLength(1);
     const cleanup = await runCli(['compact', '--run', `s3://${bucket}/out/c1/`, '--target-rows', String(TARGET_ROWS), '--grace-seconds', '0', '--json'], env);
     expect(cleanup.code, cleanup.stderr).toBe(0);
-    expect(JSON.parse(cleanup.stdout)).toMatchObject({ written: [], deleted: oldKeys.length, kept: 0 });
+    expect(JSON.parse(cleanup.stdout)).toMatchObject({ written: 0, deleted: oldKeys.length, kept: 0 });
     expect(await readManifest('c1')).toEqual(after.manifest);
     const stored = await keysUnder('out/c1/');
     for (const key of oldKeys) expect(stored).not.toContain(`out/c1/${key}`);
-    for (const file of [...after.manifest.parts, ...after.manifest.errors]) expect(stored).toContain(`out/c1/${file.key}`);
+    expect(stored).not.toContain(`out/c1/${before.manifest.files!.key}`);
+    expect(stored).toContain(`out/c1/${after.manifest.files!.key}`);
+    for (const file of [...after.files.parts, ...after.files.errors]) expect(stored).toContain(`out/c1/${file.key}`);
 
     // search --image finds the image among the merged files.
     const image = images[17]!;
@@ -206,7 +216,7 @@ describe('compact', () => {
     // Again: nothing left to do, nothing changes.
     const again = await runCli(['compact', '--run', `s3://${bucket}/out/c1/`, '--target-rows', String(TARGET_ROWS), '--json'], env);
     expect(again.code, again.stderr).toBe(0);
-    expect(JSON.parse(again.stdout)).toMatchObject({ written: [], deleted: 0 });
+    expect(JSON.parse(again.stdout)).toMatchObject({ written: 0, deleted: 0 });
     expect(await readManifest('c1')).toEqual(after.manifest);
   });
 
@@ -239,26 +249,26 @@ describe('compact', () => {
       // Manifest switched, old files not deleted yet: readers see the merged files.
       await expect(compact(crashAt('manifest-written'))).rejects.toThrow('simulated crash at manifest-written');
       const crashedLate = await readRun('c2');
-      expect(crashedLate.manifest.parts.length).toBeLessThan(before.manifest.parts.length);
+      expect(crashedLate.files.parts.length).toBeLessThan(before.files.parts.length);
       expectSameRows(crashedLate, before);
-      const newKeys = new Set([...crashedLate.manifest.parts, ...crashedLate.manifest.errors].map((file) => file.key));
-      const oldKeys = [...before.manifest.parts, ...before.manifest.errors].map((file) => file.key).filter((key) => !newKeys.has(key));
-      expect(oldKeys.length).toBeGreaterThan(before.manifest.parts.length);
+      const newKeys = new Set([...crashedLate.files.parts, ...crashedLate.files.errors].map((file) => file.key));
+      const oldKeys = [...before.files.parts, ...before.files.errors].map((file) => file.key).filter((key) => !newKeys.has(key));
+      expect(oldKeys.length).toBeGreaterThan(before.files.parts.length);
       const leftover = await keysUnder('out/c2/');
       for (const key of oldKeys) expect(leftover).toContain(`out/c2/${key}`);
 
       // The rerun writes nothing new and deletes what the crash left.
       const rerun = await compact();
-      expect(rerun.written).toEqual([]);
+      expect(rerun.written).toBe(0);
       expect(rerun.deleted).toBe(oldKeys.length);
       const stored = await keysUnder('out/c2/');
       for (const key of oldKeys) expect(stored).not.toContain(`out/c2/${key}`);
       const finished = await readRun('c2');
-      expect(finished.manifest.parts).toEqual(crashedLate.manifest.parts);
+      expect(finished.files.parts).toEqual(crashedLate.files.parts);
       expectSameRows(finished, before);
       // The first crash's files were overwritten by the second attempt, not left behind.
       const merged = stored.filter((key) => /\/(part|errors)-c[0-9a-f]{12}-\d{5}\.parquet$/.test(key));
-      expect(merged.length).toBe(finished.manifest.parts.length + finished.manifest.errors.length);
+      expect(merged.length).toBe(finished.files.parts.length + finished.files.errors.length);
       expect(await latestRows()).toEqual(latestBefore);
     } finally {
       vi.unstubAllEnvs();

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runManifestSchema } from '@siglip-batch/jobs';
+import { manifestFiles } from './support/run-files';
 import { BROKEN_OBJECTS, makeSampleImage } from './support/sample-images';
 import { TINY_MODEL, runCli } from './support/cli';
 
@@ -45,7 +46,8 @@ describe('siglip-batch embed', () => {
     const db = await DuckDBInstance.create(':memory:');
     const connection = await db.connect();
     try {
-      const files = manifest.parts.map((p) => `'${join(out, 'local-1', p.key)}'`).join(', ');
+      const listed = await manifestFiles(manifest, async (key) => readFileSync(join(out, 'local-1', key)));
+      const files = listed.parts.map((p) => `'${join(out, 'local-1', p.key)}'`).join(', ');
       const reader = await connection.runAndReadAll(
         `SELECT count(*)::INTEGER AS n, count(DISTINCT uri)::INTEGER AS uris, min(len(scores))::INTEGER AS labels FROM read_parquet([${files}])`,
       );

@@ -90,7 +90,7 @@ describe('fault: bad data', () => {
       const model = await SiglipModel.load(TINY_MODEL, { device: 'cpu', intraOpThreads: 1 });
       try {
         const paths: string[] = [];
-        for (const part of check.manifest.parts) {
+        for (const part of check.files.parts) {
           const response = await world.s3.send(new GetObjectCommand({ Bucket: world.bucket, Key: `out/bad/${part.key}` }));
           const path = join(work, part.key.replaceAll('/', '_'));
           writeFileSync(path, await response.Body!.transformToByteArray());

@@ -146,7 +146,7 @@ describe('fault: bad configuration', () => {
       // Nothing read: no object went to inference, no part file.
       const record = await world.registry.get('outside');
       expect(record!.inferred).toBe(0);
-      expect(check.manifest.parts).toEqual([]);
+      expect(check.files.parts).toEqual([]);
       const errorsFile = join(work, 'outside-errors.parquet');
       const object = await world.s3.send(new GetObjectCommand({ Bucket: world.bucket, Key: 'out/outside/errors/errors-00000000.parquet' }));
       writeFileSync(errorsFile, await object.Body!.transformToByteArray());

@@ -18,8 +18,10 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { collectRunFiles } from '@siglip-batch/io';
 import { finalizeJobId, runDoneBitmapKey, runFailedKey, runManifestSchema, runRecordKey, type RunManifest } from '@siglip-batch/jobs';
 import { RunRegistry, compactRun, openRunFolderUri, searchRun, type SearchEngine } from '@siglip-batch/pipeline';
+import { manifestFiles } from './support/run-files';
 import { probe } from './support/hardening-report';
 import { TINY_MODEL, runCli, startWorker, waitForRunEnd, waitForWorkerStart, type CliResult, type WorkerProcess } from './support/cli';
 import { TEST_AWS_ENV, deleteKeysWithPrefix, emptyAndDeleteBucket, makeS3Client, uniqueName } from './support/harness';
@@ -288,20 +290,22 @@ describe('compact beside readers', () => {
         const folder = openRunFolderUri(RUN, { endpoint: s3Endpoint });
         try {
           const stale = (await folder.readManifest())!;
+          // Its files, read before the compaction deletes its table with them (grace 0).
+          const staleFiles = await manifestFiles(stale, (key) => readObject(`out/many/${key}`));
           const query = new Float32Array(stale.embeddingDim).fill(1 / Math.sqrt(stale.embeddingDim));
           const engines: SearchEngine[] = ['cache', 'scan', 'duckdb'];
           const before = await Promise.all(engines.map((engine) => searchRun({ folder, manifest: stale, query, k: 10, engine, cacheRoot: join(work, 'cache-a') })));
           const compacted = await compactRun({ folder, targetRows: 4, graceMs: 0 });
           const current = (await folder.readManifest())!;
-          const listed = new Set([...current.parts, ...current.errors].map((file) => file.key));
-          expect(compacted.deleted).toBe([...stale.parts, ...stale.errors].filter((file) => !listed.has(file.key)).length);
+          const listed = new Set((await collectRunFiles(folder, current, { kind: ['part', 'errors'] })).map((file) => file.key));
+          expect(compacted.deleted).toBe([...staleFiles.parts, ...staleFiles.errors].filter((file) => !listed.has(file.key)).length);
           expect(compacted.deleted).toBeGreaterThan(0);
-          expect(await exists(`out/many/${stale.parts[0]!.key}`)).toBe(false);
+          expect(await exists(`out/many/${staleFiles.parts[0]!.key}`)).toBe(false);
           for (const [i, engine] of engines.entries()) {
             const after = await searchRun({ folder, manifest: stale, query, k: 10, engine, cacheRoot: join(work, 'cache-b') });
             sameHits(after.hits, before[i]!.hits);
           }
-          return `compaction deleted ${compacted.deleted} files (${stale.parts.length} → ${compacted.after.parts} parts); cache, scan and duckdb searches with the old manifest: same top-10`;
+          return `compaction deleted ${compacted.deleted} files (${staleFiles.parts.length} → ${compacted.after.parts} parts); cache, scan and duckdb searches with the old manifest: same top-10`;
         } finally {
           folder.store.close();
           vi.unstubAllEnvs();
@@ -337,7 +341,7 @@ describe('compact beside readers', () => {
         };
         const [searches, latests, retags] = await Promise.all([loop(() => search()), loop(() => latest()), loop((n) => retag(n)), compactor]);
         for (const compaction of compactions) expect(compaction.code, compaction.stderr).toBe(0);
-        const written = compactions.filter((c) => (JSON.parse(c.stdout) as { written: string[] }).written.length > 0).length;
+        const written = compactions.filter((c) => (JSON.parse(c.stdout) as { written: number }).written > 0).length;
         expect(written, 'the compactions changed the manifest').toBeGreaterThanOrEqual(3);
         const outputs = [...searches, ...latests.map((l) => l.result), ...retags.map((r) => r.result)];
         for (const output of outputs) expect(`${output.stdout}${output.stderr}`).not.toMatch(/RuntimeError|unreachable/);
@@ -349,14 +353,18 @@ describe('compact beside readers', () => {
           expect(result.code, result.stderr).toBe(0);
           expect(rows).toEqual(baseline.latest);
         }
-        for (const { result, manifest } of retags) {
+        const partRows = async (n: number, manifest: RunManifest) =>
+          (await manifestFiles(manifest, (key) => readObject(`out/many-rt-${n}/${key}`))).parts.reduce((sum, p) => sum + p.rows, 0);
+        const baselineRows = await partRows(0, baseline.retag);
+        for (const [i, { result, manifest }] of retags.entries()) {
           expect(result.code, result.stderr).toBe(0);
           expect(manifest!.counts).toEqual(baseline.retag.counts);
-          expect(manifest!.parts.reduce((n, p) => n + p.rows, 0)).toBe(baseline.retag.parts.reduce((n, p) => n + p.rows, 0));
+          // The retag loop's n starts at 1: its run is many-rt-<n>.
+          expect(await partRows(i + 1, manifest!)).toBe(baselineRows);
         }
         const final = runManifestSchema.parse(JSON.parse((await readObject('out/many/_manifest.json')).toString()));
         return (
-          `${written} of ${compactions.length} compactions switched the manifest (${final.parts.length} part file(s) now); ` +
+          `${written} of ${compactions.length} compactions switched the manifest (${final.files!.parts} part file(s) now); ` +
           `${searches.length}/${searches.length} searches, ${latests.length}/${latests.length} latest, ${retags.length}/${retags.length} retag exited 0 with the baseline's results`
         );
       },

@@ -20,6 +20,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runManifestSchema } from '@siglip-batch/jobs';
 import { RunRegistry } from '@siglip-batch/pipeline';
+import { manifestFiles } from './support/run-files';
 import { TINY_MODEL, runCli, startWorker, waitForRunEnd, waitForWorkerStart, type WorkerProcess } from './support/cli';
 import { duck, sqlFiles } from './support/fault-checks';
 import { probe } from './support/hardening-report';
@@ -72,8 +73,9 @@ async function run(runId: string, source: string): Promise<void> {
   const rows: Outcome['rows'] = new Map();
   if (state === 'completed') {
     const manifest = runManifestSchema.parse(JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `out/${runId}/_manifest.json` }))).Body!.transformToString()));
-    const parts = await Promise.all(manifest.parts.map((part) => download(`out/${runId}/${part.key}`)));
-    const errors = await Promise.all(manifest.errors.map((file) => download(`out/${runId}/${file.key}`)));
+    const listed = await manifestFiles(manifest, async (key) => (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `out/${runId}/${key}` }))).Body!.transformToByteArray());
+    const parts = await Promise.all(listed.parts.map((part) => download(`out/${runId}/${part.key}`)));
+    const errors = await Promise.all(listed.errors.map((file) => download(`out/${runId}/${file.key}`)));
     if (parts.length > 0) for (const row of await duck<{ uri: string; sha256: string }>(`SELECT uri, sha256 FROM read_parquet(${sqlFiles(parts)})`)) rows.set(row.uri, { sha256: row.sha256 });
     if (errors.length > 0) {
       for (const row of await duck<{ uri: string; error_code: string; error: string }>(`SELECT uri, error_code, error FROM read_parquet(${sqlFiles(errors)})`)) {
@@ -283,8 +285,9 @@ describe('trust: a local manifest in one-process mode (embed)', () => {
           const folder = join(out, runId);
           const manifestJson = runManifestSchema.parse(JSON.parse(readFileSync(join(folder, '_manifest.json'), 'utf8')));
           const rows = new Map<string, string>();
-          for (const file of manifestJson.parts) for (const row of await duck<{ uri: string; sha256: string }>(`SELECT uri, sha256 FROM read_parquet('${join(folder, file.key)}')`)) rows.set(row.uri, `embedded:${row.sha256}`);
-          for (const file of manifestJson.errors) for (const row of await duck<{ uri: string; error_code: string }>(`SELECT uri, error_code FROM read_parquet('${join(folder, file.key)}')`)) rows.set(row.uri, row.error_code);
+          const listed = await manifestFiles(manifestJson, async (key) => readFileSync(join(folder, key)));
+          for (const file of listed.parts) for (const row of await duck<{ uri: string; sha256: string }>(`SELECT uri, sha256 FROM read_parquet('${join(folder, file.key)}')`)) rows.set(row.uri, `embedded:${row.sha256}`);
+          for (const file of listed.errors) for (const row of await duck<{ uri: string; error_code: string }>(`SELECT uri, error_code FROM read_parquet('${join(folder, file.key)}')`)) rows.set(row.uri, row.error_code);
           return rows;
         };
         const without = await embed('embed-default', []);

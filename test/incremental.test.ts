@@ -12,7 +12,9 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runManifestSchema } from '@siglip-batch/jobs';
-import { RunRegistry } from '@siglip-batch/pipeline';
+import { S3ObjectStore } from '@siglip-batch/io';
+import { ProcessedIndex, RunRegistry } from '@siglip-batch/pipeline';
+import { manifestFiles } from './support/run-files';
 import { TINY_MODEL, runCli, startWorker, waitForRunEnd, waitForWorkerStart, type WorkerProcess } from './support/cli';
 import { TEST_AWS_ENV, deleteKeysWithPrefix, emptyAndDeleteBucket, makeS3Client, uniqueName } from './support/harness';
 import { makeSampleImage } from './support/sample-images';
@@ -87,16 +89,38 @@ async function nightly(run: string, extra: string[] = []): Promise<Record<string
 
 const uri = (i: number) => `s3://${bucket}/src/${name(i)}`;
 
+/** The output's processed index (partitioned, see libs/pipeline index/processed-index.ts), read through the pipeline's reader. */
+function processedIndex(): ProcessedIndex {
+  return new ProcessedIndex({ store: new S3ObjectStore({ client: s3, bucket }), prefix: 'out/' });
+}
+
+async function indexEntries(): Promise<Array<{ uri: string; run: string; status: string }>> {
+  const out: Array<{ uri: string; run: string; status: string }> = [];
+  for await (const e of processedIndex().entries()) out.push({ uri: e.uri, run: e.run, status: e.status });
+  return out;
+}
+
+/** Runs every partition has merged. */
+async function indexedRuns(): Promise<string[]> {
+  const pointers = await processedIndex().pointers();
+  expect(pointers.length).toBe(16);
+  const runs = pointers.map((p) => [...(p?.recentRuns ?? [])].sort().join(','));
+  expect(new Set(runs).size).toBe(1);
+  return runs[0]!.split(',');
+}
+
 describe('incremental runs', () => {
   it('plans everything the first night and indexes it when the run is finalised', async () => {
     const summary = await nightly('night-1');
     expect(summary['objectsPlanned']).toBe(12);
     expect(summary['incremental']).toEqual({ listed: 12, planned: 12, unchanged: 0, deleted: 0 });
-    const pointer = JSON.parse((await readObject('out/_index/_current.json')).toString()) as { base: string[]; runs: string[]; entries: number };
-    expect(pointer.runs).toEqual(['night-1']);
-    expect(pointer.entries).toBe(12);
-    const indexed = await rows<{ uri: string; run: string; status: string }>(`out/${pointer.base[0]!}`, (f) => `SELECT uri, run, status FROM ${f}`);
+    // Merged into every partition before the run is completed.
+    expect(await indexedRuns()).toEqual(['night-1']);
+    const indexed = await indexEntries();
     expect(indexed.map((r) => r.uri)).toEqual(Array.from({ length: 12 }, (_, i) => uri(i)));
+    // Written as the shards committed: one contribution per shard (12 objects, shards of 5).
+    const contributions = await rows<{ n: bigint }>('out/night-1/_index/00000000.parquet', (f) => `SELECT count(*) AS n FROM ${f}`);
+    expect(Number(contributions[0]!.n)).toBe(5);
     expect(new Set(indexed.map((r) => `${r.run} ${r.status}`))).toEqual(new Set(['night-1 ok']));
   });
 
@@ -111,14 +135,16 @@ describe('incremental runs', () => {
     expect(summary['objectsPlanned']).toBe(3);
 
     const manifest = runManifestSchema.parse(JSON.parse((await readObject('out/night-2/_manifest.json')).toString()));
+    const listed = await manifestFiles(manifest, (key) => readObject(`out/night-2/${key}`));
     expect(manifest.counts.ok).toBe(3);
-    expect(manifest.deletions?.reduce((n, d) => n + d.rows, 0)).toBe(2);
-    const deleted = await Promise.all(manifest.deletions!.map((d) => rows<{ uri: string; last_run: string }>(`out/night-2/${d.key}`, (f) => `SELECT uri, last_run FROM ${f}`)));
+    expect(manifest.files!.deletions).toBe(listed.deletions.length);
+    expect(listed.deletions.reduce((n, d) => n + d.rows, 0)).toBe(2);
+    const deleted = await Promise.all(listed.deletions.map((d) => rows<{ uri: string; last_run: string }>(`out/night-2/${d.key}`, (f) => `SELECT uri, last_run FROM ${f}`)));
     expect(deleted.flat().sort((a, b) => a.uri.localeCompare(b.uri))).toEqual([
       { uri: uri(5), last_run: 'night-1' },
       { uri: uri(7), last_run: 'night-1' },
     ]);
-    const planned = await Promise.all(manifest.parts.map((p) => rows<{ uri: string }>(`out/night-2/${p.key}`, (f) => `SELECT uri FROM ${f}`)));
+    const planned = await Promise.all(listed.parts.map((p) => rows<{ uri: string }>(`out/night-2/${p.key}`, (f) => `SELECT uri FROM ${f}`)));
     expect(planned.flat().map((r) => r.uri).sort()).toEqual([uri(3), uri(12), uri(13)]);
   });
 
@@ -126,10 +152,11 @@ describe('incremental runs', () => {
     const summary = await nightly('night-3');
     expect(summary['objectsPlanned']).toBe(0);
     expect(summary['incremental']).toEqual({ listed: 12, planned: 0, unchanged: 12, deleted: 0 });
-    const pointer = JSON.parse((await readObject('out/_index/_current.json')).toString()) as { runs: string[]; entries: number };
-    expect(pointer.runs).toEqual(['night-1', 'night-2', 'night-3']);
+    expect(await indexedRuns()).toEqual(['night-1', 'night-2', 'night-3']);
     // 14 objects ever seen: 12 live, 2 tombstones.
-    expect(pointer.entries).toBe(14);
+    const indexed = await indexEntries();
+    expect(indexed).toHaveLength(14);
+    expect(indexed.filter((e) => e.status === 'deleted').map((e) => e.uri)).toEqual([uri(5), uri(7)]);
   });
 
   it('writes the newest row per object across runs with `latest`', async () => {

@@ -58,6 +58,20 @@ describe('Kubernetes', () => {
     expect(WORKER_POD.metadata?.labels).toMatchObject(spec.selector.matchLabels);
   });
 
+  it('runs the nightly producers as planners sharing the run’s planning units, ended before the next firing', () => {
+    const cron = named('CronJob', 'siglip-batch-nightly');
+    const job = (cron.spec as { jobTemplate: { spec: { parallelism?: number; completions?: number; activeDeadlineSeconds: number } }; concurrencyPolicy: string }).jobTemplate.spec;
+    const argv = containerArgv(podTemplateOf(cron)!.spec.containers[0]!);
+    expect(Number(flagValue(argv, '--planning-units'))).toBeGreaterThan(1);
+    expect(Number(flagValue(argv, '--planners'))).toBeGreaterThan(1);
+    // Several pods of the same command share the units; the Job succeeds when they all exit 0.
+    expect(job.parallelism).toBeGreaterThan(1);
+    expect(job.completions).toBeUndefined();
+    // A daily schedule with Forbid: a Job still running at the next firing would skip that night.
+    expect((cron.spec as { schedule: string }).schedule.split(' ').slice(2)).toEqual(['*', '*', '*']);
+    expect(job.activeDeadlineSeconds).toBeLessThan(24 * 3600);
+  });
+
   it('parses the nightly run’s labels with the code’s own labels-file parser', () => {
     const labels = named('ConfigMap', 'siglip-batch-labels').data!;
     const cron = named('CronJob', 'siglip-batch-nightly');

@@ -2,19 +2,19 @@
  * `siglip-batch index` and `search` through it, against real moto S3 and a local directory: a run
  * embedded with `embed` (tiny model) is turned into a LanceDB table with a vector index; search
  * goes through it and finds an image of the run first; `--exact` gives what search gave before
- * the index existed; a later run is added with `--incremental` (a changed object replaced, new
- * ones appended, the run's deletions applied); the output's `latest` view is indexed with
- * `--latest` and merged into a run table (rows replaced by uri, an object that left the view — its
- * newest run made an error row of it — deleted). The table is read back with LanceDB itself.
+ * the index existed; a later incremental run (`embed --incremental`: only changed and new objects
+ * embedded, vanished ones recorded as deletions) is added with `index --incremental` (a changed
+ * object replaced, new ones appended, the run's deletions applied); the output's `latest` view is
+ * indexed with `--latest` and merged into a run table (rows replaced by uri, an object that left
+ * the view — its newest run made an error row of it — deleted). The table is read back with LanceDB itself.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import * as lancedb from '@lancedb/lancedb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { encodeDeletionsFile } from '@siglip-batch/io';
-import { rowId, runManifestSchema } from '@siglip-batch/jobs';
+import { rowId } from '@siglip-batch/jobs';
 import { TINY_MODEL, runCli } from './support/cli';
 import { TEST_AWS_ENV, emptyAndDeleteBucket, makeS3Client, uniqueName } from './support/harness';
 import { makeSampleImage, type SampleImage } from './support/sample-images';
@@ -42,7 +42,8 @@ interface SearchJson {
 }
 
 async function cli(args: string[]): Promise<string> {
-  const result = await runCli(args, env);
+  // Generous: the machines that run these are shared, and each call starts a process and a model.
+  const result = await runCli(args, env, 300_000);
   expect(result.code, result.stderr).toBe(0);
   return result.stdout;
 }
@@ -51,8 +52,8 @@ async function put(name: string, image: SampleImage): Promise<void> {
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `src/${name}`, Body: image.bytes }));
 }
 
-async function embed(run: string): Promise<void> {
-  await cli(['embed', '--source', `s3://${bucket}/src/`, '--out', `s3://${bucket}/out/`, '--model', TINY_MODEL, '--run', run, '--labels', 'cat,dog', '--shard-size', '5', '--threads', '1']);
+async function embed(run: string, extra: string[] = []): Promise<void> {
+  await cli(['embed', '--source', `s3://${bucket}/src/`, '--out', `s3://${bucket}/out/`, '--model', TINY_MODEL, '--run', run, '--labels', 'cat,dog', '--shard-size', '5', '--threads', '1', ...extra]);
 }
 
 async function search(run: string, args: string[]): Promise<SearchJson> {
@@ -126,62 +127,74 @@ describe('index on S3 (moto)', () => {
     expect(exact.hits[0]!.uri).toBe(`s3://${bucket}/src/${images[4]!.name}`);
   });
 
-  it('adds a later run with --incremental: changed rows replaced, new ones appended, deletions applied', async () => {
+  it('adds a real incremental run with --incremental: deleted uris gone, new ones appended, changed ones replaced', async () => {
     // Since r1: img 1's object rewritten (img 12's bytes), img 10, 11 and 13 new, img 2 and 3
-    // deleted. r2 embeds the source again…
+    // deleted. r2 is an incremental run: it embeds only what changed and records the vanished
+    // objects in its deletions files, as a nightly run does.
     await put(images[1]!.name, images[12]!);
     for (const i of [10, 11, 13]) await put(images[i]!.name, images[i]!);
     const gone = [2, 3].map((i) => srcUri(images[i]!.name));
     for (const i of [2, 3]) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: `src/${images[i]!.name}` }));
-    await embed('r2');
-    // …and lists the objects gone since in a deletions file, as an incremental run does.
-    const deletions = encodeDeletionsFile({ uri: gone, etag: [null, null], modelHash: ['m', 'm'], lastRun: ['r1', 'r1'] });
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'out/r2/deletions-00000000.parquet', Body: deletions }));
-    const manifestKey = 'out/r2/_manifest.json';
-    const manifest = runManifestSchema.parse(JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: manifestKey }))).Body!.transformToString()));
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: manifestKey, Body: JSON.stringify({ ...manifest, deletions: [{ key: 'deletions-00000000.parquet', rows: 2 }] }) }));
+    await embed('r2', ['--incremental']);
+    const r2 = `s3://${bucket}/out/r2/`;
+    // The run wrote its deletions files (what index --incremental reads).
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'out/r2/deletions/' }));
+    expect(listed.Contents?.length ?? 0).toBeGreaterThan(0);
 
-    // r2's 11 rows: 8 replace r1's (same uris), 3 are new; then r1's 2 deleted objects go.
-    const added = JSON.parse(await cli(['index', '--run', `s3://${bucket}/out/r2/`, '--to', table(), '--incremental', '--json'])) as { rows: number; added: number; deleted: number; runsAdded: number };
-    expect(added).toMatchObject({ added: 11, deleted: 2, rows: 11, runsAdded: 2 });
+    // r2's 4 rows: img 1 replaces r1's row of the same uri, 3 are new; then the 2 deleted objects go.
+    const r1Rows = await tableRows(table().replace(/\/$/, ''), storageOptions);
+    const added = JSON.parse(await cli(['index', '--run', r2, '--to', table(), '--incremental', '--json'])) as { rows: number; added: number; deleted: number; runsAdded: number };
+    expect(added).toMatchObject({ added: 4, deleted: 2, rows: 11, runsAdded: 2 });
     const rows = await tableRows(table().replace(/\/$/, ''), storageOptions);
     const expected = [0, 1, 4, 5, 6, 7, 8, 9, 10, 11, 13].map((i) => srcUri(images[i]!.name));
     expect(rows.map((row) => row.uri).sort()).toEqual(expected.sort());
     for (const uri of gone) expect(rows.some((row) => row.uri === uri)).toBe(false);
-    // Every row is r2's now (its run tag in the row id).
-    expect(new Set(rows.map((row) => row.row_id >> 47n))).toEqual(new Set([rowId('r2', 0, 0) >> 47n]));
+    // Changed and new objects are r2's rows (its run tag in the row id), the unchanged ones still r1's.
+    const runOf = (uri: string) => rows.find((row) => row.uri === uri)!.row_id >> 47n;
+    for (const i of [1, 10, 11, 13]) expect(runOf(srcUri(images[i]!.name)), images[i]!.name).toBe(rowId('r2', 0, 0) >> 47n);
+    for (const i of [0, 4, 9]) {
+      const uri = srcUri(images[i]!.name);
+      expect(runOf(uri), images[i]!.name).toBe(rowId('r1', 0, 0) >> 47n);
+      expect(rows.find((row) => row.uri === uri)!.row_id).toBe(r1Rows.find((row) => row.uri === uri)!.row_id);
+    }
 
-    // Adding r2 again replaces its rows instead of appending them twice.
-    const again = JSON.parse(await cli(['index', '--run', `s3://${bucket}/out/r2/`, '--to', table(), '--incremental', '--json'])) as { rows: number };
-    expect(again.rows).toBe(11);
+    // Adding r2 again replaces its rows instead of appending them twice (its deletions find nothing).
+    const again = JSON.parse(await cli(['index', '--run', r2, '--to', table(), '--incremental', '--json'])) as { rows: number; deleted: number };
+    expect(again).toMatchObject({ rows: 11, deleted: 0 });
 
-    // The rewritten object is found through the index by its new image.
-    const found = await search(`s3://${bucket}/out/r2/`, ['--image', imageFile(images[12]!), '-k', '2', '--index', table()]);
-    expect(found.index?.type).toBe('ivf_hnsw_sq');
-    expect(found.hits[0]!.uri).toBe(srcUri(images[1]!.name));
-    expect(found.hits[0]!.score).toBeCloseTo(1, 3);
-  });
+    // Search through the index: the rewritten object is found by its new image, a new one by its own.
+    for (const [image, uri] of [
+      [images[12]!, srcUri(images[1]!.name)],
+      [images[10]!, srcUri(images[10]!.name)],
+    ] as const) {
+      const found = await search(r2, ['--image', imageFile(image), '-k', '2', '--index', table()]);
+      expect(found.index?.type).toBe('ivf_hnsw_sq');
+      expect(found.hits[0]!.uri).toBe(uri);
+      expect(found.hits[0]!.score).toBeCloseTo(1, 3);
+    }
+  }, 600_000);
 
   it('indexes the latest view with --latest, and merges it into a run table by uri, deleting what left the view', async () => {
-    // r3: img 0's object is no image any more, so its newest entry in the output's processed
-    // index is an error row and it leaves the latest view.
+    // r3, incremental again: img 0's object is no image any more (a new ETag), so r3 plans it
+    // alone, makes an error row of it, embeds nothing (exit 4), and img 0 leaves the latest view.
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `src/${images[0]!.name}`, Body: Buffer.from('not an image') }));
-    await embed('r3');
+    const r3 = await runCli(['embed', '--source', `s3://${bucket}/src/`, '--out', `s3://${bucket}/out/`, '--model', TINY_MODEL, '--run', 'r3', '--labels', 'cat,dog', '--shard-size', '5', '--threads', '1', '--incremental'], env, 300_000);
+    expect(r3.code, r3.stderr).toBe(4);
     await cli(['latest', '--out', `s3://${bucket}/out/`]);
-    // The view: r3's 11 embedded rows, and r1's rows of img 2 and 3 (r2's deletions file was
-    // written by hand after r2 was finalised, so the processed index never saw those deletions).
-    const viewUris = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13].map((i) => srcUri(images[i]!.name)).sort();
+    // The view: r2's rows of what changed or came since r1, r1's of the rest; img 2 and 3 not
+    // (r2's deletions), img 0 not (r3's error row).
+    const viewUris = [1, 4, 5, 6, 7, 8, 9, 10, 11, 13].map((i) => srcUri(images[i]!.name)).sort();
     const dir = join(work, 'tables', 'latest');
     const built = JSON.parse(await cli(['index', '--latest', `s3://${bucket}/out/_latest/`, '--to', dir, '--json'])) as { rows: number; added: number; lastRun: { runId: string } };
-    expect(built).toMatchObject({ rows: 12, added: 12, lastRun: { runId: 'latest' } });
+    expect(built).toMatchObject({ rows: 10, added: 10, lastRun: { runId: 'latest' } });
     const rows = await tableRows(dir, {});
     expect(rows.map((row) => row.uri).sort()).toEqual(viewUris);
-    expect(rows.find((row) => row.uri === srcUri(images[2]!.name))!.row_id >> 47n).toBe(rowId('r1', 0, 0) >> 47n);
-    expect(rows.find((row) => row.uri === srcUri(images[1]!.name))!.row_id >> 47n).toBe(rowId('r3', 0, 0) >> 47n);
+    expect(rows.find((row) => row.uri === srcUri(images[4]!.name))!.row_id >> 47n).toBe(rowId('r1', 0, 0) >> 47n);
+    expect(rows.find((row) => row.uri === srcUri(images[1]!.name))!.row_id >> 47n).toBe(rowId('r2', 0, 0) >> 47n);
 
-    // Into r2's table (which has scores): rows replaced by uri, img 2 and 3 come back, img 0 goes.
+    // Into r2's table (which has scores): rows replaced by uri, img 0 goes.
     const merged = JSON.parse(await cli(['index', '--latest', `s3://${bucket}/out/`, '--to', table(), '--incremental', '--json'])) as { rows: number; added: number; deleted: number; runsAdded: number };
-    expect(merged).toMatchObject({ rows: 12, added: 12, deleted: 1, runsAdded: 4 });
+    expect(merged).toMatchObject({ rows: 10, added: 10, deleted: 1, runsAdded: 4 });
     const db = await lancedb.connect(table().replace(/\/$/, ''), { storageOptions });
     try {
       const lance = await db.openTable('embeddings');
@@ -193,13 +206,13 @@ describe('index on S3 (moto)', () => {
     } finally {
       db.close();
     }
-    const found = await search(`s3://${bucket}/out/r2/`, ['--image', imageFile(images[3]!), '-k', '1', '--index', table()]);
-    expect(found.hits[0]!.uri).toBe(srcUri(images[3]!.name));
+    const found = await search(`s3://${bucket}/out/r2/`, ['--image', imageFile(images[4]!), '-k', '1', '--index', table()]);
+    expect(found.hits[0]!.uri).toBe(srcUri(images[4]!.name));
 
     const usage = await runCli(['index', '--latest', `s3://${bucket}/out/`], env);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('--to');
-  });
+  }, 600_000);
 
   it('refuses to rebuild over a table of several runs without --overwrite, and --incremental without --to', async () => {
     const refused = await runCli(['index', '--run', run()], env);

@@ -1,5 +1,5 @@
 /**
- * Inference runs off the event loop (SPEC §4): while a batch measured to take over a second
+ * Inference runs off the event loop (architecture §4): while a batch measured to take over a second
  * runs on the inference thread, a timer on the main thread keeps firing every ≤ 50 ms.
  *
  * In test/ (files one at a time) rather than beside the code: on a 2-core machine, other test

@@ -20,6 +20,7 @@ import { encodeManifestParquet } from '@siglip-batch/io';
 import { queueNameForModel, runManifestSchema, type RunManifest } from '@siglip-batch/jobs';
 import { RunRegistry, inspectSiglipModel } from '@siglip-batch/pipeline';
 import { SiglipModel, computeContentHash } from '@siglip-batch/model';
+import { manifestFiles, type ManifestFiles } from './support/run-files';
 import { BROKEN_OBJECTS, makeSampleImage, type SampleImage } from './support/sample-images';
 import { cosine } from './support/fault-checks';
 import { TINY_MODEL, runCli, startWorker, waitForRunEnd, waitForWorkerStart, type WorkerProcess } from './support/cli';
@@ -109,7 +110,7 @@ async function readObject(key: string): Promise<Buffer> {
 }
 
 /** Downloads the run's manifest and the files it lists; returns the manifest and local paths. */
-async function fetchRun(runId: string, outPrefix: string): Promise<{ manifest: RunManifest; parts: string[]; errors: string[] }> {
+async function fetchRun(runId: string, outPrefix: string): Promise<{ manifest: RunManifest; listed: ManifestFiles; parts: string[]; errors: string[] }> {
   const folder = join(work, 'download', runId);
   mkdirSync(folder, { recursive: true });
   const manifest = runManifestSchema.parse(JSON.parse((await readObject(`${outPrefix}${runId}/_manifest.json`)).toString()));
@@ -118,10 +119,12 @@ async function fetchRun(runId: string, outPrefix: string): Promise<{ manifest: R
     writeFileSync(path, await readObject(`${outPrefix}${runId}/${key}`));
     return path;
   };
+  const listed = await manifestFiles(manifest, (key) => readObject(`${outPrefix}${runId}/${key}`));
   return {
     manifest,
-    parts: await Promise.all(manifest.parts.map((part) => download(part.key))),
-    errors: await Promise.all(manifest.errors.map((file) => download(file.key))),
+    listed,
+    parts: await Promise.all(listed.parts.map((part) => download(part.key))),
+    errors: await Promise.all(listed.errors.map((file) => download(file.key))),
   };
 }
 
@@ -144,7 +147,7 @@ function baseName(uri: string): string {
 }
 
 describe('pipeline end to end', () => {
-  let runA: { manifest: RunManifest; parts: string[]; errors: string[] };
+  let runA: { manifest: RunManifest; listed: ManifestFiles; parts: string[]; errors: string[] };
   let rowsA: Row[];
 
   it('embeds 1,000 images and broken objects through two workers into one row per planned object', async () => {
@@ -161,9 +164,9 @@ describe('pipeline end to end', () => {
 
     rowsA = await query<Row>(`SELECT uri, sha256, width, height, embedding, tags FROM read_parquet(${files(runA.parts)}) ORDER BY uri`);
     expect(rowsA.length).toBe(manifest.counts.ok);
-    expect(manifest.parts.reduce((n, part) => n + part.rows, 0)).toBe(rowsA.length);
+    expect(runA.listed.parts.reduce((n, part) => n + part.rows, 0)).toBe(rowsA.length);
     const errorRows = await query<{ uri: string; error_code: string }>(`SELECT uri, error_code FROM read_parquet(${files(runA.errors)}) ORDER BY uri`);
-    expect(manifest.errors.reduce((n, file) => n + file.rows, 0)).toBe(errorRows.length);
+    expect(runA.listed.errors.reduce((n, file) => n + file.rows, 0)).toBe(errorRows.length);
 
     // Exactly one row per planned object, across both files.
     const planned = [...images.map((i) => i.name), ...BROKEN_OBJECTS.map((b) => b.name)].map((name) => `s3://${bucket}/src/${name}`).sort();
@@ -238,8 +241,9 @@ describe('pipeline end to end', () => {
     await enqueue(['--run', 'run-local', '--source', join(work, 'local-source'), '--out', out, '--shard-size', '250']);
     expect(await waitForRunEnd(() => registry.get('run-local'))).toBe('completed');
     const manifest = runManifestSchema.parse(JSON.parse(readFileSync(join(out, 'run-local', '_manifest.json'), 'utf8')));
+    const listed = await manifestFiles(manifest, async (key) => readFileSync(join(out, 'run-local', key)));
     const rows = await query<Row>(
-      `SELECT uri, sha256, width, height, embedding, tags FROM read_parquet(${files(manifest.parts.map((p) => join(out, 'run-local', p.key)))}) ORDER BY uri`,
+      `SELECT uri, sha256, width, height, embedding, tags FROM read_parquet(${files(listed.parts.map((p) => join(out, 'run-local', p.key)))}) ORDER BY uri`,
     );
     expect(rows[0]!.uri).toMatch(/^file:\/\//);
     expectSameRows(rows, rowsA);

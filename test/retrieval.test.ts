@@ -11,6 +11,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runManifestSchema, type RunManifest } from '@siglip-batch/jobs';
 import { SiglipModel, buildLabelSet } from '@siglip-batch/model';
+import { manifestFiles } from './support/run-files';
 import { TINY_MODEL, runCli } from './support/cli';
 import { TEST_AWS_ENV, emptyAndDeleteBucket, makeS3Client, uniqueName } from './support/harness';
 import { makeSampleImage, type SampleImage } from './support/sample-images';
@@ -119,8 +120,11 @@ describe('search', () => {
     // a query must never be answered from the copy of the old one.
     const original = (await readObject('out/r1/_manifest.json')).toString();
     const manifest = runManifestSchema.parse(JSON.parse(original));
-    const [kept] = manifest.parts;
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'out/r1/_manifest.json', Body: JSON.stringify({ ...manifest, parts: [kept] }) }));
+    const [kept] = (await manifestFiles(manifest, (key) => readObject(`out/r1/${key}`))).parts;
+    // Written as a schema 1 manifest (its files inline), which every reader still reads.
+    const { files: _table, ...inline } = manifest;
+    const rewrittenManifest = { ...inline, schemaVersion: 1, parts: [kept], errors: [], counts: { ...manifest.counts, ok: kept!.rows } };
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'out/r1/_manifest.json', Body: JSON.stringify(rewrittenManifest) }));
     try {
       const rewritten = (await search(query)) as CacheJson;
       expect(rewritten.cacheBuilt).toBe(true);
@@ -167,7 +171,10 @@ describe('retag', () => {
     expect(retagged.labels!.map((l) => l.label)).toEqual(['rocket', 'tree', 'sky']);
     expect(retagged.templates).toEqual(['a picture of {}']);
     expect(retagged.labelsFile).toBe('labels.parquet');
-    expect(retagged.parts.map((p) => [p.key, p.rows])).toEqual(source.parts.map((p) => [p.key, p.rows]));
+    const sourceFiles = await manifestFiles(source, (key) => readObject(`out/r1/${key}`));
+    const retaggedFiles = await manifestFiles(retagged, (key) => readObject(`out/r1-retag/${key}`));
+    expect(retaggedFiles.parts.map((p) => [p.key, p.rows])).toEqual(sourceFiles.parts.map((p) => [p.key, p.rows]));
+    expect(retaggedFiles.errors).toEqual(sourceFiles.errors);
     expect(retagged.counts).toEqual(source.counts);
 
     const download = async (runId: string, keys: string[]) =>
@@ -179,10 +186,10 @@ describe('retag', () => {
         }),
       );
     const before = await query<{ uri: string; embedding: number[]; sha256: string }>(
-      `SELECT uri, embedding, sha256 FROM read_parquet([${(await download('r1', source.parts.map((p) => p.key))).join(',')}]) ORDER BY uri`,
+      `SELECT uri, embedding, sha256 FROM read_parquet([${(await download('r1', sourceFiles.parts.map((p) => p.key))).join(',')}]) ORDER BY uri`,
     );
     const after = await query<{ uri: string; embedding: number[]; sha256: string; scores: number[]; tags: string[] }>(
-      `SELECT uri, embedding, sha256, scores, tags FROM read_parquet([${(await download('r1-retag', retagged.parts.map((p) => p.key))).join(',')}]) ORDER BY uri`,
+      `SELECT uri, embedding, sha256, scores, tags FROM read_parquet([${(await download('r1-retag', retaggedFiles.parts.map((p) => p.key))).join(',')}]) ORDER BY uri`,
     );
     expect(after.map((r) => [r.uri, r.sha256, r.embedding])).toEqual(before.map((r) => [r.uri, r.sha256, r.embedding]));
 

@@ -13,6 +13,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { planFileSchema, runManifestSchema, runSpecSchema } from '@siglip-batch/jobs';
 import { RunRegistry } from '@siglip-batch/pipeline';
+import { manifestFiles } from './support/run-files';
 import { TINY_MODEL, runCli, startWorker, waitForRunEnd, waitForWorkerStart, type WorkerProcess } from './support/cli';
 import { TEST_AWS_ENV, deleteKeysWithPrefix, emptyAndDeleteBucket, makeS3Client, uniqueName } from './support/harness';
 import { BROKEN_OBJECTS, makeSampleImage } from './support/sample-images';
@@ -75,7 +76,7 @@ describe('embed --retry-errors (one process, local folders)', () => {
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it("plans exactly the run's error objects, with their etag, size and extra columns, into a new run beside it; a fixed object becomes an ok row", async () => {
-    const base = manifestOf('base');
+    const base = await manifestFiles(manifestOf('base'), async (key) => readFileSync(join(out, 'base', key)));
     const errors = await sql<{ uri: string; etag: string | null; size_bytes: bigint | null; caption: string }>(
       `SELECT uri, etag, size_bytes, caption FROM ${files('base', base.errors)} ORDER BY uri`,
     );
@@ -97,7 +98,8 @@ describe('embed --retry-errors (one process, local folders)', () => {
 
     const manifest = manifestOf('retry-1');
     expect(manifest.counts).toMatchObject({ planned: BROKEN_OBJECTS.length, ok: 1, error: BROKEN_OBJECTS.length - 1 });
-    const ok = await sql<{ uri: string; caption: string }>(`SELECT uri, caption FROM ${files('retry-1', manifest.parts)}`);
+    const listed = await manifestFiles(manifest, async (key) => readFileSync(join(out, 'retry-1', key)));
+    const ok = await sql<{ uri: string; caption: string }>(`SELECT uri, caption FROM ${files('retry-1', listed.parts)}`);
     expect(ok).toEqual([{ uri: `file://${images}/${fixed.name}`, caption: `caption of ${fixed.name}` }]);
   });
 

@@ -92,8 +92,8 @@ describe('run outputs', () => {
     }
     // Same plan in both runs: the same shard and position for every uri, under another run tag.
     const pairs = await query<{ a: bigint; b: bigint }>(
-      `SELECT a.row_id AS a, b.row_id AS b FROM read_parquet('${join(out, 'f32')}/*/*.parquet', union_by_name = true) a
-       JOIN read_parquet('${join(out, 'f16')}/*/*.parquet', union_by_name = true) b USING (uri)`,
+      `SELECT a.row_id AS a, b.row_id AS b FROM read_parquet(['${join(out, 'f32')}/parts/*.parquet', '${join(out, 'f32')}/errors/*.parquet'], union_by_name = true) a
+       JOIN read_parquet(['${join(out, 'f16')}/parts/*.parquet', '${join(out, 'f16')}/errors/*.parquet'], union_by_name = true) b USING (uri)`,
     );
     expect(pairs.length).toBe(rows.length);
     for (const { a, b } of pairs) expect({ ...parseRowId(a), runTag: 0 }).toEqual({ ...parseRowId(b), runTag: 0 });

@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runManifestSchema } from '@siglip-batch/jobs';
 import { RunRegistry, readGrantCounts } from '@siglip-batch/pipeline';
+import { manifestFiles } from './support/run-files';
 import { TINY_MODEL, runCli, startWorker, waitForRunEnd, waitForWorkerStart, type WorkerProcess } from './support/cli';
 import { freePort } from './support/free-port';
 import { TEST_AWS_ENV, deleteKeysWithPrefix, emptyAndDeleteBucket, makeS3Client, uniqueName } from './support/harness';
@@ -89,10 +90,11 @@ describe('--s3-rps: one S3 request budget for the fleet', () => {
 
     // Every planned object has exactly one row, through the manifest.
     const manifest = runManifestSchema.parse(JSON.parse((await readObject('out/rps/_manifest.json')).toString()));
+    const listed = await manifestFiles(manifest, (key) => readObject(`out/rps/${key}`));
     const dir = join(work, 'rps');
     mkdirSync(dir, { recursive: true });
     const paths = await Promise.all(
-      [...manifest.parts, ...manifest.errors].map(async (file) => {
+      [...listed.parts, ...listed.errors].map(async (file) => {
         const path = join(dir, file.key.replaceAll('/', '_'));
         writeFileSync(path, await readObject(`out/rps/${file.key}`));
         return `'${path}'`;

@@ -13,6 +13,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runManifestSchema } from '@siglip-batch/jobs';
 import { RunRegistry } from '@siglip-batch/pipeline';
+import { manifestFiles } from './support/run-files';
 import { TINY_MODEL, runCli, startWorker, waitForRunEnd, waitForWorkerStart, type WorkerProcess } from './support/cli';
 import { TEST_AWS_ENV, deleteKeysWithPrefix, emptyAndDeleteBucket, makeS3Client, uniqueName } from './support/harness';
 import { makeSampleImage } from './support/sample-images';
@@ -79,9 +80,10 @@ const byKey = (tags: Tag[]) => [...tags].sort((a, b) => a.key.localeCompare(b.ke
 /** Each row's tags (best first) with their scores, from the run's part files (read with DuckDB). */
 async function rowTags(run: string): Promise<Map<string, Array<{ label: string; score: number }>>> {
   const manifest = runManifestSchema.parse(JSON.parse((await readObject(`out/${run}/_manifest.json`)).toString()));
+  const listed = await manifestFiles(manifest, (key) => readObject(`out/${run}/${key}`));
   const labels = manifest.labels!.map((l) => l.label);
   const result = new Map<string, Array<{ label: string; score: number }>>();
-  for (const part of manifest.parts) {
+  for (const part of listed.parts) {
     const path = join(work, `${run}-${part.key.replace(/\//g, '_')}`);
     writeFileSync(path, await readObject(`out/${run}/${part.key}`));
     const db = await DuckDBInstance.create(':memory:');

@@ -18,6 +18,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runManifestSchema } from '@siglip-batch/jobs';
 import { RunRegistry } from '@siglip-batch/pipeline';
+import { manifestFiles } from './support/run-files';
 import { CLI, REPO_ROOT, TINY_MODEL, runCli, startWorker, waitForRunEnd, waitForWorkerStart, type WorkerProcess } from './support/cli';
 import { TEST_AWS_ENV, deleteKeysWithPrefix, emptyAndDeleteBucket, makeS3Client, uniqueName } from './support/harness';
 import { makeSampleImage } from './support/sample-images';
@@ -126,8 +127,9 @@ async function readObject(key: string): Promise<Buffer> {
 /** URIs of the rows in the part files a run's manifest lists. */
 async function partUris(run: string): Promise<string[]> {
   const manifest = runManifestSchema.parse(JSON.parse((await readObject(`out/${run}/_manifest.json`)).toString()));
+  const listed = await manifestFiles(manifest, (key) => readObject(`out/${run}/${key}`));
   const uris: string[] = [];
-  for (const part of manifest.parts) {
+  for (const part of listed.parts) {
     const path = join(work, `${run}-${part.key.replace(/\//g, '_')}`);
     writeFileSync(path, await readObject(`out/${run}/${part.key}`));
     const db = await DuckDBInstance.create(':memory:');

@@ -10,12 +10,13 @@ import { dirname, join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runManifestSchema } from '@siglip-batch/jobs';
+import { manifestFiles } from './support/run-files';
 import { BROKEN_OBJECTS, makeSampleImage } from './support/sample-images';
 import { TINY_MODEL, runCli } from './support/cli';
 import { examplesPython, fencedBlocks, parseHits, readmeSection, runWithInput, type Hit, type ReadmeBlock } from './support/readme-examples';
 
 const SECTION = 'Using the output';
-const READERS = ['duckdb', 'pyarrow', 'faiss', 'lancedb'] as const;
+const READERS = ['duckdb', 'duckdb-exact', 'pyarrow', 'faiss', 'lancedb'] as const;
 const K = 5;
 const IMAGES = 12;
 
@@ -127,18 +128,19 @@ describe(`README "${SECTION}"`, () => {
     for (const reader of READERS) expect(names.has(reader), `test:${reader}`).toBe(true);
   });
 
-  it('files: lists the manifest\'s part and errors files, and one JSON object per part file', async () => {
+  it('files: lists the manifest\'s part and errors files, its file table, and one JSON object per part file', async () => {
     const run = runs[0]!;
     const manifest = runManifestSchema.parse(JSON.parse(readFileSync(join(run.folder, '_manifest.json'), 'utf8')));
-    expect(manifest.errors.length).toBeGreaterThan(0);
+    const listed = await manifestFiles(manifest, async (key) => readFileSync(join(run.folder, key)));
+    expect(listed.errors.length).toBeGreaterThan(0);
     const lines = (await runBlock(blocksOf('files')[0]!, run)).split('\n').filter(Boolean);
     const plain = lines.filter((line) => !line.startsWith('{'));
     const json = lines.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { uri: string; kind: string; rows: number });
     // A local run's files may be printed as paths or as file:// URIs: both are what readers take.
     const local = (uri: string) => uri.replace(/^file:\/\//, '');
     const pathOf = (key: string) => join(run.folder, key);
-    expect(plain.map(local)).toEqual([...manifest.parts.map((p) => pathOf(p.key)), ...manifest.errors.map((e) => pathOf(e.key))]);
-    expect(json.map(({ uri, kind, rows }) => ({ uri: local(uri), kind, rows }))).toEqual(manifest.parts.map((p) => ({ uri: pathOf(p.key), kind: 'part', rows: p.rows })));
+    expect(plain.map(local)).toEqual([...listed.parts.map((p) => pathOf(p.key)), ...listed.errors.map((e) => pathOf(e.key)), pathOf(manifest.files!.key)]);
+    expect(json.map(({ uri, kind, rows }) => ({ uri: local(uri), kind, rows }))).toEqual(listed.parts.map((p) => ({ uri: pathOf(p.key), kind: 'part', rows: p.rows })));
   });
 
   it('has runs of both embedding types: the part files hold FLOAT16 or FLOAT embeddings', async () => {

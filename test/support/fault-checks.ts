@@ -19,12 +19,15 @@ import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { planFileSchema, runManifestSchema, shardStatsSchema, type RunManifest, type ShardStats } from '@siglip-batch/jobs';
+import { manifestFiles, type ListedFile, type ManifestFiles } from './run-files';
 import { REPO_ROOT } from './cli';
 
 export const REPORT_DIR = join(REPO_ROOT, '.test-output', 'fault-report');
 
 export interface RunCheck {
   manifest: RunManifest;
+  /** The files it lists (its file table). */
+  files: ManifestFiles;
   /** Planned objects (rows the run must have). */
   planned: number;
   /** Planned objects without a row. */
@@ -102,6 +105,7 @@ export async function checkRun(options: CheckRunOptions): Promise<RunCheck> {
   const keys = await listKeys(s3, bucket, runPrefix);
   const rel = keys.map((key) => key.slice(runPrefix.length));
   const manifest = runManifestSchema.parse(JSON.parse(await readText(s3, bucket, `${runPrefix}_manifest.json`)));
+  const files = await manifestFiles(manifest, (key) => readBytes(s3, bucket, runPrefix + key));
 
   // The plan: every planned URI, with its multiplicity (a manifest source may repeat one).
   const planKeys = rel.filter((key) => /^_plan\/\d{8}\.json$/.test(key)).sort();
@@ -115,6 +119,8 @@ export async function checkRun(options: CheckRunOptions): Promise<RunCheck> {
     }
   }
   const shards = planKeys.length;
+  // The planned shard ids: 0 … n−1 for a run of one listing, a block per planning unit otherwise.
+  const plannedShards = new Set(planKeys.map((key) => Number(/(\d{8})\.json$/.exec(key)![1])));
   if (manifest.shards !== shards) problems.push(`manifest says ${manifest.shards} shards, the store holds ${shards} plans`);
   if (manifest.counts.planned !== planned) problems.push(`manifest says ${manifest.counts.planned} planned, the plans hold ${planned}`);
   if (options.expectedUris) {
@@ -127,14 +133,14 @@ export async function checkRun(options: CheckRunOptions): Promise<RunCheck> {
   const shardOf = (key: string) => Number(/(\d{8})\.parquet$/.exec(key)![1]);
   for (const kind of ['part', 'errors'] as const) {
     const existing = rel.filter((key) => new RegExp(`^${kind === 'part' ? 'parts' : 'errors'}/${kind}-\\d{8}\\.parquet$`).test(key)).sort();
-    const listed = (kind === 'part' ? manifest.parts : manifest.errors).map((file) => file.key).sort();
+    const listed = (kind === 'part' ? files.parts : files.errors).map((file) => file.key).sort();
     for (const key of existing) {
-      if (shardOf(key) >= shards) problems.push(`${key} exists outside the plan (${shards} shards)`);
+      if (!plannedShards.has(shardOf(key))) problems.push(`${key} exists outside the plan (${shards} shards)`);
       if (!listed.includes(key)) problems.push(`${key} exists but the manifest does not list it`);
     }
     for (const key of listed) {
       if (!existing.includes(key)) problems.push(`the manifest lists ${key}, which does not exist`);
-      if (shardOf(key) >= shards) problems.push(`the manifest lists ${key}, outside the plan`);
+      if (!plannedShards.has(shardOf(key))) problems.push(`the manifest lists ${key}, outside the plan`);
     }
   }
 
@@ -149,9 +155,9 @@ export async function checkRun(options: CheckRunOptions): Promise<RunCheck> {
       writeFileSync(path, await readBytes(s3, bucket, runPrefix + key));
       return path;
     };
-    const partPaths = await Promise.all(manifest.parts.map((file) => download(file.key)));
-    const errorPaths = await Promise.all(manifest.errors.map((file) => download(file.key)));
-    const countsByFile = async (paths: string[], listed: RunManifest['parts']) => {
+    const partPaths = await Promise.all(files.parts.map((file) => download(file.key)));
+    const errorPaths = await Promise.all(files.errors.map((file) => download(file.key)));
+    const countsByFile = async (paths: string[], listed: ListedFile[]) => {
       if (paths.length === 0) return;
       const rows = await duck<{ filename: string; n: number | bigint }>(
         `SELECT filename, count(*) AS n FROM read_parquet(${sqlFiles(paths)}, filename = true) GROUP BY filename`,
@@ -162,8 +168,8 @@ export async function checkRun(options: CheckRunOptions): Promise<RunCheck> {
         if (actual !== file.rows) problems.push(`${file.key}: manifest says ${file.rows} rows, the file has ${actual}`);
       });
     };
-    await countsByFile(partPaths, manifest.parts);
-    await countsByFile(errorPaths, manifest.errors);
+    await countsByFile(partPaths, files.parts);
+    await countsByFile(errorPaths, files.errors);
     if (partPaths.length > 0) {
       const [nulls] = await duck<{ n: number | bigint }>(`SELECT count(*) AS n FROM read_parquet(${sqlFiles(partPaths)}) WHERE embedding IS NULL`);
       if (Number(nulls!.n) > 0) problems.push(`${Number(nulls!.n)} part rows have a null embedding`);
@@ -191,8 +197,8 @@ export async function checkRun(options: CheckRunOptions): Promise<RunCheck> {
   for (const [uri, have] of rowCount) if (!plannedCount.has(uri)) duplicated += have;
   if (lost > 0) problems.push(`${lost} planned objects have no row`);
   if (duplicated > 0) problems.push(`${duplicated} rows beyond one per planned object`);
-  const ok = manifest.parts.reduce((n, file) => n + file.rows, 0);
-  const error = manifest.errors.reduce((n, file) => n + file.rows, 0);
+  const ok = files.parts.reduce((n, file) => n + file.rows, 0);
+  const error = files.errors.reduce((n, file) => n + file.rows, 0);
   if (manifest.counts.ok !== ok || manifest.counts.error !== error) {
     problems.push(`manifest counts ${manifest.counts.ok} ok / ${manifest.counts.error} error, its files ${ok} / ${error}`);
   }
@@ -211,6 +217,7 @@ export async function checkRun(options: CheckRunOptions): Promise<RunCheck> {
   }
   return {
     manifest,
+    files,
     planned,
     lost,
     duplicated,

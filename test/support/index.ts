@@ -4,3 +4,4 @@
  */
 export * from './harness';
 export { freePort } from './free-port';
+export { objectsOf, reportFolder, writeInventory, type InventoryObject, type WriteInventoryOptions, type WrittenInventory } from './s3-inventory';

@@ -174,11 +174,10 @@ async function waitForRun(runId: string, env: NodeJS.ProcessEnv): Promise<void> 
 /** DuckDB over exactly the files the run's manifest lists. */
 async function query(folder: string): Promise<void> {
   const manifest = JSON.parse(await import('node:fs/promises').then((fs) => fs.readFile(join(folder, '_manifest.json'), 'utf8'))) as {
-    parts: Array<{ key: string }>;
-    errors: Array<{ key: string }>;
+    files: { key: string };
     embeddingDim: number;
   };
-  const list = (entries: Array<{ key: string }>) => `[${entries.map((e) => `'${join(folder, e.key).replace(/'/g, "''")}'`).join(', ')}]`;
+  const quote = (text: string) => `'${text.replace(/'/g, "''")}'`;
   const db = await DuckDBInstance.create(':memory:');
   const connection = await db.connect();
   const show = async (title: string, sql: string) => {
@@ -187,25 +186,31 @@ async function query(folder: string): Promise<void> {
     const rows = reader.getRowObjectsJson();
     for (const row of rows) say(`  ${JSON.stringify(row)}`);
   };
-  if (manifest.parts.length > 0) {
+  // The run's files, from its file table (named by the manifest), into a DuckDB variable.
+  const filesOf = async (kind: 'part' | 'errors') => {
+    await connection.run(`SET VARIABLE ${kind}_files = (SELECT list(${quote(`${folder}/`)} || key) FROM read_parquet(${quote(join(folder, manifest.files.key))}) WHERE kind = '${kind}' AND rows > 0)`);
+    return Number((await connection.runAndReadAll(`SELECT coalesce(len(getvariable('${kind}_files')), 0)::INTEGER AS n`)).getRowObjectsJson()[0]!['n']);
+  };
+  const list = (kind: 'part' | 'errors') => `getvariable('${kind}_files')`;
+  if ((await filesOf('part')) > 0) {
     const D = manifest.embeddingDim;
     await show(
       'DuckDB: rows, embedding width and norms of the part files',
-      `SELECT count(*)::INTEGER AS rows, min(len(embedding)) AS dim, round(avg(sqrt(list_dot_product(embedding, embedding))), 4) AS mean_norm FROM read_parquet(${list(manifest.parts)})`,
+      `SELECT count(*)::INTEGER AS rows, min(len(embedding)) AS dim, round(avg(sqrt(list_dot_product(embedding, embedding))), 4) AS mean_norm FROM read_parquet(${list('part')})`,
     );
     await show(
       'DuckDB: nearest neighbour of the first image (cosine similarity)',
-      `WITH t AS (SELECT uri, embedding::FLOAT[${D}] AS e FROM read_parquet(${list(manifest.parts)})),
+      `WITH t AS (SELECT uri, embedding::FLOAT[${D}] AS e FROM read_parquet(${list('part')})),
        q AS (SELECT e FROM t ORDER BY uri LIMIT 1)
        SELECT regexp_extract(t.uri, '[^/]+$') AS image, round(array_cosine_similarity(t.e, q.e), 4)::DOUBLE AS cosine FROM t, q ORDER BY cosine DESC LIMIT 3`,
     );
     await show(
       'Top tags per image (first 12; tiny random model: meaningless)',
-      `SELECT regexp_extract(uri, '[^/]+$') AS image, tags[1:3] AS top_tags, round(list_max(scores), 3)::DOUBLE AS best_score FROM read_parquet(${list(manifest.parts)}) ORDER BY uri LIMIT 12`,
+      `SELECT regexp_extract(uri, '[^/]+$') AS image, tags[1:3] AS top_tags, round(list_max(scores), 3)::DOUBLE AS best_score FROM read_parquet(${list('part')}) ORDER BY uri LIMIT 12`,
     );
   }
-  if (manifest.errors.length > 0) {
-    await show('Error rows', `SELECT regexp_extract(uri, '[^/]+$') AS object, error_code, error FROM read_parquet(${list(manifest.errors)}) ORDER BY uri`);
+  if ((await filesOf('errors')) > 0) {
+    await show('Error rows', `SELECT regexp_extract(uri, '[^/]+$') AS object, error_code, error FROM read_parquet(${list('errors')}) ORDER BY uri`);
   }
   connection.closeSync();
   db.closeSync();

@@ -430,8 +430,13 @@ def save_onnx(model_proto, path: Path) -> None:
         onnx.save_model(model_proto, str(path))
 
 
-def export_tower(module, example, input_name: str, path: Path) -> None:
-    import onnx
+def export_tower(module, example, input_name: str, raw: Path) -> None:
+    """torch.onnx.export of one tower into `raw`, as torch writes it (finish_onnx makes it final).
+
+    Split from finish_onnx so that the caller can free the tower's PyTorch weights before the
+    ONNX protobuf is loaded back: so400m's towers are 1.7–1.8 GB each, and holding the model, the
+    exporter's copy and the loaded protobuf at once is what made its export need > 11 GB.
+    """
     import torch
 
     class Wrapper(torch.nn.Module):
@@ -443,28 +448,80 @@ def export_tower(module, example, input_name: str, path: Path) -> None:
             out = self.m(**{input_name: x})
             return out.last_hidden_state, out.pooler_output
 
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp_path = Path(tmp) / "model.onnx"
-        torch.onnx.export(
-            Wrapper(module).eval(), (example,), str(tmp_path),
-            input_names=[input_name], output_names=["last_hidden_state", "pooler_output"],
-            dynamic_axes={input_name: {0: "batch"}, "last_hidden_state": {0: "batch"},
-                          "pooler_output": {0: "batch"}},
-            opset_version=ONNX_OPSET, do_constant_folding=True, dynamo=False,
-        )
-        proto = onnx.load(str(tmp_path))  # loads external data too, if torch wrote any
+    torch.onnx.export(
+        Wrapper(module).eval(), (example,), str(raw),
+        input_names=[input_name], output_names=["last_hidden_state", "pooler_output"],
+        dynamic_axes={input_name: {0: "batch"}, "last_hidden_state": {0: "batch"},
+                      "pooler_output": {0: "batch"}},
+        opset_version=ONNX_OPSET, do_constant_folding=True, dynamo=False,
+    )
+
+
+def finish_onnx(raw: Path, path: Path) -> None:
+    """Producer name, IR version cap, external data above the protobuf limit; then the ONNX checker.
+
+    The checker reads the saved file (by path) rather than the in-memory protobuf, which it would
+    serialise into one more copy of the weights.
+    """
+    import onnx
+
+    proto = onnx.load(str(raw))  # loads external data too, if torch wrote any
     proto.producer_name = "siglip-batch tools/export"
-    onnx.checker.check_model(proto, full_check=False)
     save_onnx(proto, path)
+    del proto
+    release_memory()
+    onnx.checker.check_model(str(path), full_check=False)
+
+
+def offload_parameters(module, path: Path) -> None:
+    """Write a module's parameters to `path` and free them (empty tensors) until restore_parameters."""
+    import torch
+
+    torch.save({name: p.detach() for name, p in module.named_parameters()}, str(path))
+    for p in module.parameters():
+        p.data = torch.empty(0, dtype=p.dtype)
+    release_memory()
+
+
+def restore_parameters(module, path: Path) -> None:
+    """The parameters offload_parameters wrote, bit for bit, back into the same module."""
+    import torch
+
+    saved = torch.load(str(path), weights_only=True)
+    for name, p in module.named_parameters():
+        p.data = saved.pop(name)
+    path.unlink()
+
+
+def release_memory() -> None:
+    """Collect, then give freed heap pages back to the OS (glibc keeps them otherwise).
+
+    Without the trim, the freed weights of a tower stay in the process's RSS and the next step's
+    allocations come on top of them.
+    """
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
+        pass
 
 
 def to_fp16(src: Path, dst: Path) -> None:
-    import onnx
+    """fp16 copy of an exported tower (float32 inputs/outputs).
+
+    The converter is given the file's path, not a loaded protobuf: it then infers shapes file to
+    file (infer_shapes_path) and loads the model once, instead of holding the protobuf and the copy
+    that in-memory shape inference returns (and it works above protobuf's 2 GiB limit as well).
+    """
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
-    proto = onnx.load(str(src))
-    proto16 = convert_float_to_float16(proto, keep_io_types=True, disable_shape_infer=proto.ByteSize() > PROTOBUF_LIMIT)
+    proto16 = convert_float_to_float16(str(src), keep_io_types=True)
     save_onnx(proto16, dst)
+    del proto16
+    release_memory()
 
 
 def check_onnx(path: Path, feed_name: str, x, ref: tuple, fp16: bool) -> dict:
@@ -474,13 +531,15 @@ def check_onnx(path: Path, feed_name: str, x, ref: tuple, fp16: bool) -> dict:
 
     meta = onnx.load(str(path), load_external_data=False)
     opset = max(o.version for o in meta.opset_import if o.domain in ("", "ai.onnx"))
-    if meta.ir_version > MAX_IR_VERSION or opset > 26:
-        raise SystemExit(f"{path}: IR {meta.ir_version} / opset {opset} too new for onnxruntime-node 1.30")
+    ir_version = meta.ir_version
+    del meta  # inline weights are loaded with it: not held while the session loads its own copy
+    if ir_version > MAX_IR_VERSION or opset > 26:
+        raise SystemExit(f"{path}: IR {ir_version} / opset {opset} too new for onnxruntime-node 1.30")
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     ins = [(i.name, i.type, i.shape) for i in sess.get_inputs()]
     outs = [(o.name, o.type, o.shape) for o in sess.get_outputs()]
     got = sess.run(["last_hidden_state", "pooler_output"], {feed_name: x})
-    res = {"file": path.name, "ir_version": meta.ir_version, "opset": opset, "inputs": ins, "outputs": outs}
+    res = {"file": path.name, "ir_version": ir_version, "opset": opset, "inputs": ins, "outputs": outs}
     for name, g, r in zip(("last_hidden_state", "pooler_output"), got, ref):
         if g.dtype != np.float32:
             raise SystemExit(f"{path}: {name} is {g.dtype}, expected float32")
@@ -490,7 +549,7 @@ def check_onnx(path: Path, feed_name: str, x, ref: tuple, fp16: bool) -> dict:
     res.update(figures)
     if problems:
         raise SystemExit(f"{path}: " + "; ".join(problems))
-    log(f"  {path.name}: IR {meta.ir_version}, opset {opset}, in {ins}, "
+    log(f"  {path.name}: IR {ir_version}, opset {opset}, in {ins}, "
         f"max|diff| last_hidden_state {res['last_hidden_state_max_abs_diff']:.3g} "
         f"(max|x| {res['last_hidden_state_max_abs']:.3g}), pooler_output {res['pooler_output_max_abs_diff']:.3g} "
         f"(max|x| {res['pooler_output_max_abs']:.3g}), relative error {res['last_hidden_state_rel_err']:.3g} / "
@@ -655,10 +714,29 @@ def export(args) -> None:
         vref = (v.last_hidden_state.numpy(), v.pooler_output.numpy())
         tref = (t.last_hidden_state.numpy(), t.pooler_output.numpy())
 
+        del v, t
+        if args.save_checkpoint:  # before the ONNX export: the towers are freed one by one during it
+            save_checkpoint(args.save_checkpoint, model, tokenizer, proc, gemma, tmp / "tokenizer", spiece)
+
+        # One tower in memory at a time: torch's exporter holds ~4× the tower it exports (folded
+        # weight copies, the serialised protobuf twice), so the text tower waits on disk while the
+        # vision tower is exported, each tower is freed once torch has written it, and the protobufs
+        # are loaded back, checked and converted without any PyTorch weights (tools/export/README.md,
+        # Memory).
+        offload_parameters(model.text_model, tmp / "text_model.pt")
         log("exporting vision tower ...")
-        export_tower(model.vision_model, pix_export, "pixel_values", out / "onnx" / "vision_model.onnx")
+        export_tower(model.vision_model, pix_export, "pixel_values", tmp / "vision_model.onnx")
+        del model.vision_model
+        release_memory()
+        restore_parameters(model.text_model, tmp / "text_model.pt")
         log("exporting text tower ...")
-        export_tower(model.text_model, ids_export, "input_ids", out / "onnx" / "text_model.onnx")
+        export_tower(model.text_model, ids_export, "input_ids", tmp / "text_model.onnx")
+        del model
+        release_memory()
+        for name in ("vision_model", "text_model"):
+            finish_onnx(tmp / f"{name}.onnx", out / "onnx" / f"{name}.onnx")
+            for raw in tmp.glob(f"{name}.onnx*"):  # the raw file, and external data if torch wrote any
+                raw.unlink()
         checks = [
             check_onnx(out / "onnx" / "vision_model.onnx", "pixel_values", pix_check.numpy(), vref, False),
             check_onnx(out / "onnx" / "text_model.onnx", "input_ids", ids_check.numpy().astype(np.int64), tref, False),
@@ -689,20 +767,21 @@ def export(args) -> None:
         (out / SIDECAR).write_text(json.dumps(sidecar, indent=2) + "\n")
         log(json.dumps(sidecar, indent=2))
 
-        if args.save_checkpoint:
-            ck: Path = args.save_checkpoint
-            if ck.exists():
-                shutil.rmtree(ck)
-            ck.mkdir(parents=True)
-            model.save_pretrained(str(ck))
-            if gemma:
-                for f in tok_dir.iterdir():
-                    shutil.copyfile(f, ck / f.name)
-            else:
-                tokenizer.save_pretrained(str(ck))
-                shutil.copyfile(spiece, ck / "spiece.model")
-            (ck / "preprocessor_config.json").write_text(json.dumps(preprocessor_config(proc), indent=2) + "\n")
-            log(f"PyTorch checkpoint saved to {ck}")
+
+def save_checkpoint(ck: Path, model, tokenizer, proc, gemma: bool, tok_dir: Path, spiece: Path | None) -> None:
+    """save_pretrained of model + tokenizer + image processor, which --reference loads."""
+    if ck.exists():
+        shutil.rmtree(ck)
+    ck.mkdir(parents=True)
+    model.save_pretrained(str(ck))
+    if gemma:
+        for f in tok_dir.iterdir():
+            shutil.copyfile(f, ck / f.name)
+    else:
+        tokenizer.save_pretrained(str(ck))
+        shutil.copyfile(spiece, ck / "spiece.model")
+    (ck / "preprocessor_config.json").write_text(json.dumps(preprocessor_config(proc), indent=2) + "\n")
+    log(f"PyTorch checkpoint saved to {ck}")
 
 
 def resolve_spiece(checkpoint: str, tmp: Path) -> Path:
@@ -866,6 +945,8 @@ def reference(args) -> None:
     else:
         check_tokenizer_json_against_reference(args.model_dir or args.checkpoint, ref)
     if args.model_dir:
+        del model  # the ONNX sessions below (fp32, then fp16) do not need the PyTorch weights beside them
+        release_memory()
         sc = json.loads((args.model_dir / SIDECAR).read_text())
         ref["model_content_hash"] = sc["content_hash"]
         if abs(sc["logit_scale"] - ref["logit_scale"]) > 0 or abs(sc["logit_bias"] - ref["logit_bias"]) > 0:
@@ -987,6 +1068,7 @@ def check_reference_against_onnx(model_dir: Path, ref: dict, out: Path) -> None:
             f"probs {d_p:.3g}; min cosine image {cos_img:.8f}, text {cos_txt:.8f}")
         ref.setdefault("onnx_check", {})[variant.lstrip("_") or "fp32"] = {
             "image_embedding_max_abs_diff": d_img, "text_embedding_max_abs_diff": d_txt, "probs_max_abs_diff": d_p}
+        del vs, ts  # not beside the next variant's sessions
         problems = verify_metrics.compare_reference(variant.lstrip("_") or "fp32", cos_img, cos_txt, d_p)
         if problems:
             raise SystemExit(f"ONNX{variant} differs from the reference: " + "; ".join(problems))

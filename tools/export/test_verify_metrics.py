@@ -63,11 +63,13 @@ class VerifyMetricsTest(unittest.TestCase):
                   file=sys.stderr)
 
     def export(self, model, tower: str, name: str) -> Path:
-        path = self.dir / f"{name}.onnx"
+        path, raw = self.dir / f"{name}.onnx", self.dir / f"{name}.raw.onnx"
         if tower == "vision":
-            se.export_tower(model.vision_model, self.pix[:2], "pixel_values", path)
+            se.export_tower(model.vision_model, self.pix[:2], "pixel_values", raw)
         else:
-            se.export_tower(model.text_model, self.ids[:2], "input_ids", path)
+            se.export_tower(model.text_model, self.ids[:2], "input_ids", raw)
+        se.finish_onnx(raw, path)
+        raw.unlink()
         return path
 
     def check(self, path: Path, tower: str, name: str, fp16: bool = False) -> list[str]:

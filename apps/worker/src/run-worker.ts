@@ -117,6 +117,7 @@ export async function runWorker(options: WorkerCliOptions, faults: WorkerFaults 
     ...(metrics ? { metrics } : {}),
     // Test seam (cross-process tests cancel a run while it finalises).
     beforeCommitDelayMs: faults.finalizeDelayMs ?? 0,
+    ...(faults.crashAt ? { crashAt: faults.crashAt } : {}),
   });
   started.worker = shardWorker;
   let shuttingDown = false;

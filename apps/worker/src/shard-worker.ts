@@ -2,14 +2,32 @@ import { hostname } from 'node:os';
 import { DelayedError, Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
+  INDEX_JOB_OPTIONS,
   JOB_NAMES,
   finalizeJobDataSchema,
   finalizeJobId,
+  indexPartitionJobDataSchema,
+  indexPartitionJobId,
   redactSecrets,
   shardJobDataSchema,
+  type RunManifest,
   type ShardStats,
 } from '@siglip-batch/jobs';
-import { IllegalRunTransitionError, PermanentShardError, RunRegistry, finalizeRun, processShard, recordRecentErrorFile, shardFailureCode, type RunState } from '@siglip-batch/pipeline';
+import type { RunFolder } from '@siglip-batch/io';
+import {
+  IllegalRunTransitionError,
+  PermanentShardError,
+  RunRegistry,
+  finalizeRun,
+  indexModelKey,
+  deleteRunGroups,
+  mergeRunPartition,
+  prepareRunIndex,
+  processShard,
+  recordRecentErrorFile,
+  shardFailureCode,
+  type RunState,
+} from '@siglip-batch/pipeline';
 import type { RunContexts } from './run-contexts';
 import type { Log } from './logger';
 import type { ShardTimer, WorkerMetrics } from './metrics/worker-metrics';
@@ -36,6 +54,8 @@ export interface ShardWorkerOptions {
    * cancel a run while it is finalising. @defaultValue 0
    */
   beforeCommitDelayMs?: number;
+  /** Test seam: SIGKILL this process at that commit point of a shard (test/fault-crash.test.ts). */
+  crashAt?: 'after-part-put' | 'after-stats';
 }
 
 export interface ShardResult {
@@ -84,6 +104,7 @@ export class ShardWorker {
 
   private async handle(job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<unknown> {
     if (job.name === JOB_NAMES.finalize) return this.finalize(job, token);
+    if (job.name === JOB_NAMES.indexPartition) return this.indexPartition(job);
     const { runId, shard } = shardJobDataSchema.parse(job.data);
     const started = performance.now();
     const timer = this.options.metrics?.shardStarted(job.timestamp);
@@ -136,6 +157,7 @@ export class ShardWorker {
       // attemptsMade (failures only) misses: the stats must say the shard ran more than once.
       attempt: Math.max(job.attemptsStarted, job.attemptsMade + 1),
       ...(signal ? { signal } : {}),
+      ...(this.options.crashAt ? { onCommitPoint: (point) => point === this.options.crashAt && process.kill(process.pid, 'SIGKILL') } : {}),
       onBatch: ({ images, inferMs }) => {
         timer?.batch({ images, inferMs });
         void this.registry.addInferred(runId, images).catch(() => undefined);
@@ -199,6 +221,8 @@ export class ShardWorker {
         folder: run.context.folder,
         spec: run.context.spec,
         // Asked shard by shard (a bit each), named from the last reasons kept.
+        // Indexed below, partition by partition, by jobs of the queue and this one.
+        updateIndex: false,
         ...(record
           ? { failedShards: { isFailed: (shard: number) => this.registry.isShardFailed(runId, shard), reasonOf: (shard: number) => record.failedShards[shard], count: record.shardsFailed } }
           : {}),
@@ -209,6 +233,7 @@ export class ShardWorker {
       });
       switch (outcome.state) {
         case 'completed':
+          await this.indexRun(run.context.folder, outcome.manifest);
           await move('completed');
           await this.registry.expireAfterEnd(runId);
           this.options.log({ level: 'info', msg: 'run completed', runId, ...outcome.manifest.counts });
@@ -234,6 +259,37 @@ export class ShardWorker {
       this.options.log({ level: 'info', msg: 'finalise stopped', runId, reason: error.message });
       return { runId, state: error.current ?? 'unknown' };
     }
+  }
+
+  /**
+   * A finalised run into its output's processed index: one `index-partition` job per partition
+   * (fixed ids), which any worker takes from the first partition on, while this job merges from
+   * the last one down; a partition already merged returns at once (index/processed-index.ts).
+   * The run is `completed` only once every partition has it, so the next nightly run plans
+   * against it. A crash here leaves the run `finalizing`: the retried job indexes again.
+   */
+  private async indexRun(folder: RunFolder, manifest: RunManifest): Promise<void> {
+    const layout = await prepareRunIndex(folder, indexModelKey(manifest.model.hash, manifest.decode));
+    const runId = manifest.runId;
+    await this.queue.addBulk(
+      Array.from({ length: layout.partitions }, (_, partition) => ({
+        name: JOB_NAMES.indexPartition,
+        data: { runId, partition },
+        opts: { ...INDEX_JOB_OPTIONS, jobId: indexPartitionJobId(runId, partition) },
+      })),
+    );
+    for (let partition = layout.partitions - 1; partition >= 0; partition--) {
+      await mergeRunPartition(folder, partition, { finalizedAt: manifest.timings.finalizedAt });
+    }
+    await deleteRunGroups(folder);
+  }
+
+  private async indexPartition(job: Job): Promise<unknown> {
+    const { runId, partition } = indexPartitionJobDataSchema.parse(job.data);
+    const run = await this.options.contexts.get(runId);
+    const merged = await mergeRunPartition(run.context.folder, partition);
+    this.options.log({ level: 'info', msg: 'index partition merged', runId, partition, merged });
+    return { runId, partition, merged };
   }
 
   private async onFailed(job: Job, error: Error): Promise<void> {

@@ -73,7 +73,7 @@ async function fetchOne<T extends { key: string }>(fetch: Fetch, item: T, option
       const code = error.code === 'invalid_key' ? 'not_found' : error.code;
       return { item, ok: false, code, transient: error.transient, message: error.message };
     }
-    // Aborts surface from the main loop; anything unexpected is not data (SPEC §3).
+    // Aborts surface from the main loop; anything unexpected is not data (architecture §3).
     const message = isAbortError(error) ? 'aborted' : `unexpected error reading ${item.key}: ${String(error)}`;
     return { item, ok: false, code: 'transient', transient: true, message };
   }

@@ -2,7 +2,7 @@
 export const ACCEPTED_URIS =
   'accepted are s3://bucket/prefix, file:///absolute/path (file://localhost/absolute/path) and plain filesystem paths';
 
-/** A source or output URI that is not one of the accepted forms (SPEC §3: refused at start). */
+/** A source or output URI that is not one of the accepted forms (architecture §3: refused at start). */
 export class InvalidUriError extends Error {
   readonly uri: string;
 

@@ -3,7 +3,7 @@
  *
  * Accepted: `s3://bucket/prefix`, `file:///abs/path` (also `file://localhost/abs/path`) and plain
  * paths (made absolute against the working directory, or `baseDir`). Everything else is refused
- * with an {@link InvalidUriError} that says what is accepted: http(s) (SPEC §3: a worker never
+ * with an {@link InvalidUriError} that says what is accepted: http(s) (architecture §3: a worker never
  * fetches arbitrary URLs), other schemes (gs://, az://…), file URIs with a host or a relative path.
  *
  * S3 URIs carry keys verbatim (no percent-decoding), the way the AWS CLI, DuckDB and pyarrow

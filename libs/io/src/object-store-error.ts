@@ -2,7 +2,7 @@ import type { ObjectStoreErrorCode } from './object-store';
 
 /**
  * A failed store operation. `transient` says whether trying again later may succeed (throttling,
- * timeouts, 5xx, connection resets after the SDK's own retries): SPEC §3, transient is not data.
+ * timeouts, 5xx, connection resets after the SDK's own retries): architecture §3, transient is not data.
  *
  * Messages name the key and the cause, never credentials; the SDK's error is not kept as `cause`
  * (its request/response metadata may carry the access key id in the Authorization header).

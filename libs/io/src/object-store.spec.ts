@@ -1,6 +1,6 @@
 /**
  * One behaviour suite, run against the S3 store (moto) and the local store: both must answer
- * the same table the same way (SPEC §3, issue 4).
+ * the same table the same way (architecture §3, issue 4).
  */
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -6,7 +6,8 @@
  * config/credentials files and SSO profiles, web identity, ECS/EC2 metadata), and nothing in
  * this library logs them or puts them in an error message.
  */
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { parsePositiveInteger } from './positive-integer';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { isIP } from 'node:net';
@@ -14,6 +15,7 @@ import { basename, dirname } from 'node:path';
 import { LocalObjectStore } from './local-object-store';
 import { parseLocation, type Location } from './location';
 import { InvalidUriError } from './invalid-uri-error';
+import { S3 } from './lazy-aws-sdk';
 import type { ObjectStore } from './object-store';
 import { S3ObjectStore } from './s3-object-store';
 import { addRequestGate, type S3RequestGate } from './s3-request-gate';
@@ -73,10 +75,7 @@ export interface S3Options {
 const DEFAULT_MAX_SOCKETS = 50;
 
 function positiveInt(name: string, value: string | undefined): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1) throw new RangeError(`${name} must be a positive integer, got ${JSON.stringify(value)}`);
-  return parsed;
+  return value === undefined || value.trim() === '' ? undefined : parsePositiveInteger(name, value);
 }
 
 function checksumMode(name: string, value: string | undefined): 'WHEN_SUPPORTED' | 'WHEN_REQUIRED' | undefined {
@@ -132,7 +131,7 @@ export function impliesPathStyle(endpoint: string | undefined): boolean {
 export function createS3Client(options: S3Options = {}): S3Client {
   const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? DEFAULT_MAX_SOCKETS };
   const region = options.region ?? (options.endpoint ? 'us-east-1' : undefined);
-  const client = new S3Client({
+  const client = new S3.S3Client({
     ...(options.endpoint ? { endpoint: options.endpoint } : { followRegionRedirects: true }),
     ...(region ? { region } : {}),
     forcePathStyle: options.forcePathStyle ?? impliesPathStyle(options.endpoint),

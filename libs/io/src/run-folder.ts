@@ -1,5 +1,5 @@
 /**
- * The run folder `<output>/<run>/` (SPEC §3) over a store: every key is derived from the run
+ * The run folder `<output>/<run>/` (architecture §3) over a store: every key is derived from the run
  * id and shard number by `@siglip-batch/jobs`, never stored twice.
  */
 import {
@@ -114,7 +114,7 @@ export class RunFolder {
     return this.store.put(this.keyOf(errorsKey(shard)), bytes, { contentType: PARQUET, ...options });
   }
 
-  /** A retry that has no errors removes the errors file of an earlier attempt (SPEC §3). */
+  /** A retry that has no errors removes the errors file of an earlier attempt (architecture §3). */
   deleteErrors(shard: number): Promise<void> {
     return this.store.delete(this.keyOf(errorsKey(shard)));
   }

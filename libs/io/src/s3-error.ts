@@ -6,7 +6,7 @@
  *   transient: they say nothing about the object and must not become error rows;
  * - throttling (429, 503 SlowDown), other 5xx, 408/RequestTimeout, timeouts, connection
  *   resets/refusals → `transient`;
- * - anything unrecognised → `transient` too: a fault we cannot place is not data (SPEC §3),
+ * - anything unrecognised → `transient` too: a fault we cannot place is not data (architecture §3),
  *   it fails the shard, visibly, instead of writing rows.
  *
  * Messages keep the error name, HTTP status and SDK message, with anything that looks like a

@@ -9,19 +9,8 @@
  * own cleanup has run). If even AbortMultipartUpload fails (network gone), parts remain until a
  * bucket lifecycle rule (AbortIncompleteMultipartUpload) removes them: configure one.
  */
-import {
-  DeleteObjectCommand,
-  DeleteObjectTaggingCommand,
-  GetObjectCommand,
-  GetObjectTaggingCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  PutObjectTaggingCommand,
-  type ListObjectsV2CommandOutput,
-  type S3Client,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { ListObjectsV2CommandOutput, S3Client } from '@aws-sdk/client-s3';
+import { S3, Storage } from './lazy-aws-sdk';
 import { PassThrough, Readable } from 'node:stream';
 import { fetchMany } from './get-many';
 import { listFilter, pageSizeOf } from './list-filter';
@@ -122,7 +111,7 @@ export class S3ObjectStore implements ObjectStore {
     const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
     const fetchPage = (token: string | undefined): Promise<ListObjectsV2CommandOutput> => {
       const page = this.client.send(
-        new ListObjectsV2Command({
+        new S3.ListObjectsV2Command({
           Bucket: this.bucket,
           Prefix: prefix === '' ? undefined : prefix,
           ContinuationToken: token,
@@ -186,7 +175,7 @@ export class S3ObjectStore implements ObjectStore {
     const what = `GET ${this.uriOf(key)}`;
     let response;
     try {
-      response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), signal ? { abortSignal: signal } : {});
+      response = await this.client.send(new S3.GetObjectCommand({ Bucket: this.bucket, Key: key }), signal ? { abortSignal: signal } : {});
     } catch (error) {
       if (isAbortError(error)) throw error;
       throw s3StoreError(error, key, what);
@@ -245,7 +234,7 @@ export class S3ObjectStore implements ObjectStore {
   async getStream(key: string, options: { signal?: AbortSignal } = {}): Promise<Readable> {
     try {
       const response = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: key }),
+        new S3.GetObjectCommand({ Bucket: this.bucket, Key: key }),
         options.signal ? { abortSignal: options.signal } : {},
       );
       return (response.Body as Readable | undefined) ?? Readable.from([]);
@@ -263,7 +252,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
-      const response = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      const response = await this.client.send(new S3.HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       return {
         key,
         size: response.ContentLength ?? 0,
@@ -289,7 +278,7 @@ export class S3ObjectStore implements ObjectStore {
     if (body instanceof Uint8Array && body.byteLength < this.multipartThreshold) {
       try {
         await this.client.send(
-          new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }),
+          new S3.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }),
           signal ? { abortSignal: signal } : {},
         );
         return;
@@ -317,7 +306,7 @@ export class S3ObjectStore implements ObjectStore {
       source.unpipe?.(feed);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
-    const upload = new Upload({
+    const upload = new Storage.Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: key, Body: feed, ContentType: contentType },
       partSize: this.partSize,
@@ -339,7 +328,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+      await this.client.send(new S3.DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (error) {
       const { code, name } = classifyS3Error(error);
       if (code === 'not_found' && name !== 'NoSuchBucket') return;
@@ -353,7 +342,7 @@ export class S3ObjectStore implements ObjectStore {
    */
   async getTags(key: string, options: { signal?: AbortSignal } = {}): Promise<ObjectTag[]> {
     try {
-      const response = await this.client.send(new GetObjectTaggingCommand({ Bucket: this.bucket, Key: key }), { abortSignal: options.signal });
+      const response = await this.client.send(new S3.GetObjectTaggingCommand({ Bucket: this.bucket, Key: key }), { abortSignal: options.signal });
       return (response.TagSet ?? []).map((tag) => ({ key: tag.Key ?? '', value: tag.Value ?? '' }));
     } catch (error) {
       throw s3StoreError(error, key, `GET tagging of ${this.uriOf(key)}`);
@@ -367,10 +356,10 @@ export class S3ObjectStore implements ObjectStore {
   async putTags(key: string, tags: readonly ObjectTag[], options: { signal?: AbortSignal } = {}): Promise<void> {
     try {
       if (tags.length === 0) {
-        await this.client.send(new DeleteObjectTaggingCommand({ Bucket: this.bucket, Key: key }), { abortSignal: options.signal });
+        await this.client.send(new S3.DeleteObjectTaggingCommand({ Bucket: this.bucket, Key: key }), { abortSignal: options.signal });
       } else {
         const TagSet = tags.map((tag) => ({ Key: tag.key, Value: tag.value }));
-        await this.client.send(new PutObjectTaggingCommand({ Bucket: this.bucket, Key: key, Tagging: { TagSet } }), { abortSignal: options.signal });
+        await this.client.send(new S3.PutObjectTaggingCommand({ Bucket: this.bucket, Key: key, Tagging: { TagSet } }), { abortSignal: options.signal });
       }
     } catch (error) {
       throw s3StoreError(error, key, `PUT tagging of ${this.uriOf(key)}`);

@@ -1,4 +1,5 @@
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { S3 } from './lazy-aws-sdk';
 import type { RandomAccessBlob } from './object-store';
 import { s3StoreError } from './s3-error';
 
@@ -29,7 +30,7 @@ export class S3RangeBlob implements RandomAccessBlob {
     const range = `bytes=${this.start}-${this.start + this.size - 1}`;
     try {
       const response = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.key, Range: range, IfMatch: `"${this.etag}"` }),
+        new S3.GetObjectCommand({ Bucket: this.bucket, Key: this.key, Range: range, IfMatch: `"${this.etag}"` }),
       );
       const bytes = await response.Body!.transformToByteArray();
       if (bytes.byteLength !== this.size) throw new Error(`asked for ${this.size} bytes (${range}), got ${bytes.byteLength}`);

@@ -14,5 +14,12 @@ export type ShardJobData = z.infer<typeof shardJobDataSchema>;
 export const finalizeJobDataSchema = z.object({ runId: z.string().regex(RUN_ID_PATTERN) });
 export type FinalizeJobData = z.infer<typeof finalizeJobDataSchema>;
 
+/** A finalised run's merge into one partition of its output's processed index. */
+export const indexPartitionJobDataSchema = z.object({
+  runId: z.string().regex(RUN_ID_PATTERN),
+  partition: z.number().int().nonnegative(),
+});
+export type IndexPartitionJobData = z.infer<typeof indexPartitionJobDataSchema>;
+
 /** BullMQ job names on a model queue. */
-export const JOB_NAMES = { shard: 'shard', finalize: 'finalize' } as const;
+export const JOB_NAMES = { shard: 'shard', finalize: 'finalize', indexPartition: 'index-partition' } as const;

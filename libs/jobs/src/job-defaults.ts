@@ -27,5 +27,13 @@ export const FINALIZE_JOB_OPTIONS: DefaultJobOptions = {
   removeOnFail: { age: 7 * DAY_S, count: 1_000 },
 };
 
+/** Index partition merges: idempotent, retried like shards. */
+export const INDEX_JOB_OPTIONS: DefaultJobOptions = {
+  attempts: 10,
+  backoff: { type: 'exponential', delay: 5_000, jitter: 0.5 },
+  removeOnComplete: { age: DAY_S, count: 10_000 },
+  removeOnFail: { age: 7 * DAY_S, count: 1_000 },
+};
+
 /** Run records (the run hash, its done bitmap…) expire this long after the run ends. */
 export const RUN_RECORD_TTL_SECONDS = 7 * DAY_S;

@@ -51,5 +51,14 @@ export const listingStateSchema = z.object({
   lastKey: z.string().nullable(),
   complete: z.boolean(),
   updatedAt: z.string(),
+  /**
+   * Runs split into planning units (see planning-unit.ts): how many, frozen when the split was
+   * written. Absent: the run is one listing whose cursor is `lastKey` here (every run planned
+   * before units existed, and every plain source planned as one unit). With units, the counts
+   * above are the sums over the units, written once every unit is complete.
+   */
+  units: z.number().int().positive().optional(),
+  /** Shard ids unit `u` owns: `[u × unitShards, (u + 1) × unitShards)`. A power of two. */
+  unitShards: z.number().int().positive().optional(),
 });
 export type ListingState = z.infer<typeof listingStateSchema>;

@@ -1,5 +1,5 @@
 /**
- * The layout of a run folder `<output>/<run>/` (SPEC §3). All keys are relative to the
+ * The layout of a run folder `<output>/<run>/` (architecture §3). All keys are relative to the
  * output location's prefix; `runFolder(prefix, run)` gives the folder's own prefix.
  */
 import { assertRunId } from './run-id';

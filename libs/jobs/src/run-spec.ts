@@ -31,8 +31,10 @@ export type ModelRef = z.infer<typeof modelRefSchema>;
 /**
  * What `source` is. `errors`: a finalised run's folder, whose errors files (through its
  * `_manifest.json`) list the objects to plan (`--retry-errors`); see `retryErrors`.
+ * `s3-inventory`: the `manifest.json` of one S3 Inventory report, whose data files list the
+ * objects of its source bucket (no listing of that bucket).
  */
-export const sourceKindSchema = z.enum(['s3', 'file', 'manifest-text', 'manifest-parquet', 'errors']);
+export const sourceKindSchema = z.enum(['s3', 'file', 'manifest-text', 'manifest-parquet', 'errors', 's3-inventory']);
 export type SourceKind = z.infer<typeof sourceKindSchema>;
 /** The kinds of source that name objects themselves (every kind but `errors`). */
 export const objectSourceKindSchema = sourceKindSchema.exclude(['errors']);

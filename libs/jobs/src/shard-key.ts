@@ -34,6 +34,11 @@ export function finalizeJobId(runId: string): string {
   return `finalize.${assertRunId(runId)}`;
 }
 
+/** The fixed id of the merge job of one index partition for a run (one per run and partition). */
+export function indexPartitionJobId(runId: string, partition: number): string {
+  return `index.${assertRunId(runId)}.${String(partition).padStart(4, '0')}`;
+}
+
 /** Inverse of {@link shardJobId}; undefined for ids of other kinds. */
 export function parseShardJobId(jobId: string): { runId: string; shard: number } | undefined {
   const match = /^shard\.([a-z0-9][a-z0-9_-]{0,63})\.(\d{8})$/.exec(jobId);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { RUN_ID_PATTERN } from './run-id';
 
-/** Error codes of the errors file (SPEC §3). New codes may be added; readers keep unknown ones. */
+/** Error codes of the errors file (architecture §3). New codes may be added; readers keep unknown ones. */
 export const ERROR_CODES = [
   'not_found',
   'empty_object',

@@ -28,7 +28,7 @@ async function failure(bytes: Uint8Array, p = preprocessor): Promise<ImageError>
   return error as ImageError;
 }
 
-describe('ImagePreprocessor: bad input is a typed error with a SPEC §3 code', () => {
+describe('ImagePreprocessor: bad input is a typed error with a architecture §3 code', () => {
   const expected: Record<string, string> = {
     'empty.jpg': 'empty_object',
     'truncated.jpg': 'decode_failed',

@@ -1,5 +1,7 @@
 import { unlink, writeFile } from 'node:fs/promises';
-import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
+import { createRequire } from 'node:module';
+import type SharpModule from 'sharp';
+import type { Metadata, OutputInfo, Sharp, SharpOptions } from 'sharp';
 import { EXACT_DECODE, scaledDecodeFactor, scratchImagePath, type DecodeMode } from './decode-mode';
 import { ImageError } from './image-error';
 import { describeUnknownBytes, SHARP_FORMAT, sniffImageFormat, type ImageFormat } from './image-format';
@@ -82,16 +84,34 @@ export interface PreprocessedImage {
 
 export { DEFAULT_MAX_PIXELS } from './image-size-limits';
 
-// libvips' operation cache (process-wide) keeps recent operations to reuse their results; every
-// image here is new bytes, so it only costs time (~4 % of preprocessing, measured) and memory.
-sharp.cache(false);
+const requireSharp = createRequire(import.meta.url);
+let loadedSharp: typeof SharpModule | undefined;
+
+/**
+ * sharp (libvips), loaded on first use rather than at import: ~0.15–0.2 s of a process's
+ * start-up, and a process whose images are preprocessed on the pool's threads (the worker,
+ * `embed`) never decodes on its main thread. The same CommonJS instance as `import sharp`.
+ */
+export function loadSharp(): typeof SharpModule {
+  if (!loadedSharp) {
+    loadedSharp = requireSharp('sharp') as typeof SharpModule;
+    // libvips' operation cache (process-wide) keeps recent operations to reuse their results;
+    // every image here is new bytes, so it only costs time (~4 % of preprocessing) and memory.
+    loadedSharp.cache(false);
+  }
+  return loadedSharp;
+}
+
+function sharp(input: Uint8Array | string, options?: SharpOptions): Sharp {
+  return loadSharp()(input, options);
+}
 
 /** Decoder warnings that PIL loads through, so they do not make an image undecodable. */
 const BENIGN_DECODER_WARNING = /extraneous bytes before marker|iCCP|incorrect sRGB profile|CRC error|tEXt|zTXt|iTXt|eXIf|exif/i;
 
 /**
  * Image bytes → SigLIP `pixel_values`, as transformers' `load_image` plus the PIL image
- * processor compute them (SPEC §2):
+ * processor compute them (architecture §2):
  *
  * 1. decode with sharp; EXIF orientation applied; the first frame of an animation;
  * 2. stored colour values kept: an embedded ICC profile is not applied, as PIL does not

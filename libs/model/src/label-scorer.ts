@@ -1,12 +1,12 @@
 /**
- * Zero-shot labels with SigLIP's sigmoid scores (SPEC §2): each label is an independent
+ * Zero-shot labels with SigLIP's sigmoid scores (architecture §2): each label is an independent
  * yes/no, `probability = sigmoid(exp(logit_scale) · cos(image, label) + logit_bias)`, so the
  * scores of an image need not sum to 1. Pure functions over float arrays.
  */
 
 /** The transformers zero-shot pipeline's template. */
 export const DEFAULT_TEMPLATE = 'This is a photo of {}.';
-/** A label's tag threshold unless given (SPEC §3). */
+/** A label's tag threshold unless given (architecture §3). */
 export const DEFAULT_THRESHOLD = 0.1;
 
 /** A label as given by a user: a name, or a name with its own prompts or threshold. */

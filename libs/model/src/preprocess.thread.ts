@@ -7,13 +7,16 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { describeDecodeMode, type DecodeMode } from './decode-mode';
 import { ImageError } from './image-error';
-import { ImagePreprocessor } from './image-preprocessor';
+import { ImagePreprocessor, loadSharp } from './image-preprocessor';
 import type { FromPreprocessThread, PreprocessThreadInit, ToPreprocessThread } from './preprocess-protocol';
 
 const init = workerData as PreprocessThreadInit;
 const port = parentPort!;
 // One preprocessor per pixel limit and decode mode (runs may set their own).
 const preprocessors = new Map<string, ImagePreprocessor>();
+// sharp now, while the process is starting (its main thread loads its own modules meanwhile),
+// rather than at the first image.
+loadSharp();
 
 function preprocessorFor(maxPixels: number, decode: DecodeMode): ImagePreprocessor {
   const key = `${maxPixels} ${describeDecodeMode(decode)}`;

@@ -1,5 +1,5 @@
 /**
- * Parity with Python transformers (SPEC §2, issue 3): our preprocessing, tokenizer and ONNX
+ * Parity with Python transformers (architecture §2, issue 3): our preprocessing, tokenizer and ONNX
  * inference against the committed reference computed by `tools/export/siglip_export.py
  * --reference` (load_image + the PIL image processor, SiglipTokenizer, SiglipModel).
  * Bounds fail, never warn. `PARITY_REPORT=1` prints the measured figures.
@@ -11,7 +11,7 @@ import { formatParity, measureParity, type ImageParity, type ParityReport } from
 const TWO_LEVELS = 2 / 127.5;
 
 /**
- * Where Pillow's picture is not the correct one (SPEC §2) the bounds are looser and stated:
+ * Where Pillow's picture is not the correct one (architecture §2) the bounds are looser and stated:
  * - CMYK JPEG without ICC: Pillow inverts CMYK naively; we convert through a CMYK profile
  *   (libvips' built-in), the colour-managed picture. Measured: mean |Δ| 0.062 (8 levels), max
  *   25 levels, embedding cosine 0.9957, probabilities within 0.042.

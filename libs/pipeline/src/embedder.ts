@@ -5,7 +5,10 @@ import type { DecodeSpec } from '@siglip-batch/jobs';
  * mode adapt libs/model's SigLIP to it (see `siglip-embedder.ts`), tests can wrap it.
  */
 export interface PreprocessedImage {
-  /** Normalised CHW float32 pixels of one image (3·H·W values). */
+  /**
+   * Normalised CHW float32 pixels of one image (3·H·W values); a buffer of its own, which the
+   * shard processor frees (detaches) once the image is embedded.
+   */
   pixels: Float32Array;
   /** Size after EXIF orientation, before resizing. */
   width: number;

@@ -1,7 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { DEFAULT_LABEL_THRESHOLD, labelSpecSchema, type LabelSpec } from '@siglip-batch/jobs';
+
+// yaml (~50 ms to load) only when a labels file is YAML: `embed --labels a,b` never needs it.
+const parseYaml = (text: string): unknown => (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
 
 const labelEntrySchema = z.union([z.string().min(1), labelSpecSchema]);
 const labelFileSchema = z.union([

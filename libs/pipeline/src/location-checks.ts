@@ -1,17 +1,33 @@
 import { mkdir, stat } from 'node:fs/promises';
-import { assertS3RegionConfigured, openLocation, openObject, parseLocation, type S3Options } from '@siglip-batch/io';
+import { assertS3RegionConfigured, openLocation, openObject, parseLocation, readInventoryManifest, type S3Options } from '@siglip-batch/io';
 import { sourceKindOf } from './source-kind';
 
 /**
  * Checks at start that a source can be read: the bucket exists and answers (first page of the
- * listing), the directory exists, or the manifest object exists. http(s) and other schemes
- * are refused by {@link parseLocation} with a message that says what is accepted.
+ * listing), the directory exists, the manifest object exists, or the S3 Inventory report's
+ * manifest.json is one S3 would deliver (format, columns, checksum; with `incremental`, an ETag
+ * column to compare). http(s) and other schemes are refused by {@link parseLocation} with a
+ * message that says what is accepted.
  */
-export async function checkSourceReadable(source: string, s3: S3Options = {}): Promise<void> {
+export async function checkSourceReadable(source: string, s3: S3Options = {}, options: { incremental?: boolean } = {}): Promise<void> {
   const location = parseLocation(source);
   // Before any request: without a region the SDK fails each one with a bare "Region is missing".
   if (location.kind === 's3') await assertS3RegionConfigured(s3);
   const kind = sourceKindOf(source);
+  if (kind === 's3-inventory') {
+    const manifest = await readInventoryManifest(location.uri, { s3 });
+    if (options.incremental && !manifest.columns.includes('ETag')) {
+      throw new Error(`${location.uri}: an incremental run compares ETags, and this report has none (add the ETag field to the inventory configuration)`);
+    }
+    return;
+  }
+  if (/\/hive\/dt=[^/]+\/symlink\.txt$/.test(location.uri)) {
+    // A list of the report's data files, not of images: planned as a text manifest it would embed them.
+    throw new Error(
+      `${location.uri} is the Hive symlink file of an S3 Inventory report: give the report's manifest.json (<config-id>/<YYYY-MM-DDTHH-MMZ>/manifest.json), ` +
+        'or the configuration folder with --source-kind inventory',
+    );
+  }
   if (kind === 'manifest-text' || kind === 'manifest-parquet') {
     const { store, key } = openObject(location.uri, s3);
     try {

@@ -6,7 +6,7 @@ import type { ShardContext } from './shard-processor';
 import { SourceAccess, sourceScopeOf, type SourceAccessOptions } from './source-access';
 import { StoreResolver } from './store-resolver';
 
-/** Key-value metadata of every Parquet file of a run (SPEC §3). */
+/** Key-value metadata of every Parquet file of a run (architecture §3). */
 export function runFileMetadata(spec: RunSpec, preprocessing: string): Record<string, string> {
   return shardFileMetadata({
     runId: spec.runId,

@@ -1,18 +1,26 @@
-import { readParquetMetadata, type RunFolder } from '@siglip-batch/io';
-import { RUN_LAYOUT, type RunManifest, type RunSpec, type ShardStats } from '@siglip-batch/jobs';
+import { readParquetMetadata, writeRunFilesTable, type RunFileRow, type RunFolder } from '@siglip-batch/io';
+import { RUN_FILES_DIR, RUN_LAYOUT, type ListingState, type RunManifest, type RunSpec, type ShardStats } from '@siglip-batch/jobs';
 import type { FailedShardsView } from './failed-shards';
 import { indexFinalizedRun } from './index/processed-index';
 import { DELETIONS_PREFIX, LEGACY_DELETIONS_PREFIX } from './index/incremental-filter';
+import { plannedShardRanges } from './planned-shards';
 
 export type FinalizeOutcome =
   | { state: 'completed'; manifest: RunManifest }
   | { state: 'listing' }
-  | { state: 'waiting'; missing: number[] }
+  /** `missing` names at most {@link MISSING_SHARDS_NAMED} shards (the lowest); `missingCount` counts them all. */
+  | { state: 'waiting'; missing: number[]; missingCount: number }
   /** `failed` names at most {@link FAILED_SHARDS_NAMED} shards (the lowest); `failedCount` counts them all. */
   | { state: 'failed'; failed: Array<{ shard: number; reason: string }>; failedCount: number };
 
 /** Failed shards a `failed` outcome names; the rest are only counted. */
 export const FAILED_SHARDS_NAMED = 10;
+
+/** Missing shards a `waiting` outcome names; the rest are only counted. */
+export const MISSING_SHARDS_NAMED = 20;
+
+/** The file table the finaliser writes (`compact` writes others, under new keys). */
+export const RUN_FILES_TABLE_KEY = `${RUN_FILES_DIR}files.parquet`;
 
 export interface FinalizeOptions {
   folder: RunFolder;
@@ -35,10 +43,20 @@ export interface FinalizeOptions {
   beforeManifest?(): Promise<void>;
 }
 
+/** Raised inside the table's rows to abandon the table's put when shards are missing. */
+class ShardsMissing extends Error {}
+
 /**
  * Writes `_manifest.json` once the listing is complete and every planned shard has its stats.
  * Counts are summed from the stats objects in the store, never from Redis. Until then it
  * reports what is missing; a shard that failed permanently ends the run `failed`, named.
+ *
+ * Streaming, memory flat in shards: the planned shards are walked in order (through
+ * `plannedShardRanges`), their stats read `concurrency` at a time and in order, summed as they
+ * come and turned into rows of the run's file table, which is written as they come
+ * (`_manifest/files.parquet`, row group by row group). The manifest, written after the table,
+ * names it with its size and row count: it holds no per-shard list, so its size does not grow
+ * with the run. A shard without stats abandons the table (its put fails; nothing is left).
  */
 export async function finalizeRun(options: FinalizeOptions): Promise<FinalizeOutcome> {
   const { folder, spec } = options;
@@ -49,61 +67,67 @@ export async function finalizeRun(options: FinalizeOptions): Promise<FinalizeOut
   const listing = await folder.readListing();
   if (!listing?.complete) return { state: 'listing' };
 
-  const stats: Array<ShardStats | undefined> = new Array(listing.shardsPlanned);
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(options.concurrency ?? 32, listing.shardsPlanned) }, async () => {
-    while (next < listing.shardsPlanned) {
-      const shard = next++;
-      stats[shard] = await folder.readStats(shard);
-    }
-  });
-  await Promise.all(lanes);
+  const sums = newSums();
+  const missing = { named: [] as number[], count: 0 };
+  const failed = { named: [] as Array<{ shard: number; reason: string }>, found: 0, stoppedAsking: false };
+  const view = options.failedShards;
+  const concurrency = Math.max(1, options.concurrency ?? 32);
 
-  const missing: number[] = [];
-  for (let shard = 0; shard < listing.shardsPlanned; shard++) if (!stats[shard]) missing.push(shard);
-  if (missing.length > 0) {
-    const failed: Array<{ shard: number; reason: string }> = [];
-    let found = 0;
-    let scanned = 0;
-    const view = options.failedShards;
-    // With a known total, asking stops once enough are named; without one, every missing shard is asked.
-    for (; view && scanned < missing.length && (view.count === undefined || failed.length < FAILED_SHARDS_NAMED); scanned++) {
-      const shard = missing[scanned]!;
-      if (!(await view.isFailed(shard))) continue;
-      found++;
-      if (failed.length < FAILED_SHARDS_NAMED) failed.push({ shard, reason: view.reasonOf?.(shard) ?? 'failed permanently (its reason is no longer among the last kept)' });
+  async function* rows(): AsyncGenerator<RunFileRow> {
+    for await (const { shard, stats } of inOrder(plannedShards(folder, listing!), concurrency, async (shard) => ({ shard, stats: await folder.readStats(shard) }))) {
+      if (!stats) {
+        missing.count++;
+        if (missing.named.length < MISSING_SHARDS_NAMED) missing.named.push(shard);
+        // With a known total, asking stops once enough are named; without one, every missing shard is asked.
+        if (view && (view.count === undefined || failed.named.length < FAILED_SHARDS_NAMED)) {
+          if (await view.isFailed(shard)) {
+            failed.found++;
+            if (failed.named.length < FAILED_SHARDS_NAMED) {
+              failed.named.push({ shard, reason: view.reasonOf?.(shard) ?? 'failed permanently (its reason is no longer among the last kept)' });
+            }
+          }
+        } else if (view) failed.stoppedAsking = true;
+        continue;
+      }
+      if (missing.count > 0) continue;
+      addStats(sums, stats);
+      if (stats.part) yield fileRow('part', stats.shard, stats.part);
+      if (stats.errors) yield fileRow('errors', stats.shard, stats.errors);
     }
-    if (failed.length > 0) return { state: 'failed', failed, failedCount: scanned < missing.length ? Math.max(view?.count ?? 0, found) : found };
-    return { state: 'waiting', missing };
+    if (missing.count > 0) throw new ShardsMissing();
+    // Incremental runs: the deletions files the planner wrote (at the top of the folder when the
+    // run was planned before the per-kind folders).
+    for (const prefix of [DELETIONS_PREFIX, LEGACY_DELETIONS_PREFIX]) {
+      const keys = (async function* () {
+        for await (const info of folder.store.list(folder.keyOf(prefix))) yield info.key;
+      })();
+      for await (const row of inOrder(keys, concurrency, async (key) => {
+        const rows = (await readParquetMetadata(await folder.store.openBlob(key))).numRows;
+        return fileRow('deletions', deletionsShard(key), { key: key.slice(folder.prefix.length), rows });
+      })) {
+        yield row;
+      }
+    }
+    if (sums.ok + sums.error !== listing!.objectsPlanned) {
+      throw new Error(
+        `run ${spec.runId}: stats count ${sums.ok + sums.error} rows but ${listing!.objectsPlanned} objects were planned; refusing to write a manifest`,
+      );
+    }
   }
 
-  const byErrorCode: Record<string, number> = {};
-  const shardMs: Record<string, number> = {};
-  let ok = 0;
-  let error = 0;
-  const s3Tags = { tagged: 0, full: 0, failed: 0 };
-  const parts: RunManifest['parts'] = [];
-  const errors: RunManifest['errors'] = [];
-  for (const shardStats of stats as ShardStats[]) {
-    ok += shardStats.ok;
-    error += shardStats.error;
-    for (const [code, n] of Object.entries(shardStats.errorCodes)) byErrorCode[code] = (byErrorCode[code] ?? 0) + n;
-    for (const [name, ms] of Object.entries(shardStats.timingsMs)) shardMs[name] = (shardMs[name] ?? 0) + ms;
-    if (shardStats.s3Tags) for (const field of ['tagged', 'full', 'failed'] as const) s3Tags[field] += shardStats.s3Tags[field];
-    if (shardStats.part) parts.push({ shard: shardStats.shard, ...shardStats.part });
-    if (shardStats.errors) errors.push({ shard: shardStats.shard, ...shardStats.errors });
-  }
-  // Incremental runs: the deletions files the planner wrote (at the top of the folder when the
-  // run was planned before the per-kind folders).
-  const deletions: NonNullable<RunManifest['deletions']> = [];
-  for (const prefix of [DELETIONS_PREFIX, LEGACY_DELETIONS_PREFIX]) {
-    for await (const info of folder.store.list(folder.keyOf(prefix))) {
-      const rows = (await readParquetMetadata(await folder.store.openBlob(info.key))).numRows;
-      deletions.push({ key: info.key.slice(folder.prefix.length), rows });
+  let table: Awaited<ReturnType<typeof writeRunFilesTable>>;
+  try {
+    table = await writeRunFilesTable(folder.store, folder.keyOf(RUN_FILES_TABLE_KEY), rows(), { metadata: { 'siglip_batch.run_id': spec.runId } });
+  } catch (error) {
+    if (!(error instanceof ShardsMissing)) throw error;
+    if (failed.named.length > 0) {
+      return { state: 'failed', failed: failed.named, failedCount: failed.stoppedAsking ? Math.max(view?.count ?? 0, failed.found) : failed.found };
     }
+    return { state: 'waiting', missing: missing.named, missingCount: missing.count };
   }
+
   const manifest: RunManifest = {
-    schemaVersion: 1,
+    schemaVersion: 2,
     runId: spec.runId,
     source: spec.source,
     model: spec.model,
@@ -113,18 +137,19 @@ export async function finalizeRun(options: FinalizeOptions): Promise<FinalizeOut
     ...(spec.embeddingDtype ? { embeddingDtype: spec.embeddingDtype } : {}),
     ...(spec.decode ? { decode: spec.decode } : {}),
     shards: listing.shardsPlanned,
-    parts,
-    errors,
+    files: {
+      key: RUN_FILES_TABLE_KEY,
+      rows: table.rows,
+      bytes: table.bytes,
+      parts: table.byKind.part,
+      errors: table.byKind.errors,
+      deletions: table.byKind.deletions,
+      replaced: 0,
+    },
     labelsFile: spec.labels && (await folder.store.exists(folder.keyOf(RUN_LAYOUT.labels))) ? RUN_LAYOUT.labels : null,
-    ...(deletions.length > 0 ? { deletions } : {}),
-    counts: { planned: listing.objectsPlanned, ok, error, byErrorCode, ...(spec.writeS3Tags ? { s3Tags } : {}) },
-    timings: { createdAt: spec.createdAt, listedAt: listing.updatedAt, finalizedAt: new Date().toISOString(), shardMs },
+    counts: { planned: listing.objectsPlanned, ok: sums.ok, error: sums.error, byErrorCode: sums.byErrorCode, ...(spec.writeS3Tags ? { s3Tags: sums.s3Tags } : {}) },
+    timings: { createdAt: spec.createdAt, listedAt: listing.updatedAt, finalizedAt: new Date().toISOString(), shardMs: sums.shardMs },
   };
-  if (ok + error !== listing.objectsPlanned) {
-    throw new Error(
-      `run ${spec.runId}: stats count ${ok + error} rows but ${listing.objectsPlanned} objects were planned; refusing to write a manifest`,
-    );
-  }
   await options.beforeManifest?.();
   await folder.writeManifest(manifest);
   if (options.updateIndex ?? true) {
@@ -132,4 +157,63 @@ export async function finalizeRun(options: FinalizeOptions): Promise<FinalizeOut
     await indexFinalizedRun(folder, manifest, { store: folder.store, prefix: outputPrefix });
   }
   return { state: 'completed', manifest };
+}
+
+interface Sums {
+  ok: number;
+  error: number;
+  byErrorCode: Record<string, number>;
+  shardMs: Record<string, number>;
+  s3Tags: { tagged: number; full: number; failed: number };
+}
+
+function newSums(): Sums {
+  return { ok: 0, error: 0, byErrorCode: {}, shardMs: {}, s3Tags: { tagged: 0, full: 0, failed: 0 } };
+}
+
+/** Running sums: one record per error code and timing name, whatever the number of shards. */
+function addStats(sums: Sums, stats: ShardStats): void {
+  sums.ok += stats.ok;
+  sums.error += stats.error;
+  for (const [code, n] of Object.entries(stats.errorCodes)) sums.byErrorCode[code] = (sums.byErrorCode[code] ?? 0) + n;
+  for (const [name, ms] of Object.entries(stats.timingsMs)) sums.shardMs[name] = (sums.shardMs[name] ?? 0) + ms;
+  if (stats.s3Tags) for (const field of ['tagged', 'full', 'failed'] as const) sums.s3Tags[field] += stats.s3Tags[field];
+}
+
+function fileRow(kind: 'part' | 'errors' | 'deletions', shard: number | null, file: { key: string; rows: number }): RunFileRow {
+  return { kind, shard, key: file.key, rows: file.rows, bytes: null, into: null, retiredAt: null };
+}
+
+function deletionsShard(key: string): number | null {
+  const match = /deletions-(\d+)\.parquet$/.exec(key);
+  return match ? Number(match[1]) : null;
+}
+
+/** Every planned shard id, ascending, one at a time. */
+async function* plannedShards(folder: RunFolder, listing: ListingState): AsyncGenerator<number> {
+  for await (const range of plannedShardRanges(folder, listing)) {
+    for (let shard = range.first; shard < range.first + range.count; shard++) yield shard;
+  }
+}
+
+/**
+ * `work` over `items`, at most `concurrency` at once, results in the items' order: memory holds
+ * the window, never the sequence.
+ */
+export async function* inOrder<T, R>(items: AsyncIterable<T>, concurrency: number, work: (item: T) => Promise<R>): AsyncGenerator<R> {
+  const window: Array<Promise<R>> = [];
+  try {
+    for await (const item of items) {
+      const pending = work(item);
+      // Handled here so that a failure waiting its turn is not reported as unhandled; it is
+      // still thrown when its turn comes.
+      pending.catch(() => undefined);
+      window.push(pending);
+      if (window.length >= concurrency) yield await window.shift()!;
+    }
+    while (window.length > 0) yield await window.shift()!;
+  } finally {
+    // Left early (a failure): what is still in flight settles on its own.
+    window.length = 0;
+  }
 }

@@ -62,7 +62,10 @@ export function buildRunSpec(input: RunSpecInput): RunSpec {
     const problems: string[] = [];
     const objectKind = input.retryErrors?.objectSourceKind ?? kind;
     const objects = input.retryErrors?.objectSource ?? source;
-    if (objectKind !== 's3') problems.push(`--write-s3-tags needs an S3 source (s3://bucket/prefix/); ${objects} is a ${objectKind} source`);
+    // An S3 Inventory report names objects of its S3 source bucket: taggable like a prefix's.
+    if (objectKind !== 's3' && objectKind !== 's3-inventory') {
+      problems.push(`--write-s3-tags needs an S3 source (s3://bucket/prefix/ or an S3 Inventory report); ${objects} is a ${objectKind} source`);
+    }
     if (input.labels === null) problems.push('--write-s3-tags needs labels (--labels or --labels-file): tags are labels');
     if (problems.length > 0) throw new Error(problems.join('; '));
   }

@@ -168,6 +168,12 @@ describe('processShard', () => {
       'missing.img': 'not_found',
     });
     expect(await folder.readStats(0)).toMatchObject({ ok: 10, error: 3, part: { rows: 10 }, errors: { rows: 3 } });
+    // Its contribution to the processed index (one partition's rows of it: the layout's P is 16).
+    const contributed = await rows('_index/00000000.parquet');
+    expect(contributed.map((row) => `${String(row['uri']).split('/').at(-1)} ${row['status']} ${row['file']}`).sort()).toEqual([
+      ...names.slice(0, 10).map((n) => `${n} ok parts/part-00000000.parquet`),
+      ...['bad.img', 'empty.img', 'missing.img'].map((n) => `${n} error errors/errors-00000000.parquet`),
+    ].sort());
   });
 
   it('gives every row the id of its plan position, in whichever file it lands; float16 when the run says so', async () => {

@@ -1,57 +1,14 @@
 import { createHash } from 'node:crypto';
-import { encodeErrorsFile, encodePartFile, type ObjectStore, type RunFolder } from '@siglip-batch/io';
-import { errorsKey, partKey, rowIdsOf, type PlanFile, type RunSpec, type ShardStats } from '@siglip-batch/jobs';
+import type { ObjectStore } from '@siglip-batch/io';
+import type { PlanFile, ShardStats } from '@siglip-batch/jobs';
 import { AsyncQueue, Semaphore } from './async-pool';
-import { isImageFailure, type ImageEmbedder, type LabelScorer } from './embedder';
+import { isImageFailure, type ImageEmbedder } from './embedder';
+import { freePixels } from './free-pixels';
 import { PermanentShardError, TransientShardError } from './shard-errors';
-import { writeS3Tags } from './s3-tags/s3-tag-writer';
-import type { StoreResolver } from './store-resolver';
-import type { SourceAccess } from './source-access';
+import { commitShard } from './shard-commit';
+import type { Outcome, ShardContext, ShardProcessorOptions } from './shard-types';
 
-/** Options of the shard processor, with the defaults the benchmarks justify. */
-export interface ShardProcessorOptions {
-  /** Objects fetched at once. @defaultValue 16 */
-  fetchConcurrency?: number;
-  /** Images decoded and preprocessed at once. @defaultValue 4 */
-  decodeConcurrency?: number;
-  /** Images per inference batch. @defaultValue 32 */
-  batchSize?: number;
-  /**
-   * Share of a shard's objects that may fail transiently and still be retried in place; above
-   * it the shard fails at once and is retried later by the queue. @defaultValue 0.1
-   */
-  maxTransientShare?: number;
-  /** In-place retry rounds for transient fetch failures. @defaultValue 3 */
-  transientRetries?: number;
-  /** Delay before the first in-place retry round; doubles each round. @defaultValue 1000 */
-  transientRetryDelayMs?: number;
-  /** Who processes the shard (for the stats object). */
-  workerId: string;
-  /** Attempt number (1 for the first). */
-  attempt: number;
-  signal?: AbortSignal;
-  /** Called after each inference batch (metrics, progress, lock extension). */
-  onBatch?(info: { images: number; inferMs: number }): void;
-  /** Runs with `writeS3Tags`: objects that could not be tagged (a few examples), for the log. */
-  onS3TagFailures?(info: { failed: number; examples: string[] }): void;
-}
-
-export interface ShardContext {
-  spec: RunSpec;
-  folder: RunFolder;
-  resolver: StoreResolver;
-  /** What may be read: every object passes it before its store is touched (see source-access.ts). */
-  access: SourceAccess;
-  embedder: ImageEmbedder;
-  scorer: LabelScorer | null;
-  /** Key-value metadata written into both Parquet files (run, model, labels …). */
-  fileMetadata: Record<string, string>;
-}
-
-type Outcome =
-  | { kind: 'ok'; etag: string; size: number; sha256: string; width: number; height: number }
-  | { kind: 'error'; code: string; message: string; etag: string | null; size: number | null }
-  | { kind: 'transient'; message: string };
+export type { ShardContext, ShardProcessorOptions } from './shard-types';
 
 interface Decoded {
   index: number;
@@ -272,6 +229,8 @@ async function inferBatch(
       throw new PermanentShardError(`inference failed: ${(error as Error).message}`);
     }
     const inferMs = performance.now() - started;
+    // Free each image's pixels now rather than at a garbage collection (see freePixels).
+    for (const image of part) freePixels(image.pixels);
     timings.inferMs += inferMs;
     part.forEach((image, i) => embeddings.set(result.subarray(i * dim, (i + 1) * dim), image.index * dim));
     options.onBatch?.({ images: part.length, inferMs });
@@ -285,126 +244,6 @@ function transientIndices(outcomes: Array<Outcome | undefined>): number[] {
     if (outcome === undefined || outcome.kind === 'transient') indices.push(index);
   });
   return indices;
-}
-
-async function commitShard(
-  ctx: ShardContext,
-  plan: PlanFile,
-  embeddings: Float32Array,
-  outcomes: Array<Outcome | undefined>,
-  options: ShardProcessorOptions,
-  startedAt: Date,
-  timings: Record<string, number>,
-): Promise<ShardStats> {
-  const { folder, scorer } = ctx;
-  const dim = ctx.embedder.embedDim;
-  const okIndex: number[] = [];
-  const errorIndex: number[] = [];
-  outcomes.forEach((outcome, index) => (outcome!.kind === 'ok' ? okIndex : errorIndex).push(index));
-  const errorCodes: Record<string, number> = {};
-  const extraOf = (index: number) => plan.objects[index]!.extra ?? [];
-  const hasExtra = plan.extraColumns.length > 0;
-
-  let part: ShardStats['part'] = null;
-  let s3Tags: ShardStats['s3Tags'];
-  const shardPartKey = partKey(plan.shard);
-  if (okIndex.length > 0) {
-    const okEmbeddings = new Float32Array(okIndex.length * dim);
-    okIndex.forEach((index, row) => okEmbeddings.set(embeddings.subarray(index * dim, (index + 1) * dim), row * dim));
-    const oks = okIndex.map((index) => outcomes[index] as Extract<Outcome, { kind: 'ok' }>);
-    let scores: Float32Array | undefined;
-    let tags: string[][] | undefined;
-    if (scorer) {
-      scores = scorer.score(okEmbeddings, okIndex.length);
-      tags = okIndex.map((_, row) => scorer.tags(scores!, row));
-    }
-    const bytes = encodePartFile({
-      rowId: rowIdsOf(plan.runId, plan.shard, okIndex),
-      uri: okIndex.map((index) => plan.objects[index]!.uri),
-      etag: oks.map((ok) => ok.etag),
-      sizeBytes: oks.map((ok) => ok.size),
-      sha256: oks.map((ok) => ok.sha256),
-      width: oks.map((ok) => ok.width),
-      height: oks.map((ok) => ok.height),
-      embedding: okEmbeddings,
-      dim,
-      ...(ctx.spec.embeddingDtype ? { embeddingDtype: ctx.spec.embeddingDtype } : {}),
-      ...(scorer && scores && tags ? { scores, labels: scorer.labels, tags } : {}),
-      ...(hasExtra ? { extra: { columns: plan.extraColumns, values: okIndex.map(extraOf) } } : {}),
-      metadata: ctx.fileMetadata,
-    });
-    await folder.writePart(plan.shard, bytes, options.signal ? { signal: options.signal } : {});
-    testOnlyCrashAt('after-part-put');
-    part = { key: shardPartKey, rows: okIndex.length };
-    if (ctx.spec.writeS3Tags && scorer && scores && tags) {
-      // After the part file, so that tags never name rows that are not committed; before the
-      // stats, so that a retry (which rewrites the same tags) is the only way to miss them.
-      const labelIndex = new Map(scorer.labels.map((label, i) => [label, i]));
-      const labelCount = scorer.labels.length;
-      const rows = okIndex.map((index, row) => ({
-        uri: plan.objects[index]!.uri,
-        labels: tags![row]!.map((label) => ({ label, score: scores![row * labelCount + labelIndex.get(label)!]! })),
-      }));
-      const { failures, ...counts } = await writeS3Tags(ctx.resolver, rows, options.signal ? { signal: options.signal } : {});
-      s3Tags = counts;
-      if (counts.failed > 0) options.onS3TagFailures?.({ failed: counts.failed, examples: failures });
-    }
-  } else {
-    // An earlier attempt may have embedded objects that are gone now.
-    await folder.store.delete(folder.keyOf(shardPartKey));
-  }
-
-  let errors: ShardStats['errors'] = null;
-  const shardErrorsKey = errorsKey(plan.shard);
-  if (errorIndex.length > 0) {
-    const rows = errorIndex.map((index) => outcomes[index] as Extract<Outcome, { kind: 'error' }>);
-    for (const row of rows) errorCodes[row.code] = (errorCodes[row.code] ?? 0) + 1;
-    const bytes = encodeErrorsFile({
-      rowId: rowIdsOf(plan.runId, plan.shard, errorIndex),
-      uri: errorIndex.map((index) => plan.objects[index]!.uri),
-      etag: rows.map((row) => row.etag),
-      sizeBytes: rows.map((row) => row.size),
-      errorCode: rows.map((row) => row.code),
-      error: rows.map((row) => row.message),
-      ...(hasExtra ? { extra: { columns: plan.extraColumns, values: errorIndex.map(extraOf) } } : {}),
-      metadata: ctx.fileMetadata,
-    });
-    await folder.writeErrors(plan.shard, bytes, options.signal ? { signal: options.signal } : {});
-    errors = { key: shardErrorsKey, rows: errorIndex.length };
-  } else {
-    // An earlier attempt may have left one (e.g. objects that were missing then).
-    await folder.deleteErrors(plan.shard);
-  }
-
-  const stats: ShardStats = {
-    schemaVersion: 1,
-    runId: plan.runId,
-    shard: plan.shard,
-    planned: plan.objects.length,
-    ok: okIndex.length,
-    error: errorIndex.length,
-    errorCodes,
-    part,
-    errors,
-    attempt: options.attempt,
-    worker: options.workerId,
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    timingsMs: timings,
-    ...(s3Tags ? { s3Tags } : {}),
-  };
-  await folder.writeStats(stats);
-  testOnlyCrashAt('after-stats');
-  return stats;
-}
-
-/**
- * Test-only: `SIGLIP_BATCH_TEST_CRASH_AT=after-part-put|after-stats` SIGKILLs the process at
- * that point of the commit, for the fault suite's "crash after the Parquet PUT / before the
- * job completes" (test/fault-crash.test.ts). Unset in production.
- */
-function testOnlyCrashAt(point: 'after-part-put' | 'after-stats'): void {
-  if (process.env['SIGLIP_BATCH_TEST_CRASH_AT'] === point) process.kill(process.pid, 'SIGKILL');
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url';
-import { folderOf, isWithin, parseLocation, realPathOf, type Location } from '@siglip-batch/io';
+import { folderOf, inventorySourceBucketOf, isWithin, parseLocation, realPathOf, type Location } from '@siglip-batch/io';
 import type { ObjectSourceKind, RunSpec } from '@siglip-batch/jobs';
 
 /** What the shard processor may do with one planned object. */
@@ -34,11 +34,14 @@ export function objectSourceOf(spec: RunSourceOf): { source: string; sourceKind:
 }
 
 /**
- * The folder a run's source names: the S3 prefix or directory it lists, or the folder its
- * manifest is in (`s3://b/lists/m.txt` → `s3://b/lists/`), where relative lines resolve.
+ * The folder a run's source names: the S3 prefix or directory it lists, the folder its
+ * manifest is in (`s3://b/lists/m.txt` → `s3://b/lists/`), where relative lines resolve, or the
+ * source bucket of an S3 Inventory report (`s3://<source-bucket>/`, from where S3 put the
+ * report: `…/<source-bucket>/<config-id>/<date>/manifest.json`).
  */
 export function sourceScopeOf(spec: RunSourceOf): Location {
   const { source, sourceKind } = objectSourceOf(spec);
+  if (sourceKind === 's3-inventory') return parseLocation(`s3://${inventorySourceBucketOf(source)}/`);
   const location = parseLocation(source);
   if (sourceKind === 'manifest-text' || sourceKind === 'manifest-parquet') return folderOf(location);
   if (location.kind === 's3' && location.prefix !== '' && !location.prefix.endsWith('/')) {

@@ -1,5 +1,6 @@
-import { openLocation, readManifestSource, type S3Options } from '@siglip-batch/io';
+import { compareKeys, openLocation, readManifestSource, type S3Options } from '@siglip-batch/io';
 import type { ExtraColumn, PlannedObject, SourceKind } from '@siglip-batch/jobs';
+import { listInventorySource } from './inventory-source';
 import { listErrorsSource } from './retry/errors-source';
 
 /** One listed object with the cursor that resumes the listing right after it. */
@@ -18,6 +19,12 @@ export interface ListSourceOptions {
   kind: SourceKind;
   /** Resume after this cursor (from a previous listing), or from the start. */
   after: string | null;
+  /**
+   * S3 prefixes and directories: stop after this key (a planning unit's upper bound, see
+   * planning-unit.ts); null or absent: list to the end.
+   * @defaultValue null
+   */
+  upTo?: string | null;
   /** Only keys ending in one of these (case-insensitive); empty = every object. */
   suffixes: string[];
   s3?: S3Options;
@@ -52,6 +59,16 @@ export async function listSource(source: string, options: ListSourceOptions): Pr
       ...(options.signal ? { signal: options.signal } : {}),
     });
   }
+  if (options.kind === 's3-inventory') {
+    // The source bucket's objects as the report lists them, in key order (see inventory-source.ts).
+    return listInventorySource(source, {
+      after: options.after,
+      suffixes: options.suffixes,
+      excluded: excludedFolders('s3://', options.exclude ?? []),
+      ...(options.s3 ? { s3: options.s3 } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  }
   if (options.kind === 'manifest-text' || options.kind === 'manifest-parquet') {
     const manifest = await readManifestSource(source, {
       format: options.kind === 'manifest-text' ? 'text' : 'parquet',
@@ -77,6 +94,7 @@ export async function listSource(source: string, options: ListSourceOptions): Pr
   }
   const { store, prefix } = openLocation(source, options.s3);
   const excluded = excludedFolders(store.uriOf(prefix), options.exclude ?? []);
+  const upTo = options.upTo ?? null;
   const listOptions = {
     ...(options.after !== null ? { startAfter: options.after } : {}),
     ...(options.suffixes.length > 0 ? { suffixes: options.suffixes } : {}),
@@ -87,6 +105,8 @@ export async function listSource(source: string, options: ListSourceOptions): Pr
     entries: (async function* () {
       try {
         for await (const info of store.list(prefix, listOptions)) {
+          // Keys come in byte order: the first one past the unit's bound ends its range.
+          if (upTo !== null && compareKeys(info.key, upTo) > 0) break;
           // "Folder" marker objects are not images.
           if (info.key.endsWith('/')) continue;
           const uri = store.uriOf(info.key);

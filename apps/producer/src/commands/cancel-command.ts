@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { Queue } from 'bullmq';
-import { finalizeJobId, redisOptions, shardJobId } from '@siglip-batch/jobs';
-import { IllegalRunTransitionError, RunRegistry, connectCheckedRedis, openRunFolder, writeCancelMarker } from '@siglip-batch/pipeline';
+import { finalizeJobId, planUnitJobId, planningQueueName, redisOptions, shardJobId } from '@siglip-batch/jobs';
+import { IllegalRunTransitionError, RunRegistry, connectCheckedRedis, openRunFolder, plannedShardRanges, writeCancelMarker } from '@siglip-batch/pipeline';
 import { log } from '../shared/cli-log';
 import { addConnectionOptions, redisUrlOf, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { CliError, EXIT } from '../shared/exit-codes';
@@ -36,16 +36,26 @@ export function registerCancelCommand(program: Command): void {
         throw new CliError(`${error.message}: nothing was cancelled`, EXIT.failure, 'not_cancellable');
       }
       const queue = new Queue(record.queue, { connection: redis, prefix: options.prefix });
+      const units = new Queue(planningQueueName(runId), { connection: redis, prefix: options.prefix });
+      const folder = openRunFolder(record.spec, s3OptionsOf(options));
       let removed = 0;
       try {
-        for (let shard = 0; shard < record.shardsPlanned; shard++) removed += await removeIfNotStarted(queue, shardJobId(runId, shard));
+        const listing = await folder.readListing();
+        if (listing) {
+          // Units not yet taken by a planner are dropped; planners at work see the state.
+          for (let unit = 0; unit < (listing.units ?? 1); unit++) await removeIfNotStarted(units, planUnitJobId(runId, unit));
+          // The shards planned so far, unit by unit (their ids are not 0 … n−1 once a run has units).
+          for await (const range of plannedShardRanges(folder, listing)) {
+            for (let shard = range.first; shard < range.first + range.count; shard++) removed += await removeIfNotStarted(queue, shardJobId(runId, shard));
+          }
+        }
         await removeIfNotStarted(queue, finalizeJobId(runId));
       } finally {
+        await units.close();
         await queue.close();
       }
       await registry.expireAfterEnd(runId);
       // What remains of the cancel once Redis forgets the run (status --out, enqueue again).
-      const folder = openRunFolder(record.spec, s3OptionsOf(options));
       try {
         await writeCancelMarker(folder, { cancelledAt, reason: 'cancelled by user' });
       } catch (error) {

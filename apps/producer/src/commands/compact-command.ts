@@ -38,7 +38,7 @@ export function registerCompactCommand(program: Command): void {
         targetRows: options.targetRows,
         graceMs: options.graceSeconds * 1000,
         onProgress: (event) => {
-          if (!options.json) log('info', `merged ${event.merged}/${event.of}: ${event.key} (${event.rows} rows)`);
+          if (!options.json) log('info', `merged file ${event.merged}: ${event.key} (${event.rows} rows)`);
         },
       });
       if (options.json) process.stdout.write(`${JSON.stringify({ run: folder.uriOf(''), ...result })}\n`);
@@ -46,7 +46,7 @@ export function registerCompactCommand(program: Command): void {
         log(
           'info',
           `${folder.uriOf('')}: ${result.before.parts} part and ${result.before.errors} errors files → ${result.after.parts} and ${result.after.errors}` +
-            ` (${result.written.length} written, ${result.deleted} old files deleted, ${result.rows} rows)` +
+            ` (${result.written} written, ${result.deleted} old files deleted, ${result.rows} rows)` +
             (result.kept > 0 ? `; ${result.kept} replaced files kept for readers until ${result.keptUntil} (compact again after that to delete them)` : ''),
         );
       }

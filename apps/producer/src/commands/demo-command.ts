@@ -77,8 +77,9 @@ async function runDemo(options: DemoOptions): Promise<number> {
 
 /** The run's rows: top tags per image and the error rows, read back with DuckDB. */
 async function showRun(folder: string): Promise<void> {
-  const manifest = JSON.parse(await readFile(join(folder, '_manifest.json'), 'utf8')) as { parts: Array<{ key: string }>; errors: Array<{ key: string }> };
-  const files = (entries: Array<{ key: string }>) => `[${entries.map((entry) => `'${join(folder, entry.key).replace(/'/g, "''")}'`).join(', ')}]`;
+  // The run's file list is its file table (named by the manifest), read by DuckDB itself.
+  const manifest = JSON.parse(await readFile(join(folder, '_manifest.json'), 'utf8')) as { files: { key: string } };
+  const quote = (text: string) => `'${text.replace(/'/g, "''")}'`;
   const { DuckDBInstance } = await import('@duckdb/node-api');
   const db = await DuckDBInstance.create(':memory:');
   const connection = await db.connect();
@@ -87,20 +88,26 @@ async function showRun(folder: string): Promise<void> {
       say(`\n${title}`);
       for (const row of (await connection.runAndReadAll(sql)).getRowObjectsJson()) say(`  ${JSON.stringify(row)}`);
     };
-    if (manifest.parts.length > 0) {
+    const filesOf = async (kind: 'part' | 'errors') => {
+      await connection.run(
+        `SET VARIABLE ${kind}_files = (SELECT list(${quote(`${folder}/`)} || key) FROM read_parquet(${quote(join(folder, manifest.files.key))}) WHERE kind = '${kind}' AND rows > 0)`,
+      );
+      return Number((await connection.runAndReadAll(`SELECT coalesce(len(getvariable('${kind}_files')), 0)::INTEGER AS n`)).getRowObjectsJson()[0]!['n']);
+    };
+    if ((await filesOf('part')) > 0) {
       await show(
         'Top tags per image:',
-        `SELECT regexp_extract(uri, '[^/]+$') AS image, tags[1:3] AS top_tags, round(list_max(scores)::DOUBLE, 3) AS best_score FROM read_parquet(${files(manifest.parts)}) ORDER BY uri`,
+        `SELECT regexp_extract(uri, '[^/]+$') AS image, tags[1:3] AS top_tags, round(list_max(scores)::DOUBLE, 3) AS best_score FROM read_parquet(getvariable('part_files')) ORDER BY uri`,
       );
     }
-    if (manifest.errors.length > 0) {
-      await show('Error rows:', `SELECT regexp_extract(uri, '[^/]+$') AS object, error_code FROM read_parquet(${files(manifest.errors)}) ORDER BY uri`);
+    if ((await filesOf('errors')) > 0) {
+      await show('Error rows:', `SELECT regexp_extract(uri, '[^/]+$') AS object, error_code FROM read_parquet(getvariable('errors_files')) ORDER BY uri`);
     }
   } finally {
     connection.closeSync();
     db.closeSync();
   }
-  say(`\nRun folder: ${folder} (Parquet part and errors files, _manifest.json)`);
+  say(`\nRun folder: ${folder} (Parquet part and errors files, _manifest.json and the file table it names, _manifest/files.parquet)`);
 }
 
 /** The directory of the `siglip-batch` package: a checkout's root or the installed package's. */

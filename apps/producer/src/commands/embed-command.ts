@@ -10,9 +10,11 @@ import {
   openRunFolder,
   parseLabelList,
   readLabelFile,
+  resolveRunSource,
   runLocally,
   specDifferences,
   type LoadedModel,
+  type SourceKindHint,
 } from '@siglip-batch/pipeline';
 import { addConnectionOptions, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { log } from '../shared/cli-log';
@@ -21,11 +23,13 @@ import { EXIT } from '../shared/exit-codes';
 import { ProgressLine, addProgressOption, type ProgressOptions } from '../shared/progress';
 import { collect, pixelLimit, positiveInt } from '../shared/parsers';
 import { resolveModelDir } from '../shared/model-dir';
-import { addDecodeOptions, decodeModeOf, embeddingDtypeOption, type DecodeCliOptions } from '../shared/run-options';
+import { addDecodeOptions, decodeModeOf, embeddingDtypeOption, sourceKindOption, type DecodeCliOptions } from '../shared/run-options';
 import { addRetryOptions, resolveRetry, type RetryCliOptions } from '../shared/retry-options';
 
 interface EmbedCliOptions extends ConnectionOptions, RetryCliOptions, ProgressOptions, DecodeCliOptions {
   source?: string;
+  sourceKind?: SourceKindHint;
+  incremental?: boolean;
   out?: string;
   model?: string;
   json?: boolean;
@@ -49,10 +53,12 @@ export function registerEmbedCommand(program: Command): void {
   const command = program
     .command('embed')
     .description('one-process mode: embed a source into a run folder without Redis (same shard processor and outputs)')
-    .option('--source <uri>', 'S3 prefix, local directory, or manifest (or --retry-errors <run>)')
+    .option('--source <uri>', 'S3 prefix, local directory, manifest, or S3 Inventory manifest.json (or --retry-errors <run>)')
+    .addOption(sourceKindOption())
     .option('--out <uri>', 'output root; the run folder is <out>/<run>/')
     .option('--model <dir>', 'model directory (required)')
     .option('--run <id>', 'run id (default: local-<date>-<time>)')
+    .option('--incremental', "embed only objects the output's processed index has not seen with this model and ETag; record vanished ones as deletions")
     .option('--labels <list>', 'comma-separated labels to score')
     .option('--labels-file <file>', 'labels file (text, JSON or YAML)')
     .option('--template <text>', 'prompt template with {} (repeatable)', collect, [] as string[])
@@ -90,7 +96,13 @@ async function embedCommand(options: EmbedCliOptions): Promise<number> {
   );
   const retry = await resolveRetry(options, problems, s3);
   if (options.source === undefined && options.retryErrors === undefined) problems.add('--source is required (or --retry-errors <run folder>)');
-  if (options.source !== undefined && options.retryErrors === undefined) await problems.check(`--source ${options.source}`, () => checkSourceReadable(options.source!, s3));
+  // An inventory's configuration folder → the manifest.json of its newest report, frozen in the spec.
+  const resolved =
+    options.source !== undefined && options.retryErrors === undefined
+      ? await problems.check(`--source ${options.source}`, () => resolveRunSource(options.source!, options.sourceKind ?? 'auto', s3))
+      : undefined;
+  if (resolved?.note !== undefined) log('info', resolved.note);
+  if (resolved) await problems.check(`--source ${options.source}`, () => checkSourceReadable(resolved.source, s3, options.incremental ? { incremental: true } : {}));
   const out = options.out ?? retry?.output;
   if (out === undefined && options.retryErrors === undefined) problems.add('--out is required');
   if (out !== undefined) await problems.check(`--out ${out}`, () => checkOutputWritable(out, s3));
@@ -106,7 +118,7 @@ async function embedCommand(options: EmbedCliOptions): Promise<number> {
     }),
   );
   const runId = options.run ?? `local-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-')}`;
-  const source = retry?.source ?? options.source;
+  const source = retry?.source ?? resolved?.source;
   let spec = model && labels && source !== undefined && out !== undefined
     ? await problems.check('run', () =>
         buildRunSpec({
@@ -118,6 +130,7 @@ async function embedCommand(options: EmbedCliOptions): Promise<number> {
           templates: options.template.length > 0 ? options.template : labels.templates ?? [],
           ...(options.shardSize ? { shardSize: options.shardSize } : {}),
           suffixes: options.suffix,
+          ...(options.incremental ? { incremental: true } : {}),
           ...(options.maxBytes ? { maxBytes: options.maxBytes } : {}),
           ...(options.maxPixels ? { maxPixels: options.maxPixels } : {}),
           ...(retry ? { retryErrors: retry.retryErrors } : {}),

@@ -11,15 +11,17 @@ import {
   inspectSiglipModel,
   openRunFolder,
   parseLabelList,
+  resolveRunSource,
   readLabelFile,
   specDifferences,
+  type SourceKindHint,
 } from '@siglip-batch/pipeline';
 import { enqueueRun } from '../enqueue/run-enqueuer';
 import { addConnectionOptions, redisUrlOf, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { log } from '../shared/cli-log';
 import { ProgressLine, addProgressOption, type ProgressOptions } from '../shared/progress';
 import { positiveInt } from '../shared/parsers';
-import { addDecodeOptions, addRunOptions, decodeModeOf, type DecodeCliOptions, type RunCliOptions } from '../shared/run-options';
+import { addDecodeOptions, addRunOptions, decodeModeOf, sourceKindOption, type DecodeCliOptions, type RunCliOptions } from '../shared/run-options';
 import { resolveModelDir } from '../shared/model-dir';
 import { addRetryOptions, resolveRetry, retryErrorsAfterArgument, type RetryCliOptions } from '../shared/retry-options';
 
@@ -27,8 +29,11 @@ interface EnqueueCliOptions extends ConnectionOptions, RunCliOptions, ProgressOp
   run?: string;
   resume?: string;
   source?: string;
+  sourceKind?: SourceKindHint;
   out?: string;
   maxWaiting: number;
+  planners: number;
+  planningUnits: number;
   json?: boolean;
   incremental?: boolean;
   retryErrorsAfter?: number;
@@ -40,10 +45,18 @@ export function registerEnqueueCommand(program: Command): void {
     .description('plan a run into its output folder and queue its shards for the workers (idempotent; resumable)')
     .option('--run <id>', 'run id ([a-z0-9][a-z0-9_-]{0,63})')
     .option('--resume <id>', 'continue run <id> from its folder in --out (after an interruption, or after Redis lost its data)')
-    .option('--source <uri>', 'S3 prefix, local directory, or manifest (.txt of URIs, .parquet with a uri column); or --retry-errors <run>')
+    .option('--source <uri>', 'S3 prefix, local directory, manifest (.txt of URIs, .parquet with a uri column; a * in its name: every matching file, one planning unit each) or S3 Inventory manifest.json; or --retry-errors <run>')
+    .addOption(sourceKindOption())
     .option('--out <uri>', 'output root (s3://bucket/prefix or a local directory); the run folder is <out>/<run>/');
   addRunOptions(command)
     .option('--max-waiting <n>', 'backpressure: at most this many shard jobs waiting in the queue', positiveInt('--max-waiting'), 200)
+    .option('--planners <n>', 'planning units this process plans at once (other producers enqueuing the same run share the units)', positiveInt('--planners'), 1)
+    .option(
+      '--planning-units <n>',
+      'S3 prefix or directory: split the listing into up to this many key ranges planned in parallel (first enqueue of a run only; manifest globs and S3 Inventory reports split by file)',
+      positiveInt('--planning-units'),
+      1,
+    )
     .option('--incremental', "plan only objects the output's processed index has not seen with this model and ETag; record vanished ones as deletions")
     .option(
       '--retry-errors-after <duration>',
@@ -61,7 +74,8 @@ export function registerEnqueueCommand(program: Command): void {
 
 async function enqueueCommand(options: EnqueueCliOptions): Promise<number> {
   const s3 = s3OptionsOf(options);
-  const { spec, folder, redis } = await resolveConfiguration(options);
+  const { spec, folder, redis, sourceNote } = await resolveConfiguration(options);
+  if (sourceNote !== undefined) log('info', sourceNote);
   const progress = new ProgressLine('{bar} {objects} objects listed | {shards} shards planned, {enqueued} enqueued, {skipped} already done', options);
   progress.start(1, { objects: 0, shards: 0, enqueued: 0, skipped: 0 });
   try {
@@ -72,6 +86,9 @@ async function enqueueCommand(options: EnqueueCliOptions): Promise<number> {
       prefix: options.prefix,
       s3,
       maxWaiting: options.maxWaiting,
+      planners: options.planners,
+      planningUnits: options.planningUnits,
+      ...planLockFromEnv(),
       onNotice: (message) => log('info', message),
       onProgress: (p) =>
         progress.update(p.complete ? 1 : 0, {
@@ -86,7 +103,8 @@ async function enqueueCommand(options: EnqueueCliOptions): Promise<number> {
       ? `run ${spec.runId} is already complete (${summary.objectsPlanned} objects, ${summary.shardsPlanned} shards): nothing enqueued`
       : `run ${spec.runId}: ${summary.objectsPlanned} objects in ${summary.shardsPlanned} shards; ${summary.shardsEnqueued} enqueued, ` +
         `${summary.shardsAlreadyDone} already done; queue ${summary.queue}; folder ${folder.uriOf('')}`;
-    if (options.json) process.stdout.write(`${JSON.stringify({ run: spec.runId, folder: folder.uriOf(''), ...summary })}\n`);
+    const inventory = spec.sourceKind === 's3-inventory' ? { inventory: spec.source } : {};
+    if (options.json) process.stdout.write(`${JSON.stringify({ run: spec.runId, folder: folder.uriOf(''), ...inventory, ...summary })}\n`);
     else process.stdout.write(`${line}\n`);
     return 0;
   } finally {
@@ -96,12 +114,22 @@ async function enqueueCommand(options: EnqueueCliOptions): Promise<number> {
   }
 }
 
+/**
+ * `SIGLIP_BATCH_PLAN_LOCK_MS`: how long a dead planner holds its unit before another takes it
+ * over (default 30 s; the fault tests shorten it).
+ */
+function planLockFromEnv(): { planLockMs?: number } {
+  const value = Number(process.env['SIGLIP_BATCH_PLAN_LOCK_MS']);
+  return Number.isInteger(value) && value > 0 ? { planLockMs: value } : {};
+}
+
 /** Every problem of the command line, Redis, the model and the locations, in one error. */
-async function resolveConfiguration(options: EnqueueCliOptions): Promise<{ spec: RunSpec; folder: RunFolder; redis: Redis }> {
+async function resolveConfiguration(options: EnqueueCliOptions): Promise<{ spec: RunSpec; folder: RunFolder; redis: Redis; sourceNote?: string }> {
   const problems = new ProblemList();
   const s3 = s3OptionsOf(options);
   const redisPromise = problems.check('Redis', () => connectCheckedRedis(redisUrlOf(options), redisOptions('producer')));
   let spec: RunSpec | undefined;
+  let sourceNote: string | undefined;
 
   if (options.resume) {
     if (options.run && options.run !== options.resume) problems.add('--run and --resume name different runs');
@@ -120,7 +148,13 @@ async function resolveConfiguration(options: EnqueueCliOptions): Promise<{ spec:
     }
   } else {
     const retry = await resolveRetry(options, problems, s3);
-    const source = retry?.source ?? options.source;
+    // An inventory's configuration folder → the manifest.json of its newest report, frozen in the spec.
+    const resolved =
+      options.source !== undefined && !options.retryErrors
+        ? await problems.check(`--source ${options.source}`, () => resolveRunSource(options.source!, options.sourceKind ?? 'auto', s3))
+        : undefined;
+    sourceNote = resolved?.note;
+    const source = retry?.source ?? resolved?.source;
     const out = options.out ?? retry?.output;
     const given = [['--run', options.run], ['--model', options.model]] as Array<[string, string | undefined]>;
     if (options.retryErrors === undefined) given.push(['--source', options.source], ['--out', options.out]);
@@ -129,7 +163,9 @@ async function resolveConfiguration(options: EnqueueCliOptions): Promise<{ spec:
     }
     const labels = await problems.check('labels', () => resolveLabels(options));
     const model = options.model ? await problems.check(`model ${options.model}`, async () => inspectSiglipModel(await resolveModelDir(options.model!, s3, options.variant), options.variant)) : undefined;
-    if (options.source && !options.retryErrors) await problems.check(`--source ${options.source}`, () => checkSourceReadable(options.source!, s3));
+    if (resolved && !options.retryErrors) {
+      await problems.check(`--source ${options.source}`, () => checkSourceReadable(resolved.source, s3, options.incremental ? { incremental: true } : {}));
+    }
     if (out) await problems.check(`--out ${out}`, () => checkOutputWritable(out, s3));
     if (options.run && source && out && model && labels !== undefined) {
       spec = await problems.check('run', () =>
@@ -180,7 +216,7 @@ async function resolveConfiguration(options: EnqueueCliOptions): Promise<{ spec:
     folder?.store.close();
   }
   problems.throwIfAny();
-  return { spec: spec!, folder: folder!, redis: redis! };
+  return { spec: spec!, folder: folder!, redis: redis!, ...(sourceNote !== undefined ? { sourceNote } : {}) };
 }
 
 async function resolveLabels(options: EnqueueCliOptions): Promise<{ labels: LabelSpec[] | null; templates?: string[] }> {

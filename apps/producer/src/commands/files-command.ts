@@ -2,13 +2,13 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import type { RunFolder } from '@siglip-batch/io';
+import { runFiles, type RunFolder } from '@siglip-batch/io';
 import type { RunManifest } from '@siglip-batch/jobs';
 import { openRunFolderUri } from '@siglip-batch/pipeline';
 import { addConnectionOptions, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { CliError, EXIT } from '../shared/exit-codes';
 
-export const FILE_KINDS = ['part', 'errors', 'deletions', 'labels'] as const;
+export const FILE_KINDS = ['part', 'errors', 'deletions', 'labels', 'table'] as const;
 export type FileKind = (typeof FILE_KINDS)[number];
 
 interface FilesCliOptions extends ConnectionOptions {
@@ -21,7 +21,7 @@ export interface ListedFile {
   /** `s3://…` for S3 runs, an absolute path for local ones (what DuckDB, pyarrow and pandas open). */
   uri: string;
   kind: FileKind;
-  /** Rows, as the manifest records them (the labels file: none recorded). */
+  /** Rows, as the run's file table records them (the labels file: none recorded; the table: its own rows). */
   rows: number | null;
   /** The shard whose rows the file starts with (part and errors files). */
   shard: number | null;
@@ -51,8 +51,8 @@ export function registerFilesCommand(program: Command): void {
         );
       }
       await writeLines(
-        (function* () {
-          for (const file of listRunFiles(folder, manifest, options.kind)) yield options.json ? JSON.stringify(file) : file.uri;
+        (async function* () {
+          for await (const file of listRunFiles(folder, manifest, options.kind)) yield options.json ? JSON.stringify(file) : file.uri;
         })(),
       );
       process.exitCode = EXIT.ok;
@@ -62,17 +62,23 @@ export function registerFilesCommand(program: Command): void {
   });
 }
 
-/** The files of one kind a manifest lists, in manifest (shard) order. */
-export function* listRunFiles(folder: RunFolder, manifest: RunManifest, kind: FileKind): Generator<ListedFile> {
+/**
+ * The files of one kind a manifest lists, in shard order, streamed from the run's file table;
+ * `table` is that table itself (`_manifest/files*.parquet`; none for runs finalised before it).
+ */
+export async function* listRunFiles(folder: RunFolder, manifest: RunManifest, kind: FileKind): AsyncGenerator<ListedFile> {
   const local = folder.uriOf('').startsWith('file:');
   const uriOf = (key: string) => (local ? fileURLToPath(folder.uriOf(key)) : folder.uriOf(key));
   switch (kind) {
     case 'part':
     case 'errors':
-      for (const file of kind === 'part' ? manifest.parts : manifest.errors) yield { uri: uriOf(file.key), kind, rows: file.rows, shard: file.shard };
+      for await (const file of runFiles(folder, manifest, { kind })) yield { uri: uriOf(file.key), kind, rows: file.rows, shard: file.shard };
       return;
     case 'deletions':
-      for (const file of manifest.deletions ?? []) yield { uri: uriOf(file.key), kind, rows: file.rows, shard: null };
+      for await (const file of runFiles(folder, manifest, { kind })) yield { uri: uriOf(file.key), kind, rows: file.rows, shard: null };
+      return;
+    case 'table':
+      if (manifest.files) yield { uri: uriOf(manifest.files.key), kind, rows: manifest.files.rows, shard: null };
       return;
     case 'labels':
       if (manifest.labelsFile) yield { uri: uriOf(manifest.labelsFile), kind, rows: null, shard: null };
@@ -81,13 +87,13 @@ export function* listRunFiles(folder: RunFolder, manifest: RunManifest, kind: Fi
 }
 
 /** Writes lines as they come, waiting when stdout is full; a closed pipe (`| head`) ends quietly. */
-async function writeLines(lines: Iterable<string>): Promise<void> {
+async function writeLines(lines: AsyncIterable<string>): Promise<void> {
   const out = process.stdout;
   let failure: NodeJS.ErrnoException | undefined;
   // Kept for the process's life: a write still pending when the command returns may fail later.
   out.on('error', (error: NodeJS.ErrnoException) => (failure ??= error));
   let chunk = '';
-  for (const line of lines) {
+  for await (const line of lines) {
     if (failure) break;
     chunk += `${line}\n`;
     if (chunk.length < 64 * 1024) continue;

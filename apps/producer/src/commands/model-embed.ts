@@ -34,7 +34,7 @@ interface EmbedOptions extends DecodeCliOptions {
   lowercase: boolean;
 }
 
-/** One output line (SPEC §3 column names). */
+/** One output line (architecture §3 column names). */
 interface EmbedLine {
   uri: string;
   status: 'ok' | 'error';

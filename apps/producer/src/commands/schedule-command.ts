@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Command } from 'commander';
-import { parseLocation } from '@siglip-batch/io';
+import { isInventoryManifestUri, parseLocation } from '@siglip-batch/io';
 import { redisOptions, type LabelSpec } from '@siglip-batch/jobs';
 import {
   ProblemList,
@@ -11,6 +11,8 @@ import {
   inspectSiglipModel,
   parseLabelList,
   readLabelFile,
+  resolveRunSource,
+  type SourceKindHint,
 } from '@siglip-batch/pipeline';
 import {
   SCHEDULED_RUN_JOB,
@@ -24,7 +26,7 @@ import {
 } from '../schedule/scheduled-run';
 import { addConnectionOptions, redisUrlOf, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { resolveModelDir } from '../shared/model-dir';
-import { addDecodeOptions, addRunOptions, decodeModeOf, type DecodeCliOptions, type RunCliOptions } from '../shared/run-options';
+import { addDecodeOptions, addRunOptions, decodeModeOf, sourceKindOption, type DecodeCliOptions, type RunCliOptions } from '../shared/run-options';
 import { positiveInt } from '../shared/parsers';
 import { retryErrorsAfterArgument } from '../shared/retry-options';
 
@@ -36,6 +38,7 @@ interface ScheduleCliOptions extends ConnectionOptions, RunCliOptions, DecodeCli
   remove?: string;
   list?: boolean;
   source?: string;
+  sourceKind?: SourceKindHint;
   out?: string;
   json?: boolean;
   retryErrorsAfter?: number;
@@ -51,7 +54,8 @@ export function registerScheduleCommand(program: Command): void {
     .option('--every <ms>', 'fire every <ms> milliseconds instead of a cron pattern', positiveInt('--every'))
     .option('--remove <name>', 'remove the schedule <name> (exit 1 when there is none)')
     .option('--list', 'list the registered schedules')
-    .option('--source <uri>', 'S3 prefix or local directory')
+    .option('--source <uri>', 'S3 prefix, local directory, or (with --source-kind inventory) an S3 Inventory configuration folder')
+    .addOption(sourceKindOption())
     .option('--out <uri>', 'output root (holds the processed index)');
   addDecodeOptions(addRunOptions(command))
     .option(
@@ -145,10 +149,19 @@ async function resolveSchedule(options: ScheduleCliOptions): Promise<{ run: Sche
     ? await problems.check(`model ${options.model}`, async () => inspectSiglipModel(await resolveModelDir(options.model!, s3, options.variant), options.variant))
     : undefined;
   const decode = await problems.check('--decode', () => decodeModeOf(options));
-  if (options.source) await problems.check(`--source ${options.source}`, () => checkSourceReadable(options.source!, s3));
+  let resolved: { source: string } | undefined;
+  if (options.source && isInventoryManifestUri(options.source)) {
+    // One report, every night the same objects: the runs need each night's newest report.
+    problems.add(`--source ${options.source} is one S3 Inventory report: a schedule needs the inventory's configuration folder (<dest-prefix>/<source-bucket>/<config-id>/) with --source-kind inventory, whose newest report each firing takes`);
+  } else if (options.source) {
+    const found = await problems.check(`--source ${options.source}`, () => resolveRunSource(options.source!, options.sourceKind ?? 'auto', s3));
+    if (found) await problems.check(`--source ${options.source}`, () => checkSourceReadable(found.source, s3, { incremental: true }));
+    resolved = found;
+  }
   if (options.out) await problems.check(`--out ${options.out}`, () => checkOutputWritable(options.out!, s3));
   const template = {
     source: options.source!,
+    ...(options.sourceKind === 'inventory' ? { sourceKind: 'inventory' as const } : {}),
     output: options.out!,
     model: model!,
     labels: labels?.labels ?? null,
@@ -166,7 +179,7 @@ async function resolveSchedule(options: ScheduleCliOptions): Promise<{ run: Sche
   // The runs are built at each firing; building one now refuses what they would refuse
   // (e.g. --write-s3-tags with a local source) at registration instead of every night.
   if (options.source && options.out && model && labels) {
-    await problems.check('run', () => buildRunSpec({ runId: 'schedule-check', ...template, incremental: true }));
+    await problems.check('run', () => buildRunSpec({ runId: 'schedule-check', ...template, source: resolved?.source ?? template.source, incremental: true }));
   }
   problems.throwIfAny();
   const run = scheduledRunSchema.parse({

@@ -5,6 +5,7 @@ import { connectCheckedRedis } from '@siglip-batch/pipeline';
 import { startScheduledRun, type FiringResult } from '../schedule/scheduled-run-starter';
 import { SCHEDULER_QUEUE } from '../schedule/scheduled-run';
 import { addConnectionOptions, redisUrlOf, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
+import { positiveInt } from '../shared/parsers';
 
 /** How long a stopping scheduler waits for the firing it is enqueuing before it lets go. */
 const SHUTDOWN_DEADLINE_MS = 20_000;
@@ -17,13 +18,20 @@ const SHUTDOWN_DEADLINE_MS = 20_000;
 export function registerSchedulerCommand(program: Command): void {
   const command = program
     .command('scheduler')
-    .description('consume the scheduler queue: start an incremental run for every firing of a `siglip-batch schedule` (runs until SIGTERM)');
-  addConnectionOptions(command).action(async (options: ConnectionOptions) => {
+    .description('consume the scheduler queue: start an incremental run for every firing of a `siglip-batch schedule` (runs until SIGTERM)')
+    .option('--planners <n>', "planning units of a firing's run this process plans at once", positiveInt('--planners'), 1)
+    .option('--planning-units <n>', "split a firing's S3 prefix or directory listing into up to this many key ranges", positiveInt('--planning-units'), 1);
+  addConnectionOptions(command).action(async (options: SchedulerCliOptions) => {
     process.exitCode = await runScheduler(options);
   });
 }
 
-async function runScheduler(options: ConnectionOptions): Promise<number> {
+interface SchedulerCliOptions extends ConnectionOptions {
+  planners: number;
+  planningUnits: number;
+}
+
+async function runScheduler(options: SchedulerCliOptions): Promise<number> {
   const log = (fields: Record<string, unknown>) => process.stderr.write(`${redactSecrets(JSON.stringify({ time: new Date().toISOString(), ...fields }))}\n`);
   // Listening before anything else: a SIGTERM during start-up still ends the process cleanly.
   const stopping = new AbortController();
@@ -39,7 +47,7 @@ async function runScheduler(options: ConnectionOptions): Promise<number> {
   // connection it was handed, and an open one keeps this process alive after SIGTERM.
   const workerConnection = redis.duplicate();
   const s3 = s3OptionsOf(options);
-  const worker = new Worker(SCHEDULER_QUEUE, (job) => startScheduledRun(job, { redis, prefix: options.prefix, s3, signal: stopping.signal }), {
+  const worker = new Worker(SCHEDULER_QUEUE, (job) => startScheduledRun(job, { redis, prefix: options.prefix, s3, signal: stopping.signal, planners: options.planners, planningUnits: options.planningUnits }), {
     connection: workerConnection,
     prefix: options.prefix,
     concurrency: 1,

@@ -16,7 +16,7 @@ import {
   searchRun,
   type SearchEngine,
 } from '@siglip-batch/pipeline';
-import type { RunFolder, S3Options } from '@siglip-batch/io';
+import { runFileCounts, type RunFolder, type S3Options } from '@siglip-batch/io';
 import type { RunManifest } from '@siglip-batch/jobs';
 import { addConnectionOptions, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { collect, positiveInt } from '../shared/parsers';
@@ -138,7 +138,7 @@ async function searchCommand(options: SearchCliOptions): Promise<number> {
       const params = { ...(options.nprobes ? { nprobes: options.nprobes } : {}), ...(options.refineFactor ? { refineFactor: options.refineFactor } : {}) };
       const hits = (await lance.searcher.search(query, options.k, params)).map((hit) => ({ uri: hit.uri, score: hit.score, rowId: hit.rowId.toString() }));
       timings['indexSearchMs'] = performance.now() - t;
-      const parts = manifest!.parts.filter((part) => part.rows > 0).length;
+      const parts = runFileCounts(manifest!).parts;
       result = { hits, rows: lance.searcher.info.rows, parts, index: { uri: lance.uri, type: lance.searcher.info.index.type } };
     } else if (prepared) {
       const ready = await prepared;

@@ -10,7 +10,7 @@ export interface BasicCredentials {
   password: string;
 }
 
-/** Thrown when the dashboard must not start as configured (SPEC §3: loopback unless auth). */
+/** Thrown when the dashboard must not start as configured (architecture §3: loopback unless auth). */
 export class DashboardAccessError extends Error {
   constructor(message: string) {
     super(message);

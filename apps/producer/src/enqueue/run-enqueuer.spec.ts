@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { afterEach } from 'vitest';
 import { describe, expect, test } from '@siglip-batch/testing';
-import { queueNameForModel, shardJobId, shardJobDataSchema, type RunSpec } from '@siglip-batch/jobs';
+import { finalizeJobId, queueNameForModel, shardJobId, shardJobDataSchema, type RunSpec } from '@siglip-batch/jobs';
 import type { RunFolder } from '@siglip-batch/io';
 import { RunRegistry, openRunFolder } from '@siglip-batch/pipeline';
 import { enqueueRun } from './run-enqueuer';
@@ -14,14 +14,14 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-function localRun(): RunSpec {
+function localRun(objects = 6, runId = 'overlap'): RunSpec {
   const dir = mkdtempSync(join(tmpdir(), 'enqueuer-'));
   dirs.push(dir);
   mkdirSync(join(dir, 'src'));
-  for (let i = 0; i < 6; i++) writeFileSync(join(dir, 'src', `img-${i}.jpg`), 'not decoded while planning');
+  for (let i = 0; i < objects; i++) writeFileSync(join(dir, 'src', `img-${String(i).padStart(3, '0')}.jpg`), 'not decoded while planning');
   return {
     schemaVersion: 1,
-    runId: 'overlap',
+    runId,
     source: `file://${dir}/src`,
     sourceKind: 'file',
     output: `file://${dir}/out`,
@@ -81,5 +81,23 @@ describe('enqueueRun', () => {
     } finally {
       await queue.close();
     }
+  });
+
+  test('producers enqueuing the same run at once share its planning units; every shard is queued once', async ({ redis, queuePrefix }) => {
+    const spec = localRun(64, 'shared');
+    const folder = openRunFolder(spec);
+    const options = { spec, folder, redis, prefix: queuePrefix, maxWaiting: 1000, planningUnits: 4, planners: 2 };
+    const [a, b] = await Promise.all([enqueueRun(options), enqueueRun({ ...options, folder: openRunFolder(spec) })]);
+    for (const summary of [a, b]) expect(summary).toMatchObject({ shardsPlanned: 32, objectsPlanned: 64, planningUnits: 4, complete: true });
+    expect(a.shardsEnqueued + b.shardsEnqueued).toBe(32);
+    const queue = new Queue(queueNameForModel(spec.model.hash, spec.model.variant), { connection: redis, prefix: queuePrefix });
+    try {
+      const shards = (await queue.getJobs(['waiting'], 0, 100)).filter((job) => job.name === 'shard').map((job) => shardJobDataSchema.parse(job.data).shard).sort((x, y) => x - y);
+      expect(shards).toEqual([0, 1, 2, 3].flatMap((u) => Array.from({ length: 8 }, (_, i) => u * 2 ** 24 + i)));
+      expect(await (await queue.getJob(finalizeJobId(spec.runId)))?.getState()).toBe('waiting');
+    } finally {
+      await queue.close();
+    }
+    expect(await new RunRegistry(redis, queuePrefix).get(spec.runId)).toMatchObject({ shardsPlanned: 32, objectsPlanned: 64, listingComplete: true, state: 'running' });
   });
 });

@@ -2,7 +2,7 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { S3Options } from '@siglip-batch/io';
 import { runSpecSchema } from '@siglip-batch/jobs';
-import { RunRegistry, buildRunSpec, openRunFolder } from '@siglip-batch/pipeline';
+import { RunRegistry, buildRunSpec, openRunFolder, resolveRunSource } from '@siglip-batch/pipeline';
 import { enqueueRun, type EnqueueSummary } from '../enqueue/run-enqueuer';
 import { firingTime, scheduleLastRunKey, scheduledRunId, scheduledRunSchema } from './scheduled-run';
 
@@ -17,6 +17,10 @@ export interface FiringOptions {
   s3: S3Options;
   /** Aborted when the scheduler stops: enqueuing stops, and the firing is retried later. */
   signal?: AbortSignal;
+  /** Planning units of the run this process plans at once (see EnqueueOptions). */
+  planners?: number;
+  /** Key ranges a firing's prefix listing is split into (see EnqueueOptions). */
+  planningUnits?: number;
 }
 
 /**
@@ -42,9 +46,11 @@ export async function startScheduledRun(job: Job, options: FiringOptions): Promi
     }
   }
   await redis.set(lastKey, runId);
+  // An inventory configuration's folder → tonight's newest report (a retried firing keeps the spec it froze, below).
+  const { source } = await resolveRunSource(data.source, data.sourceKind ?? 'auto', s3);
   let spec = buildRunSpec({
     runId,
-    source: data.source,
+    source,
     output: data.output,
     model: data.model,
     labels: data.labels,
@@ -66,7 +72,7 @@ export async function startScheduledRun(job: Job, options: FiringOptions): Promi
     const stored = await folder.readRunSpec();
     if (stored) spec = runSpecSchema.parse(stored);
     else await folder.writeRunSpec(spec);
-    const summary = await enqueueRun({ spec, folder, redis, prefix, s3, maxWaiting: 200, ...(options.signal ? { signal: options.signal } : {}) });
+    const summary = await enqueueRun({ spec, folder, redis, prefix, s3, maxWaiting: 200, planners: options.planners ?? 1, planningUnits: options.planningUnits ?? 1, ...(options.signal ? { signal: options.signal } : {}) });
     return { started: true, runId, ...summary };
   } catch (error) {
     // A run left 'listing' would hold back every later firing: it is failed until a retry of

@@ -17,6 +17,11 @@ export const scheduleNameSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,40}$/,
 export const scheduledRunSchema = z.object({
   schedule: scheduleNameSchema,
   source: z.string().min(1),
+  /**
+   * `inventory`: `source` is an S3 Inventory configuration's folder, and each firing takes its
+   * newest report (resolved when the run is made: the run's spec names that report).
+   */
+  sourceKind: z.enum(['auto', 'inventory']).optional(),
   output: z.string().min(1),
   model: modelRefSchema,
   labels: z.array(labelSpecSchema).min(1).nullable(),

@@ -1,9 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { CommanderError, type Command, type Option } from 'commander';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { errorMessage, redactSecrets } from '@siglip-batch/jobs';
 import { ConfigError } from '@siglip-batch/pipeline';
 import { log } from './cli-log';
+
+// yaml (~50 ms to load) only when a --config file is read or printed, not at every start-up.
+const yaml = (): typeof import('yaml') => createRequire(import.meta.url)('yaml') as typeof import('yaml');
+const parseYaml = (text: string): unknown => yaml().parse(text);
+const stringifyYaml = (value: unknown): string => yaml().stringify(value);
 
 /**
  * Options that are no configuration key: they say where the configuration is or what to do

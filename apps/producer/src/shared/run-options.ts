@@ -28,6 +28,19 @@ export function embeddingDtypeOption(): Option {
   ).choices(EMBEDDING_DTYPES);
 }
 
+/**
+ * `--source-kind`: taken by `enqueue` and `embed`. A source's kind is told from its name (a
+ * manifest.json is an S3 Inventory report); `inventory` also takes an inventory configuration's
+ * folder (`s3://dest/prefix/<source-bucket>/<config-id>/`), whose newest report is used.
+ */
+export function sourceKindOption(): Option {
+  return new Option(
+    '--source-kind <kind>',
+    "auto: from --source's name; inventory: --source is an S3 Inventory report's manifest.json, or its configuration folder " +
+      '(<dest-prefix>/<source-bucket>/<config-id>/: its newest report is used) (default: auto)',
+  ).choices(['auto', 'inventory']);
+}
+
 /** `--decode` and `--reducing-gap`: taken by `enqueue`, `embed`, `schedule`, `model preprocess` and `model embed`. */
 export interface DecodeCliOptions {
   decode?: 'exact' | 'fast';

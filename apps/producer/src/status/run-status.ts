@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { RunFolder } from '@siglip-batch/io';
-import { RunRegistry, forEachStoredStats, readCancelMarker, type RunState } from '@siglip-batch/pipeline';
+import { RunRegistry, forEachStoredStats, plannedTotals, readCancelMarker, type RunState } from '@siglip-batch/pipeline';
 
 export interface RunStatus {
   run: string;
@@ -122,11 +122,13 @@ export async function statusFromStore(folder: RunFolder, runId: string): Promise
     }
   });
   const done = scan.listed;
+  // A run split into planning units counts its shards in the units' objects until all are complete.
+  const planned = await plannedTotals(folder, listing);
   return {
     run: runId,
-    state: cancelled ? 'cancelled' : listing.complete ? (done === listing.shardsPlanned ? 'finalizing' : 'running') : 'listing',
-    shards: { planned: listing.shardsPlanned, done, failed: 0, active: 0, waiting: listing.shardsPlanned - done, listingComplete: listing.complete },
-    objects: { planned: listing.objectsPlanned, done: ok + error, ok, error, byErrorCode, inferred: ok },
+    state: cancelled ? 'cancelled' : planned.complete ? (done === planned.shardsPlanned ? 'finalizing' : 'running') : 'listing',
+    shards: { planned: planned.shardsPlanned, done, failed: 0, active: 0, waiting: planned.shardsPlanned - done, listingComplete: planned.complete },
+    objects: { planned: planned.objectsPlanned, done: ok + error, ok, error, byErrorCode, inferred: ok },
     rate: null,
     eta: null,
     queue: null,

@@ -1,5 +1,5 @@
 /**
- * `labels.parquet` of a run (SPEC §3): label, prompts, threshold and the label's text
+ * `labels.parquet` of a run (architecture §3): label, prompts, threshold and the label's text
  * embedding, so that stored image embeddings can be re-scored against new labels without
  * touching an image again.
  */

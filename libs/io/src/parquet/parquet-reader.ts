@@ -25,6 +25,17 @@ export interface ReadParquetOptions {
    * @defaultValue 1024
    */
   batchSize?: number;
+  /** Only these row groups (all when omitted). */
+  rowGroups?: number[];
+  /** Rows to skip from the start of the file (a range of a sorted file, e.g. one index partition). */
+  offset?: number;
+  /** Rows to read at most (after `offset`). */
+  limit?: number;
+  /**
+   * Chooses the rows from the file's key-value metadata, once it is open (one open instead of a
+   * metadata read and then a data read): a range, or null for none.
+   */
+  rowsFromMetadata?(metadata: Readonly<Record<string, string>>): { offset: number; limit: number } | null;
 }
 
 export interface ParquetMetadata {
@@ -66,11 +77,24 @@ export async function* readParquetBatches(source: ParquetSource, options: ReadPa
   const file = await openParquet(guarded);
   let failed = false;
   try {
+    let range: { offset?: number; limit?: number } = options;
+    if (options.rowsFromMetadata) {
+      const keyValue: Record<string, string> = {};
+      for (const [key, value] of file.metadata().fileMetadata().keyValueMetadata()) {
+        if (key !== 'ARROW:schema') keyValue[String(key)] = String(value);
+      }
+      const chosen = options.rowsFromMetadata(keyValue);
+      if (!chosen || chosen.limit === 0) return;
+      range = chosen;
+    }
     const stream = (await unlessReadFailed(
       guarded,
       file.stream({
         batchSize: options.batchSize ?? 1024,
         ...(options.columns ? { columns: options.columns } : {}),
+        ...(options.rowGroups ? { rowGroups: options.rowGroups } : {}),
+        ...(range.offset !== undefined ? { offset: range.offset } : {}),
+        ...(range.limit !== undefined ? { limit: range.limit } : {}),
       }),
     )) as ReadableStream<parquet.RecordBatch>;
     const reader = stream.getReader();

@@ -1,5 +1,5 @@
 /**
- * Encoders of the two files of a shard (SPEC §3), from columnar inputs.
+ * Encoders of the two files of a shard (architecture §3), from columnar inputs.
  *
  * part:   row_id, uri, etag, size_bytes, sha256, width, height, embedding, [scores, tags], extra…
  * errors: row_id, uri, etag, size_bytes, error_code, error, extra…
@@ -89,7 +89,7 @@ export function encodePartFile(input: PartFileInput, options: ParquetWriteOption
   ];
   const labels = input.labels;
   if (labels !== undefined) {
-    if (labels.length === 0) throw new RangeError('labels, when given, must not be empty (SPEC §3)');
+    if (labels.length === 0) throw new RangeError('labels, when given, must not be empty (architecture §3)');
     if (!input.scores || !input.tags) throw new TypeError('scores and tags are required with labels');
     columns.push(float32VectorColumn('scores', input.scores, labels.length, rows), utf8ListColumn('tags', input.tags));
   } else if (input.scores || input.tags) {

@@ -1,5 +1,5 @@
 /**
- * The shard files round-trip through our reader and are read correctly by DuckDB (SPEC §3):
+ * The shard files round-trip through our reader and are read correctly by DuckDB (architecture §3):
  * row count, `embedding::FLOAT[D]`, `array_cosine_similarity`, the errors file, key-value metadata.
  */
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';

@@ -1,5 +1,5 @@
 /**
- * The two Parquet files of a shard (SPEC §3): `part-<shard>.parquet` (one row per embedded
+ * The two Parquet files of a shard (architecture §3): `part-<shard>.parquet` (one row per embedded
  * object) and `errors-<shard>.parquet` (one row per object that failed permanently).
  */
 import type { DecodeSpec, LabelSpec, ModelRef } from '@siglip-batch/jobs';
@@ -47,7 +47,7 @@ export interface ShardMetadataInput {
   templates: readonly string[];
 }
 
-/** The run-level key-value metadata of SPEC §3, under the keys of {@link METADATA_KEYS}. */
+/** The run-level key-value metadata of architecture §3, under the keys of {@link METADATA_KEYS}. */
 export function shardFileMetadata(input: ShardMetadataInput): Record<string, string> {
   return {
     [METADATA_KEYS.runId]: input.runId,

@@ -3,7 +3,7 @@
  *   npx tsx libs/model/src/testing/preprocess-speed.ts
  * - ours: sharp decode (EXIF, no ICC, alpha dropped) + our Pillow-exact resampler + normalisation;
  * - the same, split into decode and resize;
- * - sharp alone resizing (`cubic`, `fit: fill`): faster, but not Pillow (SPEC §2).
+ * - sharp alone resizing (`cubic`, `fit: fill`): faster, but not Pillow (architecture §2).
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';

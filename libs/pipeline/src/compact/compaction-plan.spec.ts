@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { planCompaction } from './compaction-plan';
-import { runFileMap } from './run-file-map';
 
 const files = (kind: string, rows: number[]) => rows.map((n, shard) => ({ shard, key: `${kind}-${String(shard).padStart(8, '0')}.parquet`, rows: n }));
 
-describe('planCompaction', () => {
-  it('groups files in order until a group reaches the target, never splitting one', () => {
-    const plan = planCompaction({ parts: files('part', [1, 5, 5, 5, 5, 5, 5, 5, 5, 5, 2]), errors: files('errors', [4]) }, 20);
+describe('planCompaction', async () => {
+  it('groups files in order until a group reaches the target, never splitting one', async () => {
+    const plan = await planCompaction({ parts: files('part', [1, 5, 5, 5, 5, 5, 5, 5, 5, 5, 2]), errors: files('errors', [4]) }, 20);
     expect(plan.merges.map((m) => [m.kind, m.sources.length, m.rows])).toEqual([
       ['part', 5, 21],
       ['part', 4, 20],
@@ -22,29 +21,20 @@ describe('planCompaction', () => {
     expect(plan.parts.every((p) => p.key.startsWith(`parts/part-c${plan.token}-`))).toBe(true);
   });
 
-  it('is deterministic, and a compacted manifest has nothing left to merge with the same target', () => {
+  it('is deterministic, and a compacted manifest has nothing left to merge with the same target', async () => {
     const manifest = { parts: files('part', [3, 3, 3, 3, 3, 3, 3]), errors: files('errors', [1, 2, 1]) };
-    const plan = planCompaction(manifest, 6);
-    expect(planCompaction(manifest, 6)).toEqual(plan);
-    expect(planCompaction(manifest, 7).token).not.toBe(plan.token);
-    const again = planCompaction({ parts: plan.parts, errors: plan.errors }, 6);
+    const plan = await planCompaction(manifest, 6);
+    expect(await planCompaction(manifest, 6)).toEqual(plan);
+    expect((await planCompaction(manifest, 7)).token).not.toBe(plan.token);
+    const again = await planCompaction({ parts: plan.parts, errors: plan.errors }, 6);
     expect(again.merges).toEqual([]);
     expect(again.parts).toEqual(plan.parts);
   });
 
-  it('folds empty files into the group they sit in', () => {
-    const plan = planCompaction({ parts: files('part', [0, 2, 0, 2]), errors: [] }, 10);
+  it('folds empty files into the group they sit in', async () => {
+    const plan = await planCompaction({ parts: files('part', [0, 2, 0, 2]), errors: [] }, 10);
     expect(plan.parts[0]).toMatchObject({ shard: 0, rows: 0 });
     expect(plan.merges).toHaveLength(1);
     expect(plan.merges[0]!.sources.map((s) => s.shard)).toEqual([1, 2, 3]);
-  });
-});
-
-describe('runFileMap', () => {
-  it('maps replaced files to their new file and leaves others alone', () => {
-    const map = runFileMap({ compaction: { compactedAt: '', targetRows: 2, replaced: [{ key: 'part-00000001.parquet', into: 'part-cabc-00000.parquet' }] } });
-    expect(map('part-00000001.parquet')).toBe('part-cabc-00000.parquet');
-    expect(map('part-00000002.parquet')).toBe('part-00000002.parquet');
-    expect(runFileMap({})('x')).toBe('x');
   });
 });

@@ -6,8 +6,10 @@
  * 1. the merged files are written under new keys (`parts/part-c<token>-<n>.parquet`; the token is
  *    derived from the manifest and the target, so a rerun writes the same keys again);
  * 2. their row counts are checked against the manifest's;
- * 3. the new manifest replaces the old one in one atomic put — readers trust only the manifest
- *    (SPEC §3), so before this put they read the old files, after it the new ones;
+ * 3. the new file table (`_manifest/files-c<token>.parquet`, a new key: the old manifest's table
+ *    is never touched) is written, then the new manifest, naming it, replaces the old one in one
+ *    atomic put — readers trust only the manifest (architecture §3), so before this put they read the
+ *    old files, after it the new ones;
  * 4. only then are old files deleted — those that left the manifest more than the grace period
  *    ago (`graceMs`, default 6 h). A reader that read the old manifest just before 3 (`search`
  *    building its cache, `latest`, `retag`) still finds every file it lists; the files replaced
@@ -17,19 +19,23 @@
  *
  * A crash before 3 leaves the old run intact (plus unreferenced new files, overwritten by the
  * rerun); a crash during 4 leaves old files no manifest lists, which a rerun deletes (they are
- * all in `compaction.replaced`, with the time they left the manifest). A rerun of a finished
- * compaction changes nothing but deleting the files whose grace has passed.
+ * all in the table's replaced rows, with the time they left the manifest). A rerun of a
+ * finished compaction changes nothing but deleting the files whose grace has passed. Earlier
+ * file tables are deleted the same way (`compaction.retiredTables`).
  *
- * `compaction.replaced` maps every file the run ever listed to the file holding its rows now,
- * composed over repeated compactions: the processed index keeps the old names (its entries are
- * immutable), and `latest` maps them through it (see run-file-map.ts).
+ * The table's `replaced-part`/`replaced-errors` rows map every file the run ever listed to the
+ * file holding its rows now, composed over repeated compactions: the processed index keeps the
+ * old names (its entries are immutable), and `latest` maps them through it (run-file-map.ts).
  *
  * Memory: files are streamed row group by row group (libs/io `mergeParquetFiles`) into a
- * multipart upload; nothing holds a whole file, let alone the run.
+ * multipart upload, and the run's file table is walked as a stream (a few passes: token,
+ * merges, new table, cleanup; see compaction-table.ts): nothing holds a whole file, nor the
+ * run's list of files.
  */
-import { mergeParquetFiles, readParquetMetadata, type RunFolder } from '@siglip-batch/io';
-import type { ManifestFileEntry, RunManifest } from '@siglip-batch/jobs';
-import { planCompaction } from './compaction-plan';
+import { mergeParquetFiles, readParquetMetadata, runFileCounts, runFiles, writeRunFilesTable, type RunFolder } from '@siglip-batch/io';
+import { RUN_FILES_DIR, type RunManifest } from '@siglip-batch/jobs';
+import { compactionToken, groupFiles } from './compaction-plan';
+import { compactionTableRows } from './compaction-table';
 import { RunNotFinalisedError } from './run-not-finalised-error';
 
 /** Rows per merged file: ~110 MB of 1,152-d float embeddings before compression. */
@@ -52,7 +58,7 @@ export interface CompactOptions {
    * later one); 0 deletes them at once. @defaultValue {@link DEFAULT_COMPACT_GRACE_MS}
    */
   graceMs?: number;
-  onProgress?(event: { merged: number; of: number; key: string; rows: number }): void;
+  onProgress?(event: { merged: number; key: string; rows: number }): void;
   /** Test-only: called after each step; throwing there simulates a crash at that point. */
   afterStep?(step: CompactionStep): void | Promise<void>;
 }
@@ -63,7 +69,7 @@ export interface CompactResult {
   before: { parts: number; errors: number };
   after: { parts: number; errors: number };
   /** Merged files written by this call. */
-  written: string[];
+  written: number;
   /** Old files deleted by this call (their grace had passed, or a crash left them). */
   deleted: number;
   /** Old files still kept for readers (their grace has not passed): a later `compact` deletes them. */
@@ -82,88 +88,111 @@ export async function compactRun(options: CompactOptions): Promise<CompactResult
   const manifest = await folder.readManifest();
   if (!manifest) throw new RunNotFinalisedError(folder.uriOf(''));
 
-  const plan = planCompaction(manifest, targetRows);
-  const written: string[] = [];
-  for (const [index, merge] of plan.merges.entries()) {
-    const sources = merge.sources.map((source) => () => folder.store.openBlob(folder.keyOf(source.key)));
-    const bytes = await mergeParquetFiles(sources, options.rowGroupSize ? { rowGroupSize: options.rowGroupSize } : {});
-    await folder.store.put(folder.keyOf(merge.key), bytes, { contentType: 'application/vnd.apache.parquet' });
-    const rows = (await readParquetMetadata(await folder.store.openBlob(folder.keyOf(merge.key)))).numRows;
-    if (rows !== merge.rows) {
-      throw new Error(`${folder.uriOf(merge.key)} has ${rows} rows, its ${merge.sources.length} sources ${merge.rows}: the manifest was not changed`);
+  const token = await compactionToken(runFiles(folder, manifest, { kind: ['part', 'errors'] }), targetRows);
+  let written = 0;
+  for (const kind of ['part', 'errors'] as const) {
+    for await (const { merge } of groupFiles(runFiles(folder, manifest, { kind }), kind, token, targetRows)) {
+      if (!merge) continue;
+      const sources = merge.sources.map((source) => () => folder.store.openBlob(folder.keyOf(source.key)));
+      const bytes = await mergeParquetFiles(sources, options.rowGroupSize ? { rowGroupSize: options.rowGroupSize } : {});
+      await folder.store.put(folder.keyOf(merge.key), bytes, { contentType: 'application/vnd.apache.parquet' });
+      const rows = (await readParquetMetadata(await folder.store.openBlob(folder.keyOf(merge.key)))).numRows;
+      if (rows !== merge.rows) {
+        throw new Error(`${folder.uriOf(merge.key)} has ${rows} rows, its ${merge.sources.length} sources ${merge.rows}: the manifest was not changed`);
+      }
+      written++;
+      options.onProgress?.({ merged: written, key: merge.key, rows });
     }
-    written.push(merge.key);
-    options.onProgress?.({ merged: index + 1, of: plan.merges.length, key: merge.key, rows });
   }
   await options.afterStep?.('files-written');
 
   let current: RunManifest = manifest;
-  if (plan.merges.length > 0) {
-    const now = new Date();
-    current = { ...manifest, parts: plan.parts, errors: plan.errors, compaction: composeCompaction(manifest, plan.merges, targetRows, graceMs, now) };
-    await folder.writeManifest(current);
-  }
+  if (written > 0) current = await switchManifest(folder, manifest, token, targetRows, graceMs);
   await options.afterStep?.('manifest-written');
 
   // Every file the run ever listed that the current manifest does not — the sources of this
-  // compaction, and earlier ones' — is deleted once its grace has passed.
-  const listed = new Set(listedKeys(current));
-  const retiredAt = new Map<string, number>();
-  for (const entry of current.compaction?.replaced ?? []) {
-    if (!listed.has(entry.key)) retiredAt.set(entry.key, Date.parse(entry.retiredAt ?? current.compaction!.compactedAt));
-  }
+  // compaction, and earlier ones' — is deleted once its grace has passed; so are the file
+  // tables of earlier manifests (not counted: they hold no rows).
+  const retired = (async function* () {
+    for await (const row of runFiles(folder, current, { kind: ['replaced-part', 'replaced-errors'] })) {
+      yield { key: row.key, at: Date.parse(row.retiredAt ?? current.compaction!.compactedAt), table: false };
+    }
+    for (const table of current.compaction?.retiredTables ?? []) yield { key: table.key, at: Date.parse(table.retiredAt), table: true };
+  })();
   let deleted = 0;
   let kept = 0;
   let keptUntil = Infinity;
   const now = Date.now();
-  for (const [key, at] of retiredAt) {
+  for await (const { key, at, table } of retired) {
     if (!(await folder.store.exists(folder.keyOf(key)))) continue;
     if (at + graceMs > now) {
-      kept++;
+      if (!table) kept++;
       keptUntil = Math.min(keptUntil, at + graceMs);
       continue;
     }
     await folder.store.delete(folder.keyOf(key));
-    deleted++;
+    if (!table) deleted++;
   }
+  const before = runFileCounts(manifest);
+  const after = runFileCounts(current);
   return {
     runId: manifest.runId,
-    before: { parts: manifest.parts.length, errors: manifest.errors.length },
-    after: { parts: current.parts.length, errors: current.errors.length },
+    before: { parts: before.parts, errors: before.errors },
+    after: { parts: after.parts, errors: after.errors },
     written,
     deleted,
     kept,
-    keptUntil: kept > 0 ? new Date(keptUntil).toISOString() : null,
+    keptUntil: keptUntil < Infinity ? new Date(keptUntil).toISOString() : null,
     rows: current.counts.ok + current.counts.error,
   };
 }
 
-function listedKeys(manifest: Pick<RunManifest, 'parts' | 'errors'>): string[] {
-  return [...manifest.parts, ...manifest.errors].map((file: ManifestFileEntry) => file.key);
-}
-
 /**
- * The old mapping with this compaction's merges applied on top (old → newest file); each entry
- * keeps the time its file left the manifest (this compaction's sources: now).
+ * Writes the compacted file table under a key of its own, then the manifest naming it (the
+ * commit point). The table the old manifest named is kept for its readers until the grace has
+ * passed (`retiredTables`, deleted by the cleanup like replaced files; entries whose table is
+ * gone leave the list).
  */
-function composeCompaction(
-  manifest: RunManifest,
-  merges: ReturnType<typeof planCompaction>['merges'],
-  targetRows: number,
-  graceMs: number,
-  now: Date,
-): NonNullable<RunManifest['compaction']> {
-  const into = new Map<string, string>();
-  for (const merge of merges) for (const source of merge.sources) into.set(source.key, merge.key);
-  const replaced = new Map<string, { into: string; retiredAt: string }>();
-  for (const entry of manifest.compaction?.replaced ?? []) {
-    replaced.set(entry.key, { into: into.get(entry.into) ?? entry.into, retiredAt: entry.retiredAt ?? manifest.compaction!.compactedAt });
-  }
-  for (const [key, target] of into) replaced.set(key, { into: target, retiredAt: now.toISOString() });
-  return {
-    compactedAt: now.toISOString(),
-    targetRows,
-    graceSeconds: Math.ceil(graceMs / 1000),
-    replaced: [...replaced].map(([key, entry]) => ({ key, ...entry })),
+async function switchManifest(folder: RunFolder, manifest: RunManifest, token: string, targetRows: number, graceMs: number): Promise<RunManifest> {
+  const compactedAt = new Date();
+  const key = `${RUN_FILES_DIR}files-c${token}.parquet`;
+  const table = await writeRunFilesTable(
+    folder.store,
+    folder.keyOf(key),
+    compactionTableRows({
+      folder,
+      manifest,
+      token,
+      targetRows,
+      retiredAt: compactedAt.toISOString(),
+      bytesOf: async (file) => (await folder.store.openBlob(folder.keyOf(file))).size,
+    }),
+    { metadata: { 'siglip_batch.run_id': manifest.runId } },
+  );
+  // Tables an earlier cleanup deleted leave the list.
+  const stillKept: Array<{ key: string; retiredAt: string }> = [];
+  for (const entry of manifest.compaction?.retiredTables ?? []) if (await folder.store.exists(folder.keyOf(entry.key))) stillKept.push(entry);
+  const retiredTables = [...stillKept, ...(manifest.files ? [{ key: manifest.files.key, retiredAt: compactedAt.toISOString() }] : [])];
+  const { parts: _parts, errors: _errors, deletions: _deletions, compaction: _compaction, ...kept } = manifest;
+  const next: RunManifest = {
+    ...kept,
+    schemaVersion: 2,
+    files: {
+      key,
+      rows: table.rows,
+      bytes: table.bytes,
+      parts: table.byKind.part,
+      errors: table.byKind.errors,
+      deletions: table.byKind.deletions,
+      replaced: table.byKind['replaced-part'] + table.byKind['replaced-errors'],
+    },
+    compaction: {
+      compactedAt: compactedAt.toISOString(),
+      targetRows,
+      graceSeconds: Math.ceil(graceMs / 1000),
+      ...(retiredTables.length > 0 ? { retiredTables } : {}),
+    },
   };
+  await folder.writeManifest(next);
+  return next;
 }

@@ -21,7 +21,8 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout } from 'node:timers/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { downloadFile, listFiles, modelInfo } from '@huggingface/hub';
+// Loaded when a model is pulled from the Hub, not at the start-up of every command that can.
+const hub = () => import('@huggingface/hub');
 import { selectHubFiles, type HubFileEntry, type HubFileSelection, type HubVariant } from './hub-model-files';
 import type { HubModelRef } from './hub-model-ref';
 
@@ -68,7 +69,7 @@ export function hubClientOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): P
 /** The commit a revision points at; a clear error for a missing repo / revision / access. */
 export async function resolveHubCommit(ref: HubModelRef, options: HubClientOptions): Promise<string> {
   try {
-    const info = await modelInfo({ name: ref.repo, revision: ref.revision, additionalFields: ['sha'], ...credentials(options) });
+    const info = await (await hub()).modelInfo({ name: ref.repo, revision: ref.revision, additionalFields: ['sha'], ...credentials(options) });
     const sha = (info as { sha?: unknown }).sha;
     if (typeof sha !== 'string' || !/^[0-9a-f]{40}$/.test(sha)) throw new HubPullError(`${describeRef(ref)}: the Hub gave no commit id`);
     return sha;
@@ -83,7 +84,7 @@ export async function pullHubModel(ref: HubModelRef, variant: HubVariant, out: s
   const where = describeRef(ref);
   const entries: HubFileEntry[] = [];
   try {
-    for await (const entry of listFiles({ repo: ref.repo, revision: commit, recursive: true, ...credentials(options) })) {
+    for await (const entry of (await hub()).listFiles({ repo: ref.repo, revision: commit, recursive: true, ...credentials(options) })) {
       if (entry.type !== 'file') continue;
       entries.push({ path: entry.path, size: entry.size, ...(entry.oid ? { oid: entry.oid } : {}), ...(entry.lfs ? { lfs: { oid: entry.lfs.oid, size: entry.lfs.size } } : {}) });
     }
@@ -120,7 +121,7 @@ async function pullFile(repo: string, commit: string, file: HubFileEntry, out: s
     return 0;
   }
   const where = `${repo}/${file.path} (commit ${commit.slice(0, 12)})`;
-  const blob = await downloadFile({ repo, path: file.path, revision: commit, xet: false, ...credentials(options) }).catch((error: unknown) => {
+  const blob = await (await hub()).downloadFile({ repo, path: file.path, revision: commit, xet: false, ...credentials(options) }).catch((error: unknown) => {
     throw describe(error, where);
   });
   if (!blob) throw new HubPullError(`${where}: listed by the Hub but not downloadable (404)`);

@@ -5,6 +5,7 @@
  */
 import { encodeDeletionsFile, openLocation, type RunFolder, type S3Options } from '@siglip-batch/io';
 import { padShard, RUN_LAYOUT, type RunSpec } from '@siglip-batch/jobs';
+import { inventoryListingScope } from '../inventory-source';
 import type { ListingFilter } from '../run-planner';
 import type { SourceEntry } from '../source-lister';
 import { IncrementalListing, type IncrementalStats } from './incremental-listing';
@@ -24,8 +25,9 @@ export interface IncrementalFilter extends ListingFilter {
 }
 
 export function createIncrementalFilter(spec: RunSpec, folder: RunFolder, s3: S3Options = {}): IncrementalFilter {
-  if (spec.sourceKind !== 's3' && spec.sourceKind !== 'file') {
-    throw new Error(`an incremental run needs an S3 prefix or a directory as its source (listed in uri order), not a ${spec.sourceKind}`);
+  // An S3 Inventory report is listed in uri order too (its data files in the order of their first keys).
+  if (spec.sourceKind !== 's3' && spec.sourceKind !== 'file' && spec.sourceKind !== 's3-inventory') {
+    throw new Error(`an incremental run needs an S3 prefix, a directory or an S3 Inventory report as its source (listed in uri order), not a ${spec.sourceKind}`);
   }
   let listing: IncrementalListing | undefined;
   // Frozen with the spec (its creation time), so that a resumed listing retries the same entries.
@@ -36,19 +38,19 @@ export function createIncrementalFilter(spec: RunSpec, folder: RunFolder, s3: S3
     get stats() {
       return listing?.stats ?? stats;
     },
-    filter(entries: AsyncIterable<SourceEntry>, resumeAfterKey: string | null): AsyncIterable<SourceEntry> {
+    filter(entries: AsyncIterable<SourceEntry>, resumeAfterKey: string | null, upToKey: string | null = null): AsyncIterable<SourceEntry> {
       const output = openLocation(spec.output, s3);
-      const source = openLocation(spec.source, s3);
-      let sourceUri = source.store.uriOf(source.prefix);
-      if (!sourceUri.endsWith('/')) sourceUri += '/';
-      const afterUri = resumeAfterKey === null ? undefined : source.store.uriOf(resumeAfterKey);
-      source.store.close();
+      // A planning unit's upper bound (a key of an S3 prefix or directory source): index entries
+      // beyond it are the next unit's to find deleted, never this one's.
+      const upToUri = upToKey === null ? undefined : listingScope(spec.source, upToKey, s3).afterUri;
+      const { sourceUri, afterUri } = spec.sourceKind === 's3-inventory' ? inventoryListingScope(spec.source, resumeAfterKey) : listingScope(spec.source, resumeAfterKey, s3);
       listing = new IncrementalListing({
         index: new ProcessedIndex(output).entries(),
         modelHash: indexModelKey(spec.model.hash, spec.decode),
         sourceUri,
         suffixes: spec.filters.suffixes,
         ...(afterUri !== undefined ? { afterUri } : {}),
+        ...(upToUri !== undefined ? { upToUri } : {}),
         ...(retryErrorsBefore !== undefined ? { retryErrorsBefore } : {}),
       });
       const filtered = listing.filter(entries);
@@ -70,4 +72,14 @@ export function createIncrementalFilter(spec: RunSpec, folder: RunFolder, s3: S3
       await folder.store.put(folder.keyOf(deletionsKey(shard)), bytes, { contentType: 'application/vnd.apache.parquet' });
     },
   };
+}
+
+/** The uri prefix of an S3 prefix or directory source, and the uri a resumed listing starts after. */
+function listingScope(source: string, resumeAfterKey: string | null, s3: S3Options): { sourceUri: string; afterUri?: string } {
+  const opened = openLocation(source, s3);
+  let sourceUri = opened.store.uriOf(opened.prefix);
+  if (!sourceUri.endsWith('/')) sourceUri += '/';
+  const afterUri = resumeAfterKey === null ? undefined : opened.store.uriOf(resumeAfterKey);
+  opened.store.close();
+  return afterUri === undefined ? { sourceUri } : { sourceUri, afterUri };
 }

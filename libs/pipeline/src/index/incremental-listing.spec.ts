@@ -18,7 +18,7 @@ async function* from<T>(items: T[]): AsyncGenerator<T> {
   yield* items;
 }
 
-async function run(index: IndexEntry[], listing: SourceEntry[], options: { afterUri?: string; suffixes?: string[]; retryErrorsBefore?: string } = {}) {
+async function run(index: IndexEntry[], listing: SourceEntry[], options: { afterUri?: string; upToUri?: string; suffixes?: string[]; retryErrorsBefore?: string } = {}) {
   const incremental = new IncrementalListing({ index: from(index), modelHash: M, sourceUri: 's3://b/src/', suffixes: options.suffixes ?? [], ...options });
   const planned: string[] = [];
   for await (const entry of incremental.filter(from(listing))) planned.push(entry.object.uri.slice('s3://b/src/'.length));
@@ -51,6 +51,14 @@ describe('IncrementalListing', () => {
     });
     expect(planned).toEqual(['e.jpg']);
     expect(deletions).toEqual(['d.jpg']);
+  });
+
+  it("finds deletions of a planning unit only within its key range (after, upTo]", async () => {
+    const index = ['a.jpg', 'c.jpg', 'e.jpg', 'g.jpg', 'i.jpg'].map((name) => indexed(name, 'e'));
+    // Unit (b, f]: c and e vanished from it; a and g, i are the other units' to judge.
+    const { planned, deletions } = await run(index, [listed('d.jpg', 'e')], { afterUri: 's3://b/src/b', upToUri: 's3://b/src/f' });
+    expect(planned).toEqual(['d.jpg']);
+    expect(deletions).toEqual(['c.jpg', 'e.jpg']);
   });
 
   it('skips an unchanged object whose last entry is an error, unless the error is older than retryErrorsBefore', async () => {

@@ -31,6 +31,8 @@ export interface IncrementalListingOptions {
   suffixes: string[];
   /** Resuming after this uri: index entries up to it were dealt with before. */
   afterUri?: string;
+  /** A planning unit's range ends at this uri: index entries after it are another unit's. */
+  upToUri?: string;
   /**
    * Error entries of runs finalised before this instant (ISO 8601) are planned again even when
    * the ETag is the same (`--retry-errors-after`); without it an unchanged object whose last
@@ -77,6 +79,8 @@ export class IncrementalListing {
       for (;;) {
         const result = await index.next();
         head = result.done ? undefined : result.value;
+        // The index is sorted: past the unit's range, nothing more is this unit's.
+        if (head && this.options.upToUri !== undefined && compareKeys(head.uri, this.options.upToUri) > 0) head = undefined;
         if (!head || this.relevant(head)) return;
       }
     };

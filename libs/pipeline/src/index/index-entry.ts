@@ -60,20 +60,25 @@ export async function* mergeEntries(inputs: Array<AsyncIterable<IndexEntry>>): A
     if (value && compareEntries(previous, value) > 0) throw new Error(`index input ${i} is not sorted: ${value.uri} after ${previous.uri}`);
     heads[i] = value;
   };
-  for (;;) {
-    let best = -1;
-    for (let i = 0; i < heads.length; i++) {
-      if (heads[i] && (best === -1 || compareEntries(heads[i]!, heads[best]!) < 0)) best = i;
-    }
-    if (best === -1) return;
-    let winner = heads[best]!;
-    // Every input holding the same key contributes; the newest entry wins.
-    for (let i = 0; i < heads.length; i++) {
-      while (heads[i] && compareEntries(heads[i]!, winner) === 0) {
-        winner = newer(winner, heads[i]!);
-        await advance(i);
+  try {
+    for (;;) {
+      let best = -1;
+      for (let i = 0; i < heads.length; i++) {
+        if (heads[i] && (best === -1 || compareEntries(heads[i]!, heads[best]!) < 0)) best = i;
       }
+      if (best === -1) return;
+      let winner = heads[best]!;
+      // Every input holding the same key contributes; the newest entry wins.
+      for (let i = 0; i < heads.length; i++) {
+        while (heads[i] && compareEntries(heads[i]!, winner) === 0) {
+          winner = newer(winner, heads[i]!);
+          await advance(i);
+        }
+      }
+      yield winner;
     }
-    yield winner;
+  } finally {
+    // A consumer that stops early (a range's end) closes the inputs (their open files).
+    await Promise.all(iterators.map((it) => it.return?.()));
   }
 }

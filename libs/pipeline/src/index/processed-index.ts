@@ -1,234 +1,159 @@
 /**
- * The processed index of an output root, `<out>/_index/`:
+ * The processed index of an output root, `<out>/_index/`: one entry per (uri, model key), the
+ * newest run's (see index-entry.ts). Hash-partitioned by uri (index-layout.ts: P partitions,
+ * 32-bit FNV-1a of the uri's UTF-8 bytes mod P, fixed when the index is created). Each shard
+ * writes its sorted entries when it commits (index-contribution.ts); once the run is finalised,
+ * one merge per partition (a BullMQ `index-partition` job, or in-process) merges the run's
+ * contributions into a level-0 segment of that partition and runs the partition's size-tiered
+ * compaction (index-partition.ts). A nightly run so writes about its own size, never the index's.
+ * A run of more than FAN_IN shards is first split by partition once, shared by its P merges
+ * (index-run-groups.ts), so that they open about F + P·F/128 files instead of P·F.
  *
- * - `segments/<run>.parquet`: the entries of one finalised run, sorted (written by whoever
- *   finalises the run — one writer per run, the finalise job has a fixed id — and idempotent:
- *   the same manifest gives the same segment);
- * - `base-<generation>-<token>-<n>.parquet`: the compacted index, in sorted chunks;
- * - `_current.json`: the pointer — which base chunks make the index, and which runs' segments
- *   they already contain. Every put is atomic, so readers see one pointer or the next.
- *
- * Readers merge the base with every segment the pointer does not cover yet. Compaction merges
- * both into a new base under new names, writes the pointer, and only then deletes files — and
- * only those the pointer it started from had already compacted (base files of older
- * generations and the segments of runs in its base), and only if its own pointer is still the
- * current one. Two compactions racing therefore never delete a segment the winning pointer
- * lacks; the loser's new base files are left unreferenced (garbage, never read).
+ * Readers stream: {@link ProcessedIndex.entries} is the k-way merge of the P partitions, in uri
+ * order (what an incremental listing merges against), optionally limited to a uri range; memory
+ * holds one batch per open segment, whatever the index's size. An output whose index is still in
+ * the old single-pointer layout (legacy-index.ts) is read through it, and converted partition by
+ * partition by the next run's merges.
  */
-import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
-import {
-  encodeIndexFile,
-  getJson,
-  putJson,
-  readParquetBatches,
-  type ObjectStore,
-  type RunFolder,
-} from '@siglip-batch/io';
+import type { RunFolder } from '@siglip-batch/io';
 import type { RunManifest } from '@siglip-batch/jobs';
-import { compareEntries, indexModelKey, mergeEntries, type IndexEntry } from './index-entry';
+import { compareKeys } from '@siglip-batch/io';
+import { indexModelKey, mergeEntries, type IndexEntry } from './index-entry';
+import { backfillContributions, deletionInputs, outputOf, runInputs } from './index-contribution';
+import { deleteGroupFiles, deleteRunGroups, groupInputs, needsGroups, splitAllGroups, splitRunGroups } from './index-run-groups';
+import { ensureLayout, partitionDir, readLayout, type IndexLayout, type IndexOutput } from './index-layout';
+import { FAN_IN, IndexPartition, SEGMENT_FAN_IN, type PartitionOptions, type PartitionPointer } from './index-partition';
+import { deleteLegacyIndex, hasLegacyIndex, legacyEntries } from './legacy-index';
 
-export const INDEX_DIR = '_index/';
-const POINTER = `${INDEX_DIR}_current.json`;
-const SEGMENTS = `${INDEX_DIR}segments/`;
+export { INDEX_DIR } from './index-layout';
 
-const pointerSchema = z.object({
-  schemaVersion: z.literal(1),
-  generation: z.number().int().nonnegative(),
-  token: z.string(),
-  /** Base chunks, relative to the output prefix, in order. */
-  base: z.array(z.string()),
-  /** Runs whose segments the base contains. */
-  runs: z.array(z.string()),
-  entries: z.number().int().nonnegative(),
-  updatedAt: z.string(),
-});
-export type IndexPointer = z.infer<typeof pointerSchema>;
-
-export interface ProcessedIndexOptions {
-  /** Entries per base chunk. @defaultValue 500000 */
-  chunkEntries?: number;
+export interface EntriesRange {
+  /** Only uris strictly after this one (a resumed listing). */
+  after?: string;
+  /** Only uris strictly before this one (the end of a planning unit's range). */
+  before?: string;
 }
 
 export class ProcessedIndex {
-  private readonly chunkEntries: number;
-
   constructor(
-    private readonly output: { store: ObjectStore; prefix: string },
-    options: ProcessedIndexOptions = {},
-  ) {
-    this.chunkEntries = options.chunkEntries ?? 500_000;
+    private readonly output: IndexOutput,
+    private readonly options: PartitionOptions = {},
+  ) {}
+
+  layout(): Promise<IndexLayout | undefined> {
+    return readLayout(this.output);
   }
 
-  private key(relative: string): string {
-    return this.output.prefix + relative;
+  partition(partition: number): IndexPartition {
+    return new IndexPartition(this.output, partition, this.options);
   }
 
-  readPointer(): Promise<IndexPointer | undefined> {
-    return getJson(this.output.store, this.key(POINTER), pointerSchema);
+  /** Every partition's pointer (undefined for one never merged into), in partition order. */
+  async pointers(): Promise<Array<PartitionPointer | undefined>> {
+    const layout = await this.layout();
+    return Promise.all(Array.from({ length: layout?.partitions ?? 0 }, (_, p) => this.partition(p).readPointer()));
   }
 
-  /** Runs with a segment not yet compacted, by key. */
-  private async pendingSegments(pointer: IndexPointer | undefined): Promise<Array<{ run: string; key: string }>> {
-    const covered = new Set(pointer?.runs ?? []);
-    const segments: Array<{ run: string; key: string }> = [];
-    for await (const info of this.output.store.list(this.key(SEGMENTS))) {
-      const run = /([^/]+)\.parquet$/.exec(info.key)?.[1];
-      if (run && !covered.has(run)) segments.push({ run, key: info.key });
+  /** The whole index, sorted by uri then model key: the partitions merged, plus the old layout where it is not merged yet. */
+  async *entries(range: EntriesRange = {}): AsyncGenerator<IndexEntry> {
+    const layout = await this.layout();
+    const inputs: Array<AsyncIterable<IndexEntry>> = [];
+    const unfolded = new Set<number>();
+    if (layout) {
+      const pointers = await this.pointers();
+      pointers.forEach((pointer, p) => {
+        if (!pointer?.legacyFolded) unfolded.add(p);
+        inputs.push(this.partition(p).entries());
+      });
     }
-    return segments;
+    if ((!layout || unfolded.size > 0) && (await hasLegacyIndex(this.output))) {
+      inputs.push(legacyEntries(this.output, layout ? { partition: (p) => unfolded.has(p), partitions: layout.partitions } : undefined));
+    }
+    for await (const entry of mergeEntries(inputs)) {
+      if (range.after !== undefined && compareKeys(entry.uri, range.after) <= 0) continue;
+      if (range.before !== undefined && compareKeys(entry.uri, range.before) >= 0) return;
+      yield entry;
+    }
   }
 
-  /** The whole index, sorted, one entry per (uri, model): the base merged with pending segments. */
-  async *entries(): AsyncGenerator<IndexEntry> {
-    const pointer = await this.readPointer();
-    const segments = await this.pendingSegments(pointer);
-    yield* this.merged(pointer, segments);
-  }
-
-  private merged(pointer: IndexPointer | undefined, segments: Array<{ key: string }>): AsyncGenerator<IndexEntry> {
-    const store = this.output.store;
-    const keys = (pointer?.base ?? []).map((key) => this.key(key));
-    const base = (async function* () {
-      for (const key of keys) yield* readIndexFile(store, key);
-    })();
-    return mergeEntries([base, ...segments.map((segment) => readIndexFile(store, segment.key))]);
-  }
-
-  /** Writes the segment of a finalised run (idempotent), from the files its manifest lists. */
-  async addRun(folder: RunFolder, manifest: RunManifest): Promise<number> {
-    const entries: IndexEntry[] = [];
-    const finalizedAt = manifest.timings.finalizedAt;
-    const modelKey = indexModelKey(manifest.model.hash, manifest.decode);
-    const files = [...manifest.parts.map((p) => ({ key: p.key, status: 'ok' as const })), ...manifest.errors.map((e) => ({ key: e.key, status: 'error' as const }))];
-    for (const file of files) {
-      const blob = await folder.store.openBlob(folder.keyOf(file.key));
-      for await (const batch of readParquetBatches(blob, { columns: ['uri', 'etag'], batchSize: 8192 })) {
-        const uri = batch.getChild('uri')!;
-        const etag = batch.getChild('etag')!;
-        for (let i = 0; i < batch.numRows; i++) {
-          entries.push({
-            uri: uri.get(i) as string,
-            etag: (etag.get(i) as string | null) ?? null,
-            modelHash: modelKey,
-            run: manifest.runId,
-            file: file.key,
-            status: file.status,
-            finalizedAt,
-          });
-        }
-      }
-    }
-    // Tombstones for what the listing of an incremental run no longer had.
-    for (const file of manifest.deletions ?? []) {
-      const blob = await folder.store.openBlob(folder.keyOf(file.key));
-      for await (const batch of readParquetBatches(blob, { columns: ['uri', 'etag', 'model_hash'], batchSize: 8192 })) {
-        const [uri, etag, modelHash] = ['uri', 'etag', 'model_hash'].map((name) => batch.getChild(name)!);
-        for (let i = 0; i < batch.numRows; i++) {
-          entries.push({
-            uri: uri!.get(i) as string,
-            etag: (etag!.get(i) as string | null) ?? null,
-            modelHash: modelHash!.get(i) as string,
-            run: manifest.runId,
-            file: file.key,
-            status: 'deleted',
-            finalizedAt,
-          });
-        }
-      }
-    }
-    entries.sort(compareEntries);
-    // A manifest source may name an object twice: keep one entry per key.
-    const unique = entries.filter((entry, i) => i === 0 || compareEntries(entries[i - 1]!, entry) !== 0);
-    await this.output.store.put(this.key(`${SEGMENTS}${manifest.runId}.parquet`), encode(unique), { contentType: 'application/vnd.apache.parquet' });
-    return unique.length;
-  }
-
-  /** Merges the base and pending segments into a new base; see the file comment for safety. */
-  async compact(): Promise<IndexPointer> {
-    const store = this.output.store;
-    const previous = await this.readPointer();
-    const segments = await this.pendingSegments(previous);
-    if (previous && segments.length === 0) return previous;
-    const generation = (previous?.generation ?? 0) + 1;
-    const token = randomBytes(4).toString('hex');
-    const base: string[] = [];
-    let chunk: IndexEntry[] = [];
-    let entries = 0;
-    const flush = async () => {
-      const key = `${INDEX_DIR}base-${String(generation).padStart(8, '0')}-${token}-${String(base.length).padStart(5, '0')}.parquet`;
-      await store.put(this.key(key), encode(chunk), { contentType: 'application/vnd.apache.parquet' });
-      base.push(key);
-      chunk = [];
-    };
-    for await (const entry of this.merged(previous, segments)) {
-      chunk.push(entry);
-      entries++;
-      if (chunk.length >= this.chunkEntries) await flush();
-    }
-    if (chunk.length > 0 || base.length === 0) await flush();
-    const pointer: IndexPointer = {
-      schemaVersion: 1,
-      generation,
-      token,
-      base,
-      runs: [...new Set([...(previous?.runs ?? []), ...segments.map((s) => s.run)])].sort(),
-      entries,
-      updatedAt: new Date().toISOString(),
-    };
-    await putJson(store, this.key(POINTER), pointer, pointerSchema);
-    const current = await this.readPointer();
-    if (current?.token === token && previous) {
-      // Only what the pointer we started from had already compacted.
-      for (const key of previous.base) await store.delete(this.key(key));
-      for (const run of previous.runs) await store.delete(this.key(`${SEGMENTS}${run}.parquet`));
-    }
-    return pointer;
+  /** Sum of the partitions' generations: changes whenever a partition's pointer does. */
+  async generation(): Promise<number> {
+    return (await this.pointers()).reduce((n, pointer) => n + (pointer?.generation ?? 0), 0);
   }
 }
 
-function encode(entries: IndexEntry[]): Uint8Array {
-  return encodeIndexFile({
-    uri: entries.map((e) => e.uri),
-    etag: entries.map((e) => e.etag),
-    modelHash: entries.map((e) => e.modelHash),
-    run: entries.map((e) => e.run),
-    file: entries.map((e) => e.file),
-    status: entries.map((e) => e.status),
-    finalizedAt: entries.map((e) => e.finalizedAt),
+/**
+ * Makes a finalised run ready for its partition merges: the output's layout, and contributions
+ * from its part and errors files when its shards wrote none. Idempotent.
+ */
+export async function prepareRunIndex(folder: RunFolder, modelKey: string): Promise<IndexLayout> {
+  const layout = await ensureLayout(outputOf(folder));
+  await backfillContributions(folder, modelKey);
+  return layout;
+}
+
+export interface MergeRunPartitionOptions extends PartitionOptions {
+  /** The run's finalisation time (its manifest's when not given). */
+  finalizedAt?: string;
+}
+
+/**
+ * The merge job of one partition for one finalised run: the run's segment of that partition,
+ * then the partition's compaction (which folds the old layout in, the first time). Safe to
+ * repeat and to race (see index-partition.ts). Returns false when the run was merged before.
+ */
+export async function mergeRunPartition(folder: RunFolder, partition: number, options: MergeRunPartitionOptions = {}): Promise<boolean> {
+  const output = outputOf(folder);
+  const layout = await ensureLayout(output);
+  if (partition >= layout.partitions) throw new Error(`partition ${partition} of an index of ${layout.partitions}`);
+  const finalizedAt = options.finalizedAt ?? (await folder.readManifest())?.timings.finalizedAt;
+  if (!finalizedAt) throw new Error(`run ${folder.runId} has no manifest: it is not finalised`);
+  const index = new IndexPartition(output, partition, options);
+  const tmp = `${folder.runId}/_index/tmp/${partitionDir(partition).slice('_index/'.length)}m`;
+  // A big run is split by partition first, by all its partition merges together (index-run-groups.ts).
+  const grouped = !(await index.hasRun(folder.runId)) && (await needsGroups(folder, options.fanIn));
+  if (grouped) await splitRunGroups(folder, partition, layout.partitions);
+  const inputs = grouped
+    ? (async function* () {
+        yield* groupInputs(folder, partition);
+        yield* deletionInputs(folder, partition, layout.partitions);
+      })()
+    : runInputs(folder, partition, layout.partitions);
+  const added = await index.addRun(folder.runId, finalizedAt, inputs, tmp, grouped ? SEGMENT_FAN_IN : FAN_IN);
+  if (grouped) await deleteGroupFiles(folder, partition);
+  const pointer = await index.readPointer();
+  const legacy = !pointer?.legacyFolded && (await hasLegacyIndex(output)) ? legacyEntries(output, { partition: (p) => p === partition, partitions: layout.partitions }) : undefined;
+  await index.compact({ run: folder.runId, legacyChecked: true, ...(legacy ? { legacy } : {}) });
+  if (legacy) {
+    const pointers = await new ProcessedIndex(output).pointers();
+    if (pointers.every((p) => p?.legacyFolded)) await deleteLegacyIndex(output.store, output.prefix);
+  }
+  return added;
+}
+
+export interface IndexRunOptions extends PartitionOptions {
+  /** Partition merges at once. @defaultValue 4 */
+  concurrency?: number;
+}
+
+/**
+ * After a run is finalised, without a queue (the local `embed` path, tests, the bench): every
+ * partition's merge in this process, a few at once. Safe to repeat.
+ */
+export async function indexFinalizedRun(folder: RunFolder, manifest: RunManifest, _output?: IndexOutput, options: IndexRunOptions = {}): Promise<{ partitions: number; merged: number }> {
+  const layout = await prepareRunIndex(folder, indexModelKey(manifest.model.hash, manifest.decode));
+  const concurrency = Math.min(options.concurrency ?? 4, layout.partitions);
+  // A big run is split by partition once, in parallel, before the partitions merge (index-run-groups.ts).
+  if (await needsGroups(folder, options.fanIn)) await splitAllGroups(folder, layout.partitions, concurrency);
+  let next = 0;
+  let merged = 0;
+  const lanes = Array.from({ length: concurrency }, async () => {
+    while (next < layout.partitions) {
+      const partition = next++;
+      if (await mergeRunPartition(folder, partition, { ...options, finalizedAt: manifest.timings.finalizedAt })) merged++;
+    }
   });
-}
-
-async function* readIndexFile(store: ObjectStore, key: string): AsyncGenerator<IndexEntry> {
-  for await (const batch of readParquetBatches(await store.openBlob(key), { batchSize: 8192 })) {
-    const col = (name: string) => batch.getChild(name)!;
-    const [uri, etag, modelHash, run, file, status, finalizedAt] = ['uri', 'etag', 'model_hash', 'run', 'file', 'status', 'finalized_at'].map(col);
-    for (let i = 0; i < batch.numRows; i++) {
-      yield {
-        uri: uri!.get(i) as string,
-        etag: (etag!.get(i) as string | null) ?? null,
-        modelHash: modelHash!.get(i) as string,
-        run: run!.get(i) as string,
-        file: file!.get(i) as string,
-        status: status!.get(i) as IndexEntry['status'],
-        finalizedAt: finalizedAt!.get(i) as string,
-      };
-    }
-  }
-}
-
-/** After a run is finalised: its segment, then a compaction. Safe to repeat. */
-export async function indexFinalizedRun(folder: RunFolder, manifest: RunManifest, output: { store: ObjectStore; prefix: string }): Promise<IndexPointer> {
-  const index = new ProcessedIndex(output);
-  await index.addRun(folder, manifest);
-  // A compaction racing another may find base files of the pointer it read already replaced
-  // and deleted: read the new pointer and merge again.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await index.compact();
-    } catch (error) {
-      if (attempt >= 5) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100 * attempt + Math.random() * 200));
-    }
-  }
+  await Promise.all(lanes);
+  await deleteRunGroups(folder);
+  return { partitions: layout.partitions, merged };
 }

@@ -17,7 +17,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RunFolder } from '@siglip-batch/io';
+import { runFileCounts, runFiles, type RunFolder } from '@siglip-batch/io';
 import type { RunManifest } from '@siglip-batch/jobs';
 import { duckDbTopK } from './duckdb-search';
 import { scanEmbeddings, type SearchHit } from './embedding-scan';
@@ -48,6 +48,7 @@ export interface SearchRunResult {
   hits: SearchHit[];
   /** Rows searched (from the manifest). */
   rows: number;
+  /** Part files the manifest lists. */
   parts: number;
   /** Engine `cache`: true when this call built the cache entry. */
   cacheBuilt?: boolean;
@@ -82,12 +83,15 @@ export async function prepareRunSearch(options: Omit<SearchRunOptions, 'query' |
       ...(options.onCacheProgress ? { onProgress: options.onCacheProgress } : {}),
     }),
   }));
-  const rows = manifest.parts.reduce((n, part) => n + part.rows, 0);
+  // From the manifest alone (a query never walks the file table): the rows of the part files
+  // are the run's ok rows, and the files it lists.
+  const rows = manifest.counts.ok;
+  const files = runFileCounts(manifest).parts;
   const cacheMs = performance.now() - started;
   if (entry.rows !== rows) throw new Error(`the vector cache of ${folder.uriOf('')} has ${entry.rows} rows, the manifest ${rows}`);
   if (entry.dim !== manifest.embeddingDim) throw new Error(`the vector cache of ${folder.uriOf('')} has ${entry.dim} dimensions, the manifest ${manifest.embeddingDim}`);
   const searcher = VectorSearcher.open(entry, options.threads ? { threads: options.threads } : {});
-  return { searcher, rows, parts: manifest.parts.filter((part) => part.rows > 0).length, cacheBuilt: entry.built, cacheMs };
+  return { searcher, rows, parts: files, cacheBuilt: entry.built, cacheMs };
 }
 
 export async function searchRun(options: SearchRunOptions): Promise<SearchRunResult> {
@@ -102,34 +106,49 @@ async function searchRunOnce(options: SearchRunOptions): Promise<SearchRunResult
   if (query.length !== manifest.embeddingDim) {
     throw new Error(`the query has ${query.length} dimensions, run ${manifest.runId} stores ${manifest.embeddingDim}`);
   }
-  const rows = manifest.parts.reduce((n, part) => n + part.rows, 0);
-  const keys = manifest.parts.filter((part) => part.rows > 0).map((part) => folder.keyOf(part.key));
+  const rows = manifest.counts.ok;
+  const files = runFileCounts(manifest).parts;
+  // The part files that hold rows, streamed from the run's file table.
+  const keys = async function* (): AsyncGenerator<string> {
+    for await (const part of runFiles(folder, manifest, { kind: 'part' })) if (part.rows > 0) yield folder.keyOf(part.key);
+  };
   const engine = options.engine ?? 'cache';
   if (engine === 'cache') {
     const prepared = await prepareRunSearch(options);
     try {
       const { hits, timings } = await prepared.searcher.search(query, k);
-      return { hits, rows, parts: keys.length, cacheBuilt: prepared.cacheBuilt, timings: { cacheMs: prepared.cacheMs, ...timings } };
+      return { hits, rows, parts: files, cacheBuilt: prepared.cacheBuilt, timings: { cacheMs: prepared.cacheMs, ...timings } };
     } finally {
       await prepared.searcher.close();
     }
   }
   if (engine === 'scan') {
     const sources = (async function* () {
-      for (const key of keys) yield await folder.store.openBlob(key);
+      for await (const key of keys()) yield await folder.store.openBlob(key);
     })();
     const { hits } = await scanEmbeddings(sources, query, { k });
-    return { hits, rows, parts: keys.length };
-  }
-  if (folder.store.kind === 'file') {
-    const paths = keys.map((key) => fileURLToPath(folder.store.uriOf(key)));
-    return { hits: await duckDbTopK(paths, query, { k }), rows, parts: keys.length };
+    return { hits, rows, parts: files };
   }
   const top = new TopK<string>(k);
+  if (folder.store.kind === 'file') {
+    // Local parts in place, DUCKDB_FILES_PER_QUERY at a time: one query never names the whole run.
+    let paths: string[] = [];
+    const flush = async () => {
+      for (const hit of await duckDbTopK(paths, query, { k })) top.offer(hit.score, () => hit.uri);
+      paths = [];
+    };
+    for await (const key of keys()) {
+      paths.push(fileURLToPath(folder.store.uriOf(key)));
+      if (paths.length >= DUCKDB_FILES_PER_QUERY) await flush();
+    }
+    if (paths.length > 0) await flush();
+    return { hits: top.sorted().map(({ score, item }) => ({ uri: item, score })), rows, parts: files };
+  }
   const dir = await mkdtemp(join(tmpdir(), 'siglip-search-'));
   try {
-    for (const [index, key] of keys.entries()) {
-      const path = join(dir, `${index}.parquet`);
+    let index = 0;
+    for await (const key of keys()) {
+      const path = join(dir, `${index++}.parquet`);
       await writeFile(path, await folder.store.get(key));
       for (const hit of await duckDbTopK([path], query, { k })) top.offer(hit.score, () => hit.uri);
       await rm(path, { force: true });
@@ -137,5 +156,8 @@ async function searchRunOnce(options: SearchRunOptions): Promise<SearchRunResult
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  return { hits: top.sorted().map(({ score, item }) => ({ uri: item, score })), rows, parts: keys.length };
+  return { hits: top.sorted().map(({ score, item }) => ({ uri: item, score })), rows, parts: files };
 }
+
+/** Local part files one DuckDB query reads at most. */
+const DUCKDB_FILES_PER_QUERY = 256;

@@ -222,7 +222,7 @@ describe('search cache engine: the cache follows the manifest', () => {
   it('refuses part files that do not hold the rows the manifest lists', async () => {
     const run = await writeRun('short', [50], 30, anchor, '2026-11-28T01:00:00.000Z');
     const manifest = await readFinishedManifest(run.folder);
-    const lying = { ...manifest, parts: [{ ...manifest.parts[0]!, rows: 60 }] };
+    const lying = { ...manifest, parts: [{ ...manifest.parts![0]!, rows: 60 }] };
     await expect(searchRun({ folder: run.folder, manifest: lying, query: anchor, k: 3, cacheRoot })).rejects.toThrow(/hold 50 rows, its manifest lists 60/);
     run.folder.store.close();
   });

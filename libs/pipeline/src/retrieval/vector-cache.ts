@@ -26,7 +26,7 @@ import { mkdir, mkdtemp, open, readFile, readdir, rename, rm, stat, utimes, writ
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type * as arrow from 'apache-arrow';
-import { readParquetBatches, vectorFloats, type RunFolder } from '@siglip-batch/io';
+import { readParquetBatches, runFiles, vectorFloats, type RunFolder } from '@siglip-batch/io';
 import type { RunManifest } from '@siglip-batch/jobs';
 import { int8Stride } from './int8-dot-kernel';
 import { quantizeRows } from './int8-quantizer';
@@ -144,7 +144,9 @@ async function buildEntry(temp: string, folder: RunFolder, manifest: RunManifest
     const uris = await create(VECTOR_CACHE_FILES.uris);
     const offsets: number[] = [0];
     let offset = 0;
-    for (const part of manifest.parts) {
+    let listed = 0;
+    for await (const part of runFiles(folder, manifest, { kind: 'part' })) {
+      listed += part.rows;
       if (part.rows === 0) continue;
       const blob = await folder.store.openBlob(folder.keyOf(part.key));
       for await (const batch of withFileContext(folder.uriOf(part.key), readParquetBatches(blob, { columns: ['uri', 'embedding'], batchSize: 8192 }))) {
@@ -173,8 +175,8 @@ async function buildEntry(temp: string, folder: RunFolder, manifest: RunManifest
         onProgress?.(rows);
       }
     }
-    if (rows !== manifest.parts.reduce((n, part) => n + part.rows, 0)) {
-      throw new Error(`the part files of ${folder.uriOf('')} hold ${rows} rows, its manifest lists ${manifest.parts.reduce((n, part) => n + part.rows, 0)}`);
+    if (rows !== listed) {
+      throw new Error(`the part files of ${folder.uriOf('')} hold ${rows} rows, its manifest lists ${listed}`);
     }
     await writeFile(join(temp, VECTOR_CACHE_FILES.uriIndex), bytesOf(Float64Array.from(offsets)));
   } finally {

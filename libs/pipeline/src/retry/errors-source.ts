@@ -8,7 +8,7 @@
  * listing resumes at the same place after the run was compacted; whole files before the cursor
  * are skipped from their manifest row counts without being read.
  */
-import { ERRORS_COLUMNS, METADATA_KEYS, extraTypeOf, readParquetBatches, readParquetMetadata, type RunFolder, type S3Options } from '@siglip-batch/io';
+import { ERRORS_COLUMNS, METADATA_KEYS, extraTypeOf, readParquetBatches, readParquetMetadata, runFiles, type RunFolder, type S3Options } from '@siglip-batch/io';
 import { extraColumnSchema, type ExtraColumn, type ExtraValue, type ObjectSourceKind, type RunManifest } from '@siglip-batch/jobs';
 import { z } from 'zod';
 import { openRunFolderUri } from '../retrieval/run-folder-uri';
@@ -74,7 +74,12 @@ export async function listErrorsSource(runUri: string, options: ErrorsListingOpt
   let extraColumns: ExtraColumn[];
   try {
     manifest = await readRetryManifest(folder);
-    extraColumns = manifest.errors.length > 0 ? await extraColumnsOf(folder, manifest.errors[0]!.key) : [];
+    let first: string | undefined;
+    for await (const file of runFiles(folder, manifest, { kind: 'errors' })) {
+      first = file.key;
+      break;
+    }
+    extraColumns = first !== undefined ? await extraColumnsOf(folder, first) : [];
   } catch (error) {
     folder.store.close();
     throw error;
@@ -88,7 +93,7 @@ export async function listErrorsSource(runUri: string, options: ErrorsListingOpt
     entries: (async function* (): AsyncGenerator<SourceEntry> {
       try {
         let base = 0;
-        for (const file of manifest.errors) {
+        for await (const file of runFiles(folder, manifest, { kind: 'errors' })) {
           if (base + file.rows <= startAfter) {
             base += file.rows;
             continue;

@@ -10,7 +10,7 @@
  */
 import type * as lancedbTypes from '@lancedb/lancedb';
 import type { RunFolder } from '@siglip-batch/io';
-import { readParquetBatches } from '@siglip-batch/io';
+import { partTotals, readParquetBatches, runFiles } from '@siglip-batch/io';
 import type { RunManifest } from '@siglip-batch/jobs';
 import { nextLanceInfo, readLanceInfo, writeLanceInfo, type LanceIndexParams, type LanceIndexType, type LanceInfo } from './lance-info';
 import { chooseIndexType, indexParams } from './lance-index-params';
@@ -69,7 +69,7 @@ export async function buildLanceIndex(options: BuildLanceIndexOptions): Promise<
     let added = 0;
     let deleted = 0;
     let table: lancedbTypes.Table | undefined = options.incremental || options.indexOnly ? await db.openTable(LANCE_TABLE) : undefined;
-    const runRows = manifest.parts.reduce((n, part) => n + part.rows, 0);
+    const runRows = (await partTotals(folder, manifest)).rows;
     if (options.indexOnly && (await table!.countRows()) !== runRows) {
       throw new Error(`${target.display} has ${await table!.countRows()} rows, run ${manifest.runId} ${runRows}: build it again without indexOnly`);
     }
@@ -123,7 +123,7 @@ async function mergeChunk(table: lancedbTypes.Table, chunk: Parameters<lancedbTy
 /** Deletes the uris of the run's deletions files, a few hundred per statement. */
 async function applyDeletions(table: lancedbTypes.Table, folder: RunFolder, manifest: RunManifest): Promise<number> {
   let deleted = 0;
-  for (const file of manifest.deletions ?? []) {
+  for await (const file of runFiles(folder, manifest, { kind: 'deletions' })) {
     if (file.rows === 0) continue;
     for await (const batch of readParquetBatches(await folder.store.openBlob(folder.keyOf(file.key)), { columns: ['uri'], batchSize: 500 })) {
       const uris = batch.getChild('uri')!.toArray() as string[];

@@ -10,10 +10,14 @@ describe('lance index parameters', () => {
     expect(chooseIndexType(1_000_000)).toBe('ivf_pq');
   });
 
-  it('sizes IVF_PQ by rows and width: √rows partitions, a byte per 8 dimensions', () => {
+  it('sizes IVF_PQ by rows and width: a partition per 4,096 rows, a byte per 8 dimensions', () => {
     const params = indexParams('ivf_pq', 1_000_000, 1152);
-    expect(params).toMatchObject({ type: 'ivf_pq', distance: 'cosine', numPartitions: 1000, numSubVectors: 144, numBits: 8 });
+    expect(params).toMatchObject({ type: 'ivf_pq', distance: 'cosine', numPartitions: 244, numSubVectors: 144, numBits: 8 });
     expect(params.search.nprobes).toBeGreaterThanOrEqual(20);
+    expect(params.search.nprobes).toBeLessThanOrEqual(244);
+    // A small table is probed more widely, never beyond its partitions.
+    const small = indexParams('ivf_pq', 20_000, 1152);
+    expect(small.search.nprobes).toBeLessThanOrEqual(small.numPartitions!);
     expect(params.search.refineFactor).toBeGreaterThan(1);
     // A width with no divisor near dim/8 still divides evenly.
     const odd = indexParams('ivf_pq', 50_000, 771);

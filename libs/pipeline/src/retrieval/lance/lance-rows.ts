@@ -11,7 +11,7 @@
  * run scored labels, then the run's extra (pass-through) columns as they are.
  */
 import type * as arrow from 'apache-arrow';
-import { Arrow, METADATA_KEYS, readParquetBatches, readParquetMetadata, vectorFloats, type RunFolder } from '@siglip-batch/io';
+import { Arrow, METADATA_KEYS, readParquetBatches, readParquetMetadata, runFiles, vectorFloats, type RunFolder } from '@siglip-batch/io';
 import { extraColumnSchema, rowIdsOf, type RunManifest } from '@siglip-batch/jobs';
 
 /** Embedding bytes per chunk handed to LanceDB (one `add`, one fragment of the table). */
@@ -38,7 +38,7 @@ export async function* lanceRowChunks(folder: RunFolder, manifest: RunManifest, 
     pendingRows = 0;
     return table;
   };
-  for (const part of manifest.parts) {
+  for await (const part of runFiles(folder, manifest, { kind: 'part' })) {
     if (part.rows === 0) continue;
     const key = folder.keyOf(part.key);
     const meta = await readParquetMetadata(await folder.store.openBlob(key));
@@ -52,7 +52,7 @@ export async function* lanceRowChunks(folder: RunFolder, manifest: RunManifest, 
     const columns = [...LANCE_CORE_COLUMNS.filter((name) => names.has(name)), ...extra.filter((name) => names.has(name))];
     let row = 0;
     for await (const batch of readParquetBatches(await folder.store.openBlob(key), { columns, batchSize: 4096 })) {
-      pending.push(lanceBatch(batch, { dim, extra, runId: manifest.runId, shard: part.shard, firstRow: row }));
+      pending.push(lanceBatch(batch, { dim, extra, runId: manifest.runId, shard: part.shard ?? 0, firstRow: row }));
       row += batch.numRows;
       pendingRows += batch.numRows;
       if (pendingRows >= chunkRows) yield flush();

@@ -1,0 +1,89 @@
+/**
+ * One measured process of the scale bench: `plan` (the producer), `complete` (the synthetic shard
+ * completer, not measured), `finalize`, `index` or `latest`, each in a process of its own so that
+ * its peak RSS (VmHWM) is its own. Prints one JSON line: wall time, peak RSS, store requests and
+ * bytes written (counted around the output store), and what the phase returned.
+ *
+ *   node --import tsx bench/scale/phase.ts '<json PhaseArgs>'
+ */
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { LocalObjectStore, RunFolder } from '@siglip-batch/io';
+import { countingStore, emptyCounts } from './counting-store';
+import { buildSpec, capabilities, finalize, latest, planAndEnqueue, updateIndex } from './real-code';
+import { completeRun } from './synthetic-completer';
+
+export interface PhaseArgs {
+  phase: 'baseline' | 'plan' | 'complete' | 'finalize' | 'index' | 'latest';
+  /** Output root (a local directory). */
+  root: string;
+  runId: string;
+  source?: string;
+  incremental?: boolean;
+  units?: number;
+  endpoint: string;
+  redisUrl: string;
+  prefix: string;
+  concurrency?: number;
+}
+
+export interface PhaseResult {
+  phase: string;
+  ms: number;
+  /** CPU time of this process (user + system), ms. */
+  cpuMs: number;
+  peakRssBytes: number;
+  counts: ReturnType<typeof emptyCounts>;
+  result: unknown;
+}
+
+function peakRss(): number {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return match ? Number(match[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
+}
+
+async function main(): Promise<void> {
+  const args = JSON.parse(process.argv[2]!) as PhaseArgs;
+  const counts = emptyCounts();
+  const store = countingStore(new LocalObjectStore(args.root), counts);
+  const output = { store, prefix: '' };
+  const folder = new RunFolder(output, args.runId);
+  const caps = capabilities();
+  const s3 = { endpoint: args.endpoint, maxAttempts: 3 };
+  const redis = new Redis(args.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
+  const started = performance.now();
+  const cpuStart = process.cpuUsage();
+  let result: unknown;
+  try {
+    if (args.phase === 'baseline') {
+      // The same modules loaded, nothing done: what every measured process costs before it works.
+      result = { pid: process.pid };
+    } else if (args.phase === 'plan') {
+      const spec = buildSpec({ runId: args.runId, source: args.source!, output: store.uriOf(''), incremental: args.incremental ?? false });
+      result = await planAndEnqueue({ spec, folder, redis, prefix: args.prefix, s3, units: args.units ?? 1 });
+    } else {
+      const spec = await folder.readRunSpec();
+      if (!spec) throw new Error(`no run spec in ${folder.uriOf('')}`);
+      if (args.phase === 'complete') result = await completeRun({ spec, folder, redis, prefix: args.prefix, concurrency: args.concurrency ?? 4 });
+      else if (args.phase === 'finalize') {
+        const manifest = await finalize(folder, spec, caps.separateIndexUpdate);
+        result = { shards: manifest.shards, counts: manifest.counts };
+      } else if (args.phase === 'index') await updateIndex(folder, output);
+      else result = await latest(output);
+    }
+  } finally {
+    redis.disconnect();
+  }
+  const ms = performance.now() - started;
+  const cpu = process.cpuUsage(cpuStart);
+  const out: PhaseResult = { phase: args.phase, ms, cpuMs: (cpu.user + cpu.system) / 1000, peakRssBytes: peakRss(), counts, result };
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);
