@@ -149,6 +149,7 @@ export class ShardWorker {
     const plan = await run.context.folder.readPlan(shard);
     if (!plan) throw new PermanentShardError(`shard ${shard} of run ${runId} has no plan in ${run.context.folder.uriOf('')}`);
     const stats = await processShard(run.context, shard, {
+      plan,
       batchSize: this.options.batchSize,
       fetchConcurrency: this.options.fetchConcurrency,
       decodeConcurrency: this.options.decodeConcurrency,

@@ -12,7 +12,7 @@ import { LocalObjectStore, RunFolder, readParquetBatches, vectorFloats, type Fet
 import { rowId, type PlanFile, type RunSpec } from '@siglip-batch/jobs';
 import type { ImageEmbedder, LabelScorer } from './embedder';
 import { processShard, type ShardContext } from './shard-processor';
-import { TransientShardError } from './shard-errors';
+import { PermanentShardError, TransientShardError } from './shard-errors';
 import { SourceAccess } from './source-access';
 import { StoreResolver } from './store-resolver';
 
@@ -246,5 +246,14 @@ describe('processShard', () => {
     await processShard(context(fakeEmbedder()), 0, { workerId: 'w', attempt: 2 });
     expect(await folder.store.exists(folder.keyOf('errors/errors-00000000.parquet'))).toBe(false);
     expect((await folder.readStats(0))?.attempt).toBe(2);
+  });
+
+  it('uses a plan the caller has read instead of reading it again, and refuses another shard\'s', async () => {
+    const plan = await writePlan((await prepareSource()).slice(0, 3));
+    // The store's plan is gone: only the given one can have been used.
+    await folder.store.delete(folder.keyOf('_plan/00000000.json'));
+    const stats = await processShard(context(fakeEmbedder()), 0, { workerId: 'w', attempt: 1, plan });
+    expect(stats.ok + stats.error).toBe(3);
+    await expect(processShard(context(fakeEmbedder()), 1, { workerId: 'w', attempt: 1, plan })).rejects.toBeInstanceOf(PermanentShardError);
   });
 });

@@ -26,8 +26,9 @@ interface Decoded {
 export async function processShard(ctx: ShardContext, shard: number, options: ShardProcessorOptions): Promise<ShardStats> {
   const startedAt = new Date();
   const timings = { fetchMs: 0, decodeMs: 0, inferMs: 0, writeMs: 0 };
-  const plan = await ctx.folder.readPlan(shard);
+  const plan = options.plan ?? (await ctx.folder.readPlan(shard));
   if (!plan) throw new PermanentShardError(`shard ${shard} of run ${ctx.spec.runId} has no plan in the store`);
+  if (plan.shard !== shard) throw new PermanentShardError(`the plan given for shard ${shard} of run ${ctx.spec.runId} is shard ${plan.shard}'s`);
   const count = plan.objects.length;
   const dim = ctx.embedder.embedDim;
   const embeddings = new Float32Array(count * dim);

@@ -1,5 +1,5 @@
 import type { RunFolder } from '@siglip-batch/io';
-import type { RunSpec } from '@siglip-batch/jobs';
+import type { PlanFile, RunSpec } from '@siglip-batch/jobs';
 import type { ImageEmbedder, LabelScorer } from './embedder';
 import type { StoreResolver } from './store-resolver';
 import type { SourceAccess } from './source-access';
@@ -21,6 +21,8 @@ export interface ShardProcessorOptions {
   transientRetries?: number;
   /** Delay before the first in-place retry round; doubles each round. @defaultValue 1000 */
   transientRetryDelayMs?: number;
+  /** The shard's plan when the caller has read it already (it is then not read again). */
+  plan?: PlanFile;
   /** Who processes the shard (for the stats object). */
   workerId: string;
   /** Attempt number (1 for the first). */
