@@ -1,5 +1,5 @@
 /**
- * `npm run verify:so400m` (not in CI: ~11 GB peak and many minutes on two cores).
+ * `npm run verify:so400m` (not in CI: the export peaks at ~8.4 GiB, the reference step at ~5.6 GiB, and it takes many minutes on two cores).
  *
  * Exports the random so400m geometry (google/siglip-so400m-patch14-224's sizes: 27 layers,
  * width 1152) with tools/export into the git-ignored `models/so400m-verify/`, computes the
