@@ -34,7 +34,7 @@ const IMAGE = 0.3;
 const ALPHA = 0.75;
 
 /** xorshift32, uniform in [−0.5, 0.5): × √12 has variance 1. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let x = seed >>> 0 || 1;
   return () => {
     x ^= x << 13;
@@ -53,7 +53,8 @@ function mix(value: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-function normalise(values: Float32Array, offset: number, dim: number): void {
+/** Scales `values[offset, offset + dim)` to unit length. */
+export function normalise(values: Float32Array, offset: number, dim: number): void {
   let sum = 0;
   for (let i = 0; i < dim; i++) sum += values[offset + i]! ** 2;
   const scale = 1 / Math.sqrt(sum);

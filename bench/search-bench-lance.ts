@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
+import { normalise, rng } from './search-bench-data';
 
 export interface LanceBenchOptions {
   runDir: string;
@@ -94,24 +95,6 @@ export async function lanceBench(options: LanceBenchOptions): Promise<void> {
     }
   }
   console.log(`query process peak RSS: ${maxRssMb} MB`);
-}
-
-/** xorshift32 in [−0.5, 0.5). */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296 - 0.5;
-  };
-}
-
-function normalise(values: Float32Array, offset: number, dim: number): void {
-  let sum = 0;
-  for (let i = 0; i < dim; i++) sum += values[offset + i]! ** 2;
-  const scale = 1 / Math.sqrt(sum);
-  for (let i = 0; i < dim; i++) values[offset + i]! *= scale;
 }
 
 const centreCache = new Map<string, Float32Array>();

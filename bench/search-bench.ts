@@ -45,7 +45,7 @@ import { parseArgs } from 'node:util';
 import { encodePartFile } from '@siglip-batch/io';
 import type { RunManifest } from '@siglip-batch/jobs';
 import { openRunFolderUri, prepareRunSearch, searchRun, type SearchEngine } from '@siglip-batch/pipeline';
-import { describeMixture, mixtureTextQuery, mixtureVectors } from './search-bench-data';
+import { describeMixture, mixtureTextQuery, mixtureVectors, rng } from './search-bench-data';
 import { clusteredVectors, lanceBench, nearCentre } from './search-bench-lance';
 
 const { values: args } = parseArgs({
@@ -86,17 +86,6 @@ const CLI = resolve('apps/producer/bin/siglip-batch.mjs');
 const load = () => loadavg()[0]!.toFixed(1);
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const ms = (value: number) => `${Math.round(value)}`;
-
-/** xorshift32: fast, seedable, good enough for random directions. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296 - 0.5;
-  };
-}
 
 function unitVectors(rows: number, seed: number, dim = DIM): Float32Array {
   const next = rng(seed);

@@ -15,6 +15,7 @@ import { compareKeys, encodeIndexFile, readParquetBatches, type ObjectStore, typ
 import { padShard, type RunSpec } from '@siglip-batch/jobs';
 import { indexModelKey, type IndexEntry } from './index-entry';
 import { cachedLayout, partitionOf, type IndexLayout, type IndexOutput } from './index-layout';
+import { entriesOfBatch } from './index-files';
 
 /** Folder of a run's contributions, relative to the run folder. */
 export const CONTRIBUTIONS_DIR = '_index/';
@@ -78,20 +79,7 @@ export async function* readContribution(store: ObjectStore, key: string, partiti
     const range = parsed.ranges.find(([p]) => p === partition);
     return range ? { offset: range[1], limit: range[2] } : null;
   };
-  for await (const batch of readParquetBatches(await store.openBlob(key), { batchSize: 1024, rowsFromMetadata })) {
-    const [uri, etag, modelHash, run, file, status] = ['uri', 'etag', 'model_hash', 'run', 'file', 'status'].map((name) => batch.getChild(name)!);
-    for (let i = 0; i < batch.numRows; i++) {
-      yield {
-        uri: uri!.get(i) as string,
-        etag: (etag!.get(i) as string | null) ?? null,
-        modelHash: modelHash!.get(i) as string,
-        run: run!.get(i) as string,
-        file: file!.get(i) as string,
-        status: status!.get(i) as IndexEntry['status'],
-        finalizedAt: '',
-      };
-    }
-  }
+  for await (const batch of readParquetBatches(await store.openBlob(key), { batchSize: 1024, rowsFromMetadata })) yield* entriesOfBatch(batch);
 }
 
 /** Where a run's planner put its deletions files: the per-kind folder, or the top (older runs). */

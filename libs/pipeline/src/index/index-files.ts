@@ -25,20 +25,32 @@ export function encodeEntries(entries: readonly IndexEntry[]): Uint8Array {
 }
 
 export async function* readIndexFile(store: ObjectStore, key: string): AsyncGenerator<IndexEntry> {
-  for await (const batch of readParquetBatches(await store.openBlob(key), { batchSize: READ_BATCH })) {
-    const col = (name: string) => batch.getChild(name)!;
-    const [uri, etag, modelHash, run, file, status, finalizedAt] = ['uri', 'etag', 'model_hash', 'run', 'file', 'status', 'finalized_at'].map(col);
-    for (let i = 0; i < batch.numRows; i++) {
-      yield {
-        uri: uri!.get(i) as string,
-        etag: (etag!.get(i) as string | null) ?? null,
-        modelHash: modelHash!.get(i) as string,
-        run: run!.get(i) as string,
-        file: file!.get(i) as string,
-        status: status!.get(i) as IndexEntry['status'],
-        finalizedAt: finalizedAt!.get(i) as string,
-      };
-    }
+  for await (const batch of readParquetBatches(await store.openBlob(key), { batchSize: READ_BATCH })) yield* entriesOfBatch(batch);
+}
+
+/** A record batch as far as {@link entriesOfBatch} reads it. */
+interface EntryBatch {
+  readonly numRows: number;
+  getChild(name: string): { get(index: number): unknown } | null;
+}
+
+/**
+ * The entries of one record batch of an index file or a shard's contribution (whose
+ * `finalized_at` is empty until its run is merged: '').
+ */
+export function* entriesOfBatch(batch: EntryBatch): Generator<IndexEntry> {
+  const [uri, etag, modelHash, run, file, status] = ['uri', 'etag', 'model_hash', 'run', 'file', 'status'].map((name) => batch.getChild(name)!);
+  const finalizedAt = batch.getChild('finalized_at');
+  for (let i = 0; i < batch.numRows; i++) {
+    yield {
+      uri: uri!.get(i) as string,
+      etag: (etag!.get(i) as string | null) ?? null,
+      modelHash: modelHash!.get(i) as string,
+      run: run!.get(i) as string,
+      file: file!.get(i) as string,
+      status: status!.get(i) as IndexEntry['status'],
+      finalizedAt: (finalizedAt?.get(i) as string | null) ?? '',
+    };
   }
 }
 

@@ -14,7 +14,7 @@
 import { z } from 'zod';
 import { getJson, putJson, readParquetBatches, type RunFolder } from '@siglip-batch/io';
 import { mergeEntries, type IndexEntry } from './index-entry';
-import { readChunks, writeChunks } from './index-files';
+import { entriesOfBatch, readChunks, writeChunks } from './index-files';
 import { CONTRIBUTIONS_DIR } from './index-contribution';
 import { partitionOf } from './index-layout';
 import { FAN_IN } from './index-partition';
@@ -70,19 +70,7 @@ async function splitGroup(folder: RunFolder, group: number, keys: string[], part
   for (const key of keys) {
     const byPartition: IndexEntry[][] = Array.from({ length: partitions }, () => []);
     for await (const batch of readParquetBatches(await store.openBlob(key), { batchSize: 8192 })) {
-      const [uri, etag, modelHash, run, file, status] = ['uri', 'etag', 'model_hash', 'run', 'file', 'status'].map((name) => batch.getChild(name)!);
-      for (let i = 0; i < batch.numRows; i++) {
-        const u = uri!.get(i) as string;
-        byPartition[partitionOf(u, partitions)]!.push({
-          uri: u,
-          etag: (etag!.get(i) as string | null) ?? null,
-          modelHash: modelHash!.get(i) as string,
-          run: run!.get(i) as string,
-          file: file!.get(i) as string,
-          status: status!.get(i) as IndexEntry['status'],
-          finalizedAt: '',
-        });
-      }
+      for (const entry of entriesOfBatch(batch)) byPartition[partitionOf(entry.uri, partitions)]!.push(entry);
     }
     slices.push(byPartition);
   }
