@@ -10,9 +10,6 @@ import nx from '@nx/eslint-plugin';
  * - libs/pipeline (planner, shard processor, finaliser, run registry) composes model, io and
  *   jobs so that the producer, the worker and one-process mode run the very same code.
  */
-/** What lint says about `export *` in a lib's entry file (tools/lint/module-boundaries.spec.ts checks it). */
-export const LIB_ENTRY_MESSAGE = "a lib's index.ts names its public API: `export { … } from`, not `export *`";
-
 export const depConstraints = [
   { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
   { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
@@ -45,13 +42,6 @@ export default [
       // noUncheckedIndexedAccess is on: a checked `match[1]!` is clearer than a cast.
       '@typescript-eslint/no-non-null-assertion': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
-    },
-  },
-  {
-    // A lib's entry file is its public API: every name is chosen, none leaks through `export *`.
-    files: ['libs/*/src/index.ts'],
-    rules: {
-      'no-restricted-syntax': ['error', { selector: 'ExportAllDeclaration', message: LIB_ENTRY_MESSAGE }],
     },
   },
 ];

@@ -11,6 +11,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -176,6 +177,21 @@ describe('siglip-batch dashboard', () => {
     await page.screenshot({ path: join(OUTPUT, 'dashboard-live.png'), fullPage: true });
 
     expect(await waitForRunEnd(() => registry.get(RUN))).toBe('completed');
+    // After the manifest the finaliser queues one index-partition job per partition of the
+    // processed index (it merges them itself too, so they end as no-ops): wait until the worker
+    // has taken them, so the front page shows the queue at rest.
+    const queue = new Queue(queueName, { connection: redis, prefix });
+    try {
+      const drained = Date.now() + 60_000;
+      for (;;) {
+        const counts = await queue.getJobCounts('waiting', 'active', 'prioritized', 'delayed');
+        if (Object.values(counts).every((n) => n === 0)) break;
+        expect(Date.now(), `index-partition jobs still queued: ${JSON.stringify(counts)}`).toBeLessThan(drained);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    } finally {
+      await queue.close();
+    }
     const final = await readRunPage();
     const record = await recordOf();
     expect(final['state']).toBe('completed');
