@@ -3,7 +3,7 @@ import type * as ArrowModule from 'apache-arrow';
 
 const requireArrow = createRequire(import.meta.url);
 let loaded: typeof ArrowModule | undefined;
-const ARROW_BUILD = 'apache-arrow/Arrow.es2015.min';
+const ARROW_BUILD = 'apache-arrow';
 
 /**
  * apache-arrow, loaded on first use rather than at import: it is the largest module of the
@@ -12,10 +12,10 @@ const ARROW_BUILD = 'apache-arrow/Arrow.es2015.min';
  * through this one (CommonJS) instance, so its classes are never mixed with a second copy.
  * Types come from `import type * as arrow from 'apache-arrow'`.
  *
- * The instance is the package's own single-file build (`Arrow.es2015.min.js`, the same sources
- * and version): one file to compile instead of the ~400 CommonJS modules of its `main`, ~60–80
- * ms against ~270–500 ms on the project machine, on the start-up path of every `embed` and
- * worker (labels.parquet is their first write). Nothing here uses its Node-stream adapters.
+ * The instance is the package's `main` (CommonJS), the one @lancedb/lancedb loads too: tables
+ * built here are handed to LanceDB, which checks them against its own classes. (The package's
+ * single-file build, `Arrow.es2015.min.js`, loads ~0.2–0.4 s faster but is a second copy of the
+ * classes, and LanceDB then fails to read the tables it is given.)
  */
 export const Arrow: typeof ArrowModule = new Proxy({} as typeof ArrowModule, {
   get: (_target, key) => (loaded ??= requireArrow(ARROW_BUILD) as typeof ArrowModule)[key as keyof typeof ArrowModule],

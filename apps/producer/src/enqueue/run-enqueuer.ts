@@ -215,7 +215,12 @@ export async function enqueueRun(options: EnqueueOptions): Promise<EnqueueSummar
     if (record && (record.state === 'listing' || record.state === 'failed' || record.state === 'cancelled')) {
       // listing → running, failed → running (its failed shards are queued again); a cancelled
       // run is refused here, atomically, even when the cancel came after the last check above.
-      await registry.transition(spec.runId, 'running');
+      // Producers sharing the run's units all get here: the first moves it, the others find it
+      // running already (or past it: a fast run may be finalising), which is what they wanted.
+      await registry.transition(spec.runId, 'running').catch((error: unknown) => {
+        const movedOn = error instanceof IllegalRunTransitionError && (error.current === 'running' || error.current === 'finalizing' || error.current === 'completed');
+        if (!movedOn) throw error;
+      });
     }
     await ensureFinalizeJob(queue, spec);
     return {
