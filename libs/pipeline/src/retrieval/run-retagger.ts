@@ -57,6 +57,16 @@ async function retagOnce(options: RetagOptions): Promise<RunManifest> {
   if (scorer.dim !== manifest.embeddingDim) throw new Error(`the model embeds in ${scorer.dim} dimensions, the run has ${manifest.embeddingDim}`);
   const started = new Date().toISOString();
   let preprocessing = 'unknown';
+  // The target's files carry the source's preprocessing version (read from its part files) and the new labels.
+  const fileMetadata = () =>
+    shardFileMetadata({
+      runId: target.runId,
+      model: manifest.model,
+      preprocessingVersion: preprocessing,
+      decode: manifest.decode,
+      labels: options.labels,
+      templates: options.templates,
+    });
   const total = runFileCounts(manifest).parts;
   // The target's file table, written as its files are: one part per source part, the errors
   // files copied as they are.
@@ -68,14 +78,7 @@ async function retagOnce(options: RetagOptions): Promise<RunManifest> {
       const count = rows.uri.length;
       const scores = scorer.score(rows.embedding);
       const tags = Array.from({ length: count }, (_, row) => scorer.row(scores, row).tags);
-      const metadata = shardFileMetadata({
-        runId: target.runId,
-        model: manifest.model,
-        preprocessingVersion: preprocessing,
-        decode: manifest.decode,
-        labels: options.labels,
-        templates: options.templates,
-      });
+      const metadata = fileMetadata();
       const { metadata: _old, ...columns } = rows;
       const bytes = encodePartFile({ ...columns, scores, tags, labels: labelNames, metadata });
       await target.store.put(target.keyOf(part.key), bytes, { contentType: 'application/vnd.apache.parquet' });
@@ -96,14 +99,7 @@ async function retagOnce(options: RetagOptions): Promise<RunManifest> {
       thresholds: scorer.set.thresholds,
       embeddings: scorer.embeddings,
       dim: scorer.dim,
-      metadata: shardFileMetadata({
-        runId: target.runId,
-        model: manifest.model,
-        preprocessingVersion: preprocessing,
-        decode: manifest.decode,
-        labels: options.labels,
-        templates: options.templates,
-      }),
+      metadata: fileMetadata(),
     }),
   );
   // The source's deletions and compaction are its own: the target has neither.
