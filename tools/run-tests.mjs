@@ -4,7 +4,7 @@
 // `N passed, N failed`, summed over both, and exits non-zero if anything failed.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -30,6 +30,7 @@ if (suiteArg !== -1) {
 let passed = 0;
 let failed = 0;
 let exitCode = 0;
+const failedNames = [];
 for (const project of suites) {
   const report = join(outDir, `${project}.json`);
   rmSync(report, { force: true });
@@ -44,6 +45,7 @@ for (const project of suites) {
     const json = JSON.parse(readFileSync(report, 'utf8'));
     passed += json.numPassedTests ?? 0;
     failed += countFailures(json);
+    failedNames.push(...namesOfFailures(json));
     counted = true;
   } catch {
     // no report: the run itself broke
@@ -53,8 +55,27 @@ for (const project of suites) {
     if (!counted || failed === 0) failed += 1;
   }
 }
+// One line per failure, so the end of a long log says what failed (.ci/run repeats these lines).
+for (const name of failedNames) console.log(`FAILED ${name}`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(exitCode);
+
+/** `file > test: first line of the message`, for every failed test or file that did not load. */
+function namesOfFailures(json) {
+  const names = [];
+  for (const file of json.testResults ?? []) {
+    const path = relative(root, file.name ?? '');
+    const failedTests = (file.assertionResults ?? []).filter((test) => test.status === 'failed');
+    for (const test of failedTests) {
+      const message = String(test.failureMessages?.[0] ?? '').split('\n')[0].slice(0, 200);
+      names.push(`${path} > ${test.fullName ?? test.title}: ${message}`);
+    }
+    if (file.status === 'failed' && failedTests.length === 0) {
+      names.push(`${path}: ${String(file.message ?? 'did not load').split('\n')[0].slice(0, 200)}`);
+    }
+  }
+  return names;
+}
 
 /** Failed tests, plus one per file that failed without a failed test (it did not load). */
 function countFailures(json) {
