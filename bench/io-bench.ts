@@ -14,7 +14,8 @@
  */
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { parseArgs } from 'node:util';
-import { createS3Client, encodePartFile, S3ObjectStore, type ParquetWriteOptions, type PartFileInput } from '@siglip-batch/io';
+import { createS3Client, S3ObjectStore, type ParquetWriteOptions } from '@siglip-batch/io';
+import { encodePartFile, type PartFileInput } from '@siglip-batch/run-format';
 import { startMotoServer, type MotoServer } from '../test/support/moto-server';
 
 const { values: args } = parseArgs({

@@ -10,14 +10,15 @@
  * {nprobes, refineFactor, latenciesMs, cpuMs, hits: uri[][]} (`exact`: first an exhaustive float32 scan, {exact: true, …}) and a last one {maxRssMb}.
  */
 import { readFileSync } from 'node:fs';
-import { buildLanceIndex, LanceSearcher, openLanceTarget, openRunFolderUri, readFinishedManifest, type LanceIndexType } from '@siglip-batch/pipeline';
+import { buildLanceIndex, LanceSearcher, openLanceTarget, readFinishedManifest, type LanceIndexType } from '@siglip-batch/retrieval';
+import { openRunFolder } from '@siglip-batch/run-format';
 
 const [mode, ...rest] = process.argv.slice(2);
 const maxRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
 if (mode === 'build' || mode === 'reindex') {
   const [runDir, tableDir, indexType] = rest as [string, string, string | undefined];
-  const folder = openRunFolderUri(runDir);
+  const folder = openRunFolder(runDir);
   const manifest = await readFinishedManifest(folder);
   const target = await openLanceTarget(tableDir);
   const started = performance.now();

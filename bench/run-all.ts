@@ -21,7 +21,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { createS3Client, encodePartFile, type PartFileInput } from '@siglip-batch/io';
+import { createS3Client } from '@siglip-batch/io';
+import { encodePartFile, type PartFileInput } from '@siglip-batch/run-format';
 import type { DecodeSpec, LabelSpec } from '@siglip-batch/jobs';
 import { loadModelDir, PreprocessPool } from '@siglip-batch/model';
 import {

@@ -42,9 +42,9 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmS
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { encodePartFile } from '@siglip-batch/io';
+import { encodePartFile, openRunFolder } from '@siglip-batch/run-format';
 import type { RunManifest } from '@siglip-batch/jobs';
-import { openRunFolderUri, prepareRunSearch, searchRun, type SearchEngine } from '@siglip-batch/pipeline';
+import { prepareRunSearch, searchRun, type SearchEngine } from '@siglip-batch/retrieval';
 import { describeMixture, mixtureTextQuery, mixtureVectors, rng } from './search-bench-data';
 import { clusteredVectors, lanceBench, nearCentre } from './search-bench-lance';
 
@@ -166,7 +166,7 @@ async function generate(): Promise<void> {
 }
 
 await generate();
-const folder = openRunFolderUri(runDir);
+const folder = openRunFolder(runDir);
 const manifest = manifestOf('bench-run', ROWS, FILES, DIM, {
   hash: '0'.repeat(64),
   variant: 'fp32',

@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
-import { RunFolder, createS3Client, openLocation, type ObjectStore, type S3Options } from '@siglip-batch/io';
+import { createS3Client, openLocation, type ObjectStore, type S3Options } from '@siglip-batch/io';
+import { openRunFolder, type RunFolder } from '@siglip-batch/run-format';
 import type { RunSpec } from '@siglip-batch/jobs';
 import { RunRegistry, forEachStoredStats } from '@siglip-batch/pipeline';
 import { statusFromStore } from '../apps/producer/src/status/run-status';
@@ -83,7 +84,7 @@ async function fill(folder: RunFolder): Promise<void> {
 
 async function measure(label: string, store: ObjectStore, prefix: string, run: (folder: RunFolder) => Promise<string>): Promise<void> {
   const counts: Counts = { gets: 0, lists: 0 };
-  const folder = new RunFolder({ store: counting(store, counts), prefix }, RUN);
+  const folder = openRunFolder({ output: { store: counting(store, counts), prefix }, runId: RUN });
   const started = performance.now();
   const result = await run(folder);
   const seconds = (performance.now() - started) / 1000;
@@ -92,7 +93,7 @@ async function measure(label: string, store: ObjectStore, prefix: string, run: (
 
 async function bench(kind: string, output: string, s3: S3Options, redis: Redis): Promise<void> {
   const { store, prefix } = openLocation(output, s3);
-  await fill(new RunFolder({ store, prefix }, RUN));
+  await fill(openRunFolder({ output: { store, prefix }, runId: RUN }));
   const runSpec = spec(output);
   const freshRegistry = async (name: string): Promise<RunRegistry> => {
     const redisPrefix = `scan-bench-${name}-${process.pid}`;

@@ -106,12 +106,22 @@ describe('start-up of the bundle', () => {
   it('loads no npm package but commander for the top-level help and --version (subcommands are chunks of their own)', () => {
     const dir = join(installed, 'dist/apps/producer');
     expect([...staticPackages(dir, 'main.mjs')]).toEqual(['commander']);
-    // …while a subcommand's chunk brings its own: the walk does see packages. (sharp and the AWS
-    // SDK are not among them: they load on first use, so a local run never pays for S3.)
+    // …while a subcommand's chunk brings its own: the walk does see packages. (sharp, ioredis and
+    // the AWS SDK are not among them: they load on first use, so a local run never pays for S3
+    // or Redis.)
     const chunks = readdirSync(dir).filter((file) => file.startsWith('chunk-'));
     const all = new Set(chunks.flatMap((chunk) => [...staticPackages(dir, chunk)]));
-    expect([...all]).toEqual(expect.arrayContaining(['ioredis', 'zod', 'bullmq', 'parquet-wasm']));
+    expect([...all]).toEqual(expect.arrayContaining(['zod', 'bullmq', 'parquet-wasm']));
     expect([...all]).not.toContain('@aws-sdk/client-s3');
+    expect([...all]).not.toContain('ioredis');
+    // A subcommand loads what it uses, not all a lib offers: `embed` (one process, no queue)
+    // imports @siglip-batch/jobs, whose index also names the shard queue, and loads no BullMQ
+    // (tools/direct-lib-imports.mjs).
+    const embed = chunks.find((chunk) => /function registerEmbedCommand\(/.test(readFileSync(join(dir, chunk), 'utf8')));
+    expect(embed).toBeDefined();
+    const embedPackages = [...staticPackages(dir, embed!)];
+    expect(embedPackages).toEqual(expect.arrayContaining(['zod', 'parquet-wasm']));
+    expect(embedPackages).not.toContain('bullmq');
   });
 });
 

@@ -15,7 +15,8 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { runManifestSchema, type RunManifest } from '@siglip-batch/jobs';
-import { RunRegistry, compactRun, openRunFolderUri, type CompactionStep } from '@siglip-batch/pipeline';
+import { RunRegistry, compactRun, type CompactionStep } from '@siglip-batch/pipeline';
+import { openRunFolder } from '@siglip-batch/run-format';
 import { TINY_MODEL, runCli, startWorker, waitForRunEnd, waitForWorkerStart, type WorkerProcess } from './support/cli';
 import { TEST_AWS_ENV, deleteKeysWithPrefix, emptyAndDeleteBucket, makeS3Client, uniqueName } from './support/harness';
 import { manifestFiles, type ListedFile, type ManifestFiles } from './support/run-files';
@@ -230,7 +231,7 @@ describe('compact', () => {
       if (reached === step) throw new Error(`simulated crash at ${step}`);
     };
     const compact = async (afterStep?: (step: CompactionStep) => Promise<void>) => {
-      const folder = openRunFolderUri(`s3://${bucket}/out/c2/`, { endpoint: s3Endpoint });
+      const folder = openRunFolder(`s3://${bucket}/out/c2/`, { endpoint: s3Endpoint });
       try {
         // Grace 0: the old files go as soon as the manifest no longer lists them (the grace
         // period itself is covered above and in run-compactor.spec.ts).

@@ -16,7 +16,7 @@ import { Redis } from 'ioredis';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RunRegistry, type RunRecord } from '@siglip-batch/pipeline';
-import { REPO_ROOT, TINY_MODEL, runCli, startWorker, waitForRunEnd, waitForWorkerStart, type WorkerProcess } from './support/cli';
+import { REPO_ROOT, TINY_MODEL, runCli, startWorker, waitForQueueAtRest, waitForRunEnd, waitForWorkerStart, type WorkerProcess } from './support/cli';
 import { startDashboardProcess, type DashboardProcess } from './support/dashboard-process';
 import { freePort } from './support/free-port';
 import { TEST_AWS_ENV, deleteKeysWithPrefix, emptyAndDeleteBucket, makeS3Client, uniqueName } from './support/harness';
@@ -177,18 +177,11 @@ describe('siglip-batch dashboard', () => {
     await page.screenshot({ path: join(OUTPUT, 'dashboard-live.png'), fullPage: true });
 
     expect(await waitForRunEnd(() => registry.get(RUN))).toBe('completed');
-    // After the manifest the finaliser queues one index-partition job per partition of the
-    // processed index (it merges them itself too, so they end as no-ops): wait until the worker
-    // has taken them, so the front page shows the queue at rest.
+    // After the manifest the finaliser may queue index-partition jobs: wait until the worker has
+    // taken them, so the front page shows the queue at rest.
     const queue = new Queue(queueName, { connection: redis, prefix });
     try {
-      const drained = Date.now() + 60_000;
-      for (;;) {
-        const counts = await queue.getJobCounts('waiting', 'active', 'prioritized', 'delayed');
-        if (Object.values(counts).every((n) => n === 0)) break;
-        expect(Date.now(), `index-partition jobs still queued: ${JSON.stringify(counts)}`).toBeLessThan(drained);
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
+      await waitForQueueAtRest(queue);
     } finally {
       await queue.close();
     }

@@ -18,12 +18,13 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { collectRunFiles } from '@siglip-batch/io';
+import { collectRunFiles, openRunFolder } from '@siglip-batch/run-format';
 import { finalizeJobId, runDoneBitmapKey, runFailedKey, runManifestSchema, runRecordKey, type RunManifest } from '@siglip-batch/jobs';
-import { RunRegistry, compactRun, openRunFolderUri, searchRun, type SearchEngine } from '@siglip-batch/pipeline';
+import { RunRegistry, compactRun } from '@siglip-batch/pipeline';
+import { searchRun, type SearchEngine } from '@siglip-batch/retrieval';
 import { manifestFiles } from './support/run-files';
 import { probe } from './support/hardening-report';
-import { TINY_MODEL, runCli, startWorker, waitForRunEnd, waitForWorkerStart, type CliResult, type WorkerProcess } from './support/cli';
+import { TINY_MODEL, runCli, startWorker, waitForQueueAtRest, waitForRunEnd, waitForWorkerStart, type CliResult, type WorkerProcess } from './support/cli';
 import { TEST_AWS_ENV, deleteKeysWithPrefix, emptyAndDeleteBucket, makeS3Client, uniqueName } from './support/harness';
 import { makeSampleImage, type SampleImage } from './support/sample-images';
 
@@ -116,6 +117,8 @@ describe('run states', () => {
       expect(await waitForRunEnd(() => registry.get('done'))).toBe('completed');
       const queue = new Queue((await registry.get('done'))!.queue, { connection: redis, prefix });
       try {
+        // Jobs the finaliser queued after the manifest (index-partition merges) finish first.
+        await waitForQueueAtRest(queue);
         const before = await queue.getJobCounts('completed', 'waiting', 'delayed', 'prioritized', 'active', 'failed');
         const cancel = await runCli(['cancel', 'done'], env);
         expect(cancel.code).not.toBe(0);
@@ -287,7 +290,7 @@ describe('compact beside readers', () => {
       async () => {
         // In this process: the test's AWS credentials for the S3 client.
         for (const [name, value] of Object.entries(TEST_AWS_ENV)) vi.stubEnv(name, value);
-        const folder = openRunFolderUri(RUN, { endpoint: s3Endpoint });
+        const folder = openRunFolder(RUN, { endpoint: s3Endpoint });
         try {
           const stale = (await folder.readManifest())!;
           // Its files, read before the compaction deletes its table with them (grace 0).

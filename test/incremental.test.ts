@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runManifestSchema } from '@siglip-batch/jobs';
@@ -84,12 +85,21 @@ async function nightly(run: string, extra: string[] = []): Promise<Record<string
   expect(result.code, result.stderr).toBe(0);
   const summary = JSON.parse(result.stdout) as Record<string, unknown>;
   expect(await waitForRunEnd(() => registry.get(run))).toBe('completed');
+  // The finaliser merges every partition itself, removing each `index-partition` job no worker
+  // took: none is left waiting with nothing to do (KEDA counts waiting jobs).
+  const queue = new Queue(summary['queue'] as string, { connection: redis, prefix });
+  try {
+    const waiting = await queue.getJobs(['waiting', 'prioritized', 'delayed']);
+    expect(waiting.filter((job) => job?.name === 'index-partition' && (job.data as { runId?: string }).runId === run).map((job) => job.id)).toEqual([]);
+  } finally {
+    await queue.close();
+  }
   return summary;
 }
 
 const uri = (i: number) => `s3://${bucket}/src/${name(i)}`;
 
-/** The output's processed index (partitioned, see libs/pipeline index/processed-index.ts), read through the pipeline's reader. */
+/** The output's processed index (partitioned, see libs/pipeline processed-index/processed-index.ts), read through the pipeline's reader. */
 function processedIndex(): ProcessedIndex {
   return new ProcessedIndex({ store: new S3ObjectStore({ client: s3, bucket }), prefix: 'out/' });
 }

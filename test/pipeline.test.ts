@@ -16,7 +16,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { encodeManifestParquet } from '@siglip-batch/io';
+import { encodeManifestParquet } from '@siglip-batch/run-format';
 import { queueNameForModel, runManifestSchema, type RunManifest } from '@siglip-batch/jobs';
 import { RunRegistry, inspectSiglipModel } from '@siglip-batch/pipeline';
 import { SiglipModel, computeContentHash } from '@siglip-batch/model';

@@ -7,6 +7,7 @@ import { build } from 'esbuild';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { directLibImports } from './direct-lib-imports.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const projectRoot = process.argv[2];
@@ -23,6 +24,11 @@ const entryPoints = isApp
   ? [{ in: join(src, 'main.ts'), out: 'main' }, ...threadEntries.map((path) => ({ in: path, out: basename(path, '.ts') }))]
   : [{ in: join(src, 'index.ts'), out: 'index' }];
 const outdir = join(root, 'dist', projectRoot);
+const libEntries = Object.fromEntries(
+  ['jobs', 'io', 'run-format', 'model', 'pipeline', 'retrieval'].map((lib) => [`@siglip-batch/${lib}`, join(root, `libs/${lib}/src/index.ts`)]),
+);
+// The lib indexes the plugin read: inputs of the bundle although no module of it imports them.
+const consultedIndexes = new Set();
 const startedAt = Date.now();
 const result = await build({
   absWorkingDir: root,
@@ -47,9 +53,18 @@ const result = await build({
   alias: {
     '@siglip-batch/jobs': join(root, 'libs/jobs/src/index.ts'),
     '@siglip-batch/io': join(root, 'libs/io/src/index.ts'),
+    // On every command's start-up path: entries of their own, so that main.mjs reaches no lib's
+    // index (see direct-lib-imports.mjs for what an index brings into a chunk).
+    '@siglip-batch/io/secret-redaction': join(root, 'libs/io/src/secret-redaction.ts'),
+    '@siglip-batch/jobs/error-message': join(root, 'libs/jobs/src/error-message.ts'),
+    '@siglip-batch/pipeline/start-up-errors': join(root, 'libs/pipeline/src/start-up-errors.ts'),
+    '@siglip-batch/run-format': join(root, 'libs/run-format/src/index.ts'),
     '@siglip-batch/model': join(root, 'libs/model/src/index.ts'),
     '@siglip-batch/pipeline': join(root, 'libs/pipeline/src/index.ts'),
+    '@siglip-batch/retrieval': join(root, 'libs/retrieval/src/index.ts'),
   },
+  // A lib's index is gone around: each chunk imports the modules that define what it uses.
+  plugins: isApp ? [directLibImports(libEntries, consultedIndexes)] : [],
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
 });
 
@@ -60,7 +75,14 @@ for (const entry of readdirSync(outdir)) {
 }
 // What the bundle was built from, and when: tools/run-app.mjs runs a checkout's sources instead of
 // a bundle that any of them is newer than.
-const inputs = [...Object.keys(result.metafile.inputs), relative(root, fileURLToPath(import.meta.url))];
+const inputs = [
+  ...new Set([
+    ...Object.keys(result.metafile.inputs),
+    ...[...consultedIndexes].map((path) => relative(root, path)),
+    relative(root, fileURLToPath(import.meta.url)),
+    relative(root, fileURLToPath(new URL('./direct-lib-imports.mjs', import.meta.url))),
+  ]),
+];
 writeFileSync(join(outdir, 'build-inputs.json'), `${JSON.stringify({ startedAt, inputs: inputs.sort() }, null, 1)}\n`);
 
 function findThreadEntries(dir) {

@@ -9,7 +9,8 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { rmSync } from 'node:fs';
 import { createS3Client } from '@siglip-batch/io';
-import { buildRunSpec, openRunFolder, planRun } from '@siglip-batch/pipeline';
+import { buildRunSpec, planRun } from '@siglip-batch/pipeline';
+import { openRunFolder } from '@siglip-batch/run-format';
 
 const [endpoint, mode, outDir] = process.argv.slice(2) as [string, 'raw' | 'producer', string];
 process.env['AWS_ACCESS_KEY_ID'] ??= 'bench';

@@ -8,7 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { LocalObjectStore, RunFolder } from '@siglip-batch/io';
+import { LocalObjectStore } from '@siglip-batch/io';
+import { openRunFolder } from '@siglip-batch/run-format';
 import { countingStore, emptyCounts } from './counting-store';
 import { buildSpec, capabilities, finalize, latest, planAndEnqueue, updateIndex } from './real-code';
 import { completeRun } from './synthetic-completer';
@@ -21,6 +22,8 @@ export interface PhaseArgs {
   source?: string;
   incremental?: boolean;
   units?: number;
+  /** `plan`: units this process plans at once (default: `units`). */
+  planners?: number;
   endpoint: string;
   redisUrl: string;
   prefix: string;
@@ -29,6 +32,8 @@ export interface PhaseArgs {
 
 export interface PhaseResult {
   phase: string;
+  /** Epoch ms when the measured work started (phases run side by side are timed from the first). */
+  startedAtMs: number;
   ms: number;
   /** CPU time of this process (user + system), ms. */
   cpuMs: number;
@@ -47,10 +52,11 @@ async function main(): Promise<void> {
   const counts = emptyCounts();
   const store = countingStore(new LocalObjectStore(args.root), counts);
   const output = { store, prefix: '' };
-  const folder = new RunFolder(output, args.runId);
+  const folder = openRunFolder({ output: output, runId: args.runId });
   const caps = capabilities();
   const s3 = { endpoint: args.endpoint, maxAttempts: 3 };
   const redis = new Redis(args.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
+  const startedAtMs = Date.now();
   const started = performance.now();
   const cpuStart = process.cpuUsage();
   let result: unknown;
@@ -60,7 +66,7 @@ async function main(): Promise<void> {
       result = { pid: process.pid };
     } else if (args.phase === 'plan') {
       const spec = buildSpec({ runId: args.runId, source: args.source!, output: store.uriOf(''), incremental: args.incremental ?? false });
-      result = await planAndEnqueue({ spec, folder, redis, prefix: args.prefix, s3, units: args.units ?? 1 });
+      result = await planAndEnqueue({ spec, folder, redis, prefix: args.prefix, s3, units: args.units ?? 1, planners: args.planners ?? args.units ?? 1 });
     } else {
       const spec = await folder.readRunSpec();
       if (!spec) throw new Error(`no run spec in ${folder.uriOf('')}`);
@@ -76,7 +82,7 @@ async function main(): Promise<void> {
   }
   const ms = performance.now() - started;
   const cpu = process.cpuUsage(cpuStart);
-  const out: PhaseResult = { phase: args.phase, ms, cpuMs: (cpu.user + cpu.system) / 1000, peakRssBytes: peakRss(), counts, result };
+  const out: PhaseResult = { phase: args.phase, startedAtMs, ms, cpuMs: (cpu.user + cpu.system) / 1000, peakRssBytes: peakRss(), counts, result };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 

@@ -5,7 +5,8 @@
  * export, so that the bench measures them as soon as they exist and says so when they do not.
  */
 import type { Redis } from 'ioredis';
-import type { ObjectStore, RunFolder, S3Options } from '@siglip-batch/io';
+import type { ObjectStore, S3Options } from '@siglip-batch/io';
+import type { RunFolder } from '@siglip-batch/run-format';
 import type { RunManifest, RunSpec } from '@siglip-batch/jobs';
 import * as pipeline from '@siglip-batch/pipeline';
 import * as enqueuer from '../../apps/producer/src/enqueue/run-enqueuer';
@@ -59,7 +60,7 @@ export interface PlanResult {
  * The producer: plans the run and enqueues its shards (`enqueueRun`), with `units` planning
  * units where the planner has them. Backpressure is off (no worker drains the queue here).
  */
-export async function planAndEnqueue(options: { spec: RunSpec; folder: RunFolder; redis: Redis; prefix: string; s3: S3Options; units: number }): Promise<PlanResult> {
+export async function planAndEnqueue(options: { spec: RunSpec; folder: RunFolder; redis: Redis; prefix: string; s3: S3Options; units: number; planners?: number }): Promise<PlanResult> {
   await options.folder.writeRunSpec(options.spec);
   const summary = await enqueuer.enqueueRun({
     spec: options.spec,
@@ -69,7 +70,7 @@ export async function planAndEnqueue(options: { spec: RunSpec; folder: RunFolder
     s3: options.s3,
     maxWaiting: Number.MAX_SAFE_INTEGER,
     // Read by planners with planning units; ignored by one that has none.
-    ...({ planningUnits: options.units, units: options.units, planners: options.units } as object),
+    ...({ planningUnits: options.units, units: options.units, planners: options.planners ?? options.units } as object),
   });
   const unitsSplit = (await options.folder.readListing())?.units ?? 1;
   return { objectsPlanned: summary.objectsPlanned, shardsPlanned: summary.shardsPlanned, shardsEnqueued: summary.shardsEnqueued, unitsSplit };

@@ -6,7 +6,8 @@
  * model of 4-d embeddings computed from the bytes. 1 % of objects fail to "decode", so every
  * shard has an errors file too. Each shard is then marked done in Redis as the worker does.
  */
-import type { FetchResult, GetManyOptions, ObjectStore, RunFolder } from '@siglip-batch/io';
+import type { FetchResult, GetManyOptions, ObjectStore } from '@siglip-batch/io';
+import type { RunFolder } from '@siglip-batch/run-format';
 import type { RunSpec, ShardStats } from '@siglip-batch/jobs';
 import {
   RunRegistry,

@@ -97,6 +97,23 @@ export interface StatusJson {
   reason: string | null;
 }
 
+/**
+ * Polls a queue until nothing is waiting, active, prioritized or delayed: after a run completes,
+ * the jobs its finaliser queued (index-partition merges) may still be running.
+ */
+export async function waitForQueueAtRest(
+  queue: { getJobCounts(...types: string[]): Promise<Record<string, number>> },
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const counts = await queue.getJobCounts('waiting', 'active', 'prioritized', 'delayed');
+    if (Object.values(counts).every((n) => n === 0)) return;
+    if (Date.now() > deadline) throw new Error(`queue not at rest after ${timeoutMs} ms: ${JSON.stringify(counts)}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
 /** Polls the run's record in Redis until it ends (cheaper than a `status` process per poll). */
 export async function waitForRunEnd(
   readState: () => Promise<{ state: string } | undefined>,

@@ -3,7 +3,8 @@
  * (downloaded whole: test runs are small), or the inline lists of a schema 1 manifest, with
  * the same checks as libs/io `runFiles` (the table's size and rows are the manifest's).
  */
-import { readParquetMetadata, readRunFilesTable, type RunFileRow } from '@siglip-batch/io';
+import { readParquetMetadata } from '@siglip-batch/io';
+import { readRunFilesTable, type RunFileRow } from '@siglip-batch/run-format';
 import type { RunManifest } from '@siglip-batch/jobs';
 
 export interface ListedFile {

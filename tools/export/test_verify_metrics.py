@@ -23,7 +23,9 @@ import onnx  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 import torch  # noqa: E402
 
-import siglip_export as se  # noqa: E402
+import onnx_export  # noqa: E402
+from model_export import set_eager  # noqa: E402
+from random_models import random_model  # noqa: E402
 import verify_metrics as vm  # noqa: E402
 
 OUTPUTS = ("last_hidden_state", "pooler_output")
@@ -40,8 +42,8 @@ class VerifyMetricsTest(unittest.TestCase):
         torch.set_num_threads(1)
         cls.tmp = tempfile.TemporaryDirectory()
         cls.dir = Path(cls.tmp.name)
-        cls.model = se.random_model("tiny", 0, 1000)
-        se.set_eager(cls.model)
+        cls.model = random_model("tiny", 0, 1000)
+        set_eager(cls.model)
         gen = torch.Generator().manual_seed(5)
         cls.pix = (torch.rand((3, 3, 224, 224), generator=gen) * 2 - 1)
         cls.ids = torch.randint(0, 1000, (4, 16), generator=gen)
@@ -65,10 +67,10 @@ class VerifyMetricsTest(unittest.TestCase):
     def export(self, model, tower: str, name: str) -> Path:
         path, raw = self.dir / f"{name}.onnx", self.dir / f"{name}.raw.onnx"
         if tower == "vision":
-            se.export_tower(model.vision_model, self.pix[:2], "pixel_values", raw)
+            onnx_export.export_tower(model.vision_model, self.pix[:2], "pixel_values", raw)
         else:
-            se.export_tower(model.text_model, self.ids[:2], "input_ids", raw)
-        se.finish_onnx(raw, path)
+            onnx_export.export_tower(model.text_model, self.ids[:2], "input_ids", raw)
+        onnx_export.finish_onnx(raw, path)
         raw.unlink()
         return path
 
@@ -91,7 +93,7 @@ class VerifyMetricsTest(unittest.TestCase):
             path = self.export(self.model, tower, f"correct-{tower}")
             self.assertEqual(self.check(path, tower, f"correct {tower} fp32"), [])
             half = self.dir / f"correct-{tower}-fp16.onnx"
-            se.to_fp16(path, half)
+            onnx_export.to_fp16(path, half)
             self.assertEqual(self.check(half, tower, f"correct {tower} fp16", fp16=True), [])
             # and fp16 output is not good enough for the fp32 bounds: the bounds are not vacuous
             self.assertNotEqual(self.check(half, tower, f"fp16 {tower} held to fp32 bounds"), [])
@@ -150,7 +152,7 @@ class VerifyMetricsTest(unittest.TestCase):
             model.vision_model.head.mlp.fc2.weight.mul_(1.2)
         path = self.export(model, "vision", "wrong-fp16-src")
         half = self.dir / "wrong-fp16.onnx"
-        se.to_fp16(path, half)
+        onnx_export.to_fp16(path, half)
         self.assertNotEqual(self.check(half, "vision", "fp16 vision head fc2 x1.2", fp16=True), [])
 
 

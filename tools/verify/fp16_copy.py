@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "export"))
-import siglip_export  # noqa: E402
+from export_common import log  # noqa: E402
+from onnx_export import to_fp16  # noqa: E402
 
 
 def main() -> None:
@@ -28,8 +29,8 @@ def main() -> None:
         if (src / name).exists():
             shutil.copyfile(src / name, out / name)
     for tower in ("vision_model", "text_model"):
-        siglip_export.log(f"converting {tower} to fp16 ...")
-        siglip_export.to_fp16(src / "onnx" / f"{tower}.onnx", out / "onnx" / f"{tower}_fp16.onnx")
+        log(f"converting {tower} to fp16 ...")
+        to_fp16(src / "onnx" / f"{tower}.onnx", out / "onnx" / f"{tower}_fp16.onnx")
     sidecar = json.loads((src / "siglip-batch.json").read_text())
     header = json.dumps({"logit_scale": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
                          "logit_bias": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}).encode()

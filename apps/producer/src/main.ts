@@ -1,4 +1,4 @@
-import { redactSecrets } from '@siglip-batch/jobs';
+import { redactSecrets } from '@siglip-batch/io/secret-redaction';
 import { buildProgram } from './program';
 import { logs } from './shared/cli-log';
 import { describeFailure, failureJson, jsonRequested } from './shared/exit-codes';

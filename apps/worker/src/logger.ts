@@ -1,4 +1,4 @@
-import { redactSecrets } from '@siglip-batch/jobs';
+import { redactSecrets } from '@siglip-batch/io/secret-redaction';
 
 /**
  * Structured logs on stderr: JSON lines for machines, short lines for people. Every line goes

@@ -1,4 +1,5 @@
-import { errorMessage, redactSecrets } from '@siglip-batch/jobs';
+import { errorMessage } from '@siglip-batch/jobs';
+import { redactSecrets } from '@siglip-batch/io/secret-redaction';
 import { buildWorkerProgram } from './program';
 import { workerFaultsFromEnvironment } from './test-faults';
 

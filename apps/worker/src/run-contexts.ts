@@ -1,6 +1,6 @@
 import type { S3Options } from '@siglip-batch/io';
 import type { AllowList } from './allow-list';
-import { createRunContext, type LoadedModel, type RunRegistry, type ShardContext } from '@siglip-batch/pipeline';
+import { createRunContext, type LoadedModel, type RunRecord, type RunRegistry, type ShardContext } from '@siglip-batch/pipeline';
 
 export interface RunHandle {
   context: ShardContext & { close(): void };
@@ -23,11 +23,15 @@ export class RunContexts {
     private readonly maxRuns = 16,
   ) {}
 
-  get(runId: string): Promise<RunHandle> {
+  /**
+   * The run's context, opened on first use. A caller that has just read the run's record passes
+   * it as `known` (`{ record: undefined }` when Redis has none), so that opening does not read it again.
+   */
+  get(runId: string, known?: { record: RunRecord | undefined }): Promise<RunHandle> {
     this.lastUsed.set(runId, Date.now());
     let handle = this.runs.get(runId);
     if (!handle) {
-      handle = this.open(runId);
+      handle = this.open(runId, known);
       this.runs.set(runId, handle);
       // A failed open is not cached: the next job tries again.
       handle.catch(() => this.runs.delete(runId));
@@ -36,8 +40,8 @@ export class RunContexts {
     return handle;
   }
 
-  private async open(runId: string): Promise<RunHandle> {
-    const record = await this.registry.get(runId);
+  private async open(runId: string, known?: { record: RunRecord | undefined }): Promise<RunHandle> {
+    const record = known ? known.record : await this.registry.get(runId);
     if (!record) {
       // Not permanent: the producer may be re-registering the run after Redis lost it.
       throw new Error(`run ${runId} has no record in Redis (expired or not yet registered)`);

@@ -1,16 +1,7 @@
-import { assertS3RegionConfigured, s3OptionsFromEnv, type S3Options } from '@siglip-batch/io';
-import { errorMessage, queueNameForModel, redactSecrets, redisOptions, redisUrlFromEnv } from '@siglip-batch/jobs';
-import {
-  ProblemList,
-  RunRegistry,
-  S3RateLimiter,
-  connectCheckedRedis,
-  loadSiglipModel,
-  parseRequestsPerSecond,
-  rateLimiterRedisOptions,
-  resolveModelLocation,
-  type RateLimiterEvent,
-} from '@siglip-batch/pipeline';
+import { assertS3RegionConfigured, parseRequestsPerSecond, type RateLimiterEvent, rateLimiterRedisOptions, type S3Options, s3OptionsFromEnv, S3RateLimiter } from '@siglip-batch/io';
+import { redactSecrets } from '@siglip-batch/io/secret-redaction';
+import { errorMessage, redisOptions, redisUrlFromEnv } from '@siglip-batch/jobs';
+import { ProblemList, RunRegistry, connectCheckedRedis, loadSiglipModel, resolveModelLocation } from '@siglip-batch/pipeline';
 import { AllowList } from './allow-list';
 import type { WorkerCliOptions } from './worker-cli-options';
 import type { WorkerFaults } from './test-faults';
@@ -33,7 +24,7 @@ export async function runWorker(options: WorkerCliOptions, faults: WorkerFaults 
   const problems = new ProblemList();
   const rateLimit = await problems.check('S3 rate limit', () => rateLimitOf(options));
   // Every S3 request, the model download included, waits for the fleet limiter once Redis is
-  // checked (see libs/pipeline fleet/s3-rate-limiter.ts).
+  // checked (see libs/io s3-rate-limiter.ts).
   let limiter: S3RateLimiter | undefined;
   let rateMetrics: S3RateMetrics | undefined;
   let setLimiter!: (limiter: S3RateLimiter | undefined) => void;
@@ -98,13 +89,12 @@ export async function runWorker(options: WorkerCliOptions, faults: WorkerFaults 
     return error.unreachable ? 6 : 2;
   }
 
-  const queueName = queueNameForModel(model!.ref.hash, model!.ref.variant);
   const metrics = options.metricsPort ? new WorkerMetrics() : undefined;
   if (metrics && limiter) rateMetrics = new S3RateMetrics(metrics.registry, limiter);
   const contexts = new RunContexts(new RunRegistry(redis!, options.prefix), model!, s3, allow!);
   started.contexts = contexts;
   const shardWorker = new ShardWorker({
-    queueName,
+    model: model!.ref,
     prefix: options.prefix,
     connection: redis!,
     contexts,
@@ -120,6 +110,7 @@ export async function runWorker(options: WorkerCliOptions, faults: WorkerFaults 
     ...(faults.crashAt ? { crashAt: faults.crashAt } : {}),
   });
   started.worker = shardWorker;
+  const queueName = shardWorker.queue.name;
   let shuttingDown = false;
   if (metrics && options.metricsPort) {
     metrics.setInfo({ worker: shardWorker.workerId, queue: queueName, model: model!.ref.checkpoint, variant: model!.ref.variant, device: options.device });

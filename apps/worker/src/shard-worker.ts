@@ -1,19 +1,23 @@
 import { hostname } from 'node:os';
-import { DelayedError, Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
-  INDEX_JOB_OPTIONS,
   JOB_NAMES,
+  ShardQueue,
+  attemptOf,
+  checkAgainLater,
   finalizeJobDataSchema,
-  finalizeJobId,
+  handBack,
   indexPartitionJobDataSchema,
-  indexPartitionJobId,
-  redactSecrets,
+  isFinalFailure,
+  permanentFailure,
   shardJobDataSchema,
+  type ModelVariant,
   type RunManifest,
   type ShardStats,
 } from '@siglip-batch/jobs';
-import type { RunFolder } from '@siglip-batch/io';
+import { redactSecrets } from '@siglip-batch/io/secret-redaction';
+import type { RunFolder } from '@siglip-batch/run-format';
 import {
   IllegalRunTransitionError,
   PermanentShardError,
@@ -33,9 +37,10 @@ import type { Log } from './logger';
 import type { ShardTimer, WorkerMetrics } from './metrics/worker-metrics';
 
 export interface ShardWorkerOptions {
-  queueName: string;
+  /** The model whose queue this worker consumes. */
+  model: { hash: string; variant: ModelVariant };
   prefix: string;
-  /** Connection factory: BullMQ workers need their own blocking connection. */
+  /** Redis; the BullMQ worker duplicates it for its blocking connection. */
   connection: Redis;
   contexts: RunContexts;
   /** Shards processed at once: 2 overlaps one shard's I/O with the other's inference. */
@@ -74,22 +79,18 @@ export interface ShardResult {
  */
 export class ShardWorker {
   readonly worker: Worker;
-  private readonly queue: Queue;
+  /** The model's queue: every BullMQ move of this worker goes through it (libs/jobs shard-queue.ts). */
+  readonly queue: ShardQueue;
   private readonly registry: RunRegistry;
   readonly workerId: string;
 
   constructor(private readonly options: ShardWorkerOptions) {
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}`;
     this.registry = new RunRegistry(options.connection, options.prefix);
-    this.queue = new Queue(options.queueName, { connection: options.connection, prefix: options.prefix });
-    this.worker = new Worker(options.queueName, (job, token, signal) => this.handle(job, token, signal), {
-      connection: options.connection.duplicate(),
-      prefix: options.prefix,
+    this.queue = ShardQueue.forModel(options.connection, options.prefix, options.model);
+    this.worker = this.queue.createWorker((job, token, signal) => this.handle(job, token, signal), {
       concurrency: options.concurrency,
-      lockDuration: options.lockDurationMs,
-      stalledInterval: Math.max(5_000, Math.floor(options.lockDurationMs / 2)),
-      maxStalledCount: 2,
-      autorun: false,
+      lockDurationMs: options.lockDurationMs,
       name: `siglip-batch:${this.workerId}`,
     });
     this.worker.on('failed', (job, error) => {
@@ -116,8 +117,7 @@ export class ShardWorker {
       if (signal?.aborted && token) {
         // Shutdown deadline passed: hand the shard back to the queue instead of waiting for
         // its lock to expire; whatever was written is overwritten by the next attempt.
-        await job.moveToWait(token);
-        throw new WaitingError();
+        throw await handBack(job, token);
       }
       // BullMQ keeps the message and stack in Redis (Bull Board shows them, the run's reason
       // quotes them): an SDK or ioredis message may quote a URL with its credentials.
@@ -125,7 +125,7 @@ export class ShardWorker {
         error.message = redactSecrets(error.message);
         if (error.stack) error.stack = redactSecrets(error.stack);
       }
-      if (error instanceof PermanentShardError) throw new UnrecoverableError(error.message);
+      if (error instanceof PermanentShardError) throw permanentFailure(error.message);
       throw error;
     } finally {
       timer?.end();
@@ -133,12 +133,14 @@ export class ShardWorker {
   }
 
   private async processShardJob(job: Job, runId: string, shard: number, signal: AbortSignal | undefined, timer?: ShardTimer): Promise<ShardResult> {
-    const run = await this.options.contexts.get(runId);
+    // The run record, read once for this shard: its state here, its spec for the run's
+    // context when this worker has none yet.
     const record = await this.registry.get(runId, { reasons: false });
     if (record?.state === 'cancelled') {
       this.options.metrics?.shardCompleted('skipped', null);
       return { runId, shard, ok: 0, error: 0, skipped: 'cancelled' };
     }
+    const run = await this.options.contexts.get(runId, { record });
     const existing = await run.context.folder.readStats(shard);
     if (existing) {
       // Delivered again after its stats were written (a crash before the job completed).
@@ -154,9 +156,7 @@ export class ShardWorker {
       fetchConcurrency: this.options.fetchConcurrency,
       decodeConcurrency: this.options.decodeConcurrency,
       workerId: this.workerId,
-      // attemptsStarted also counts executions ended by a crash (stalled-job recovery), which
-      // attemptsMade (failures only) misses: the stats must say the shard ran more than once.
-      attempt: Math.max(job.attemptsStarted, job.attemptsMade + 1),
+      attempt: attemptOf(job),
       ...(signal ? { signal } : {}),
       ...(this.options.crashAt ? { onCommitPoint: (point) => point === this.options.crashAt && process.kill(process.pid, 'SIGKILL') } : {}),
       onBatch: ({ images, inferMs }) => {
@@ -181,16 +181,9 @@ export class ShardWorker {
     // The dashboard's "recent errors" read the files this list names (best effort: a lost
     // entry only means the page shows older errors).
     if (first) await recordRecentErrorFile(this.options.connection, this.options.prefix, stats).catch(() => undefined);
-    const record = await this.registry.get(stats.runId, { reasons: false });
-    if (record && record.listingComplete && record.shardsDone >= record.shardsPlanned) {
-      await this.promoteFinalize(stats.runId);
-    }
+    // Counters only (not the record again): the last shard done lets the finaliser run now.
+    if (await this.registry.allShardsDone(stats.runId)) await this.queue.promoteFinalize(stats.runId);
     return first;
-  }
-
-  private async promoteFinalize(runId: string): Promise<void> {
-    const job = await this.queue.getJob(finalizeJobId(runId));
-    if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
   }
 
   /**
@@ -202,15 +195,14 @@ export class ShardWorker {
    */
   private async finalize(job: Job, token: string | undefined): Promise<unknown> {
     const { runId } = finalizeJobDataSchema.parse(job.data);
-    const run = await this.options.contexts.get(runId);
     const record = await this.registry.get(runId);
+    const run = await this.options.contexts.get(runId, { record });
     if (record?.state === 'cancelled' || record?.state === 'completed') return { runId, state: record.state };
     if (record && (record.state === 'listing' || !(record.listingComplete && record.shardsDone + record.shardsFailed >= record.shardsPlanned))) {
       // Redis's counters say shards are still out (or the producer has not yet moved the run
       // to running): check again later without reading every stats object (this does not use
       // up an attempt). The store decides once they say done.
-      await job.moveToDelayed(Date.now() + 3_000, token);
-      throw new DelayedError();
+      throw await checkAgainLater(job, token);
     }
     // Without a record (Redis lost it) nobody can cancel the run: the store alone decides.
     const move = async (to: RunState, reason?: string): Promise<void> => {
@@ -252,8 +244,7 @@ export class ShardWorker {
           // The store still misses stats Redis counted: back to running, check again later
           // (this does not use up an attempt).
           await move('running');
-          await job.moveToDelayed(Date.now() + 3_000, token);
-          throw new DelayedError();
+          throw await checkAgainLater(job, token);
       }
     } catch (error) {
       if (!(error instanceof IllegalRunTransitionError)) throw error;
@@ -265,21 +256,20 @@ export class ShardWorker {
   /**
    * A finalised run into its output's processed index: one `index-partition` job per partition
    * (fixed ids), which any worker takes from the first partition on, while this job merges from
-   * the last one down; a partition already merged returns at once (index/processed-index.ts).
+   * the last one down, removing each job still waiting before it merges that partition, so none
+   * is left waiting with nothing to do; a partition already merged returns at once
+   * (processed-index/processed-index.ts).
    * The run is `completed` only once every partition has it, so the next nightly run plans
    * against it. A crash here leaves the run `finalizing`: the retried job indexes again.
    */
   private async indexRun(folder: RunFolder, manifest: RunManifest): Promise<void> {
     const layout = await prepareRunIndex(folder, indexModelKey(manifest.model.hash, manifest.decode));
     const runId = manifest.runId;
-    await this.queue.addBulk(
-      Array.from({ length: layout.partitions }, (_, partition) => ({
-        name: JOB_NAMES.indexPartition,
-        data: { runId, partition },
-        opts: { ...INDEX_JOB_OPTIONS, jobId: indexPartitionJobId(runId, partition) },
-      })),
-    );
+    await this.queue.addIndexPartitionJobs(runId, layout.partitions);
     for (let partition = layout.partitions - 1; partition >= 0; partition--) {
+      // The partition's job, if no worker has taken it yet, is done here: removed, so that no
+      // job with nothing left to do stays waiting (KEDA would scale workers up for it).
+      await this.queue.removeIndexPartitionIfNotStarted(runId, partition).catch(() => 0);
       await mergeRunPartition(folder, partition, { finalizedAt: manifest.timings.finalizedAt });
     }
     await deleteRunGroups(folder);
@@ -297,13 +287,12 @@ export class ShardWorker {
     if (job.name !== JOB_NAMES.shard) return;
     const parsed = shardJobDataSchema.safeParse(job.data);
     if (!parsed.success) return;
-    const attempts = job.opts.attempts ?? 1;
-    const final = error instanceof UnrecoverableError || error.name === 'UnrecoverableError' || job.attemptsMade >= attempts;
+    const final = isFinalFailure(job, error);
     this.options.log({ level: final ? 'error' : 'warn', msg: final ? 'shard failed' : 'shard attempt failed', ...parsed.data, attempt: job.attemptsMade, error: error.message });
     this.options.metrics?.shardFailed(final);
     if (!final) return;
     await this.registry.markShardFailed(parsed.data.runId, parsed.data.shard, error.message, shardFailureCode(error));
-    await this.promoteFinalize(parsed.data.runId);
+    await this.queue.promoteFinalize(parsed.data.runId);
   }
 
   /** Stop taking jobs; wait for the current ones up to `deadlineMs`, then hand them back. */

@@ -1,39 +1,57 @@
 /**
- * @siglip-batch/io — object stores (S3, local), the run folder, Parquet codecs, S3 Inventory
- * reports (README.md). Knows nothing of the model.
+ * @siglip-batch/io — object stores (S3, local), the Parquet codec, JSON documents, S3 Inventory
+ * reports (README.md). Imports no other lib: the run folder's layout and files are
+ * libs/run-format's. `redactSecrets` has an entry of its own, `@siglip-batch/io/secret-redaction`,
+ * light enough for every command's start-up path.
  */
-export * from './location';
-export * from './positive-integer';
-export * from './real-path';
-export * from './invalid-uri-error';
-export * from './object-store';
-export * from './object-store-error';
+export { parseLocation, isWithin, folderOf, type Location } from './location';
+export { parsePositiveInteger } from './positive-integer';
+export { forEachBounded, mapBounded, range } from './bounded-concurrency';
+export { realPathOf } from './real-path';
+export type { ObjectInfo, GetManyOptions, FetchResult, RandomAccessBlob, ObjectStore } from './object-store';
+export { isObjectStoreError, isAbortError } from './object-store-error';
 export { compareKeys } from './key-order';
-export { LocalObjectStore, LOCAL_TEMP_PREFIX, localEtag } from './local-object-store';
-export { S3ObjectStore, normalizeEtag, DEFAULT_MULTIPART_THRESHOLD_BYTES, DEFAULT_PART_SIZE_BYTES, type ObjectTag, type S3ObjectStoreOptions } from './s3-object-store';
-export { classifyS3Error } from './s3-error';
-export * from './s3-config-error';
-export * from './s3-config-check';
-export * from './s3-config-messages';
-export * from './open-store';
-export * from './s3-request-gate';
+export { LocalObjectStore } from './local-object-store';
+export { S3ObjectStore, normalizeEtag } from './s3-object-store';
+export { s3StoreError } from './s3-error';
+export { S3ConfigError } from './s3-config-error';
+export { assertS3RegionConfigured } from './s3-config-check';
+export { s3OptionsFromEnv, createS3Client, openLocation, openObject, type S3Options } from './open-store';
+export { S3RateLimiter, parseRequestsPerSecond, rateLimiterRedisOptions, readGrantCounts, type RateLimiterEvent } from './s3-rate-limiter';
 // Parquet
-export * from './parquet/shard-schema';
-export * from './parquet/parquet-shard-writer';
-export * from './parquet/float16';
-export { type ParquetWriteOptions, DEFAULT_ROW_GROUP_SIZE } from './parquet/parquet-encoder';
-export * from './parquet/parquet-reader';
-export * from './parquet/parquet-merge';
-// Run folder documents and manifest sources
-export * from './invalid-document-error';
-export * from './json-document';
-export * from './run-folder';
-export * from './manifest-source';
-export * from './inventory';
-export * from './parquet/labels-file';
-export * from './parquet/manifest-file';
-export * from './parquet/index-file';
-export * from './parquet/latest-file';
-export * from './parquet/run-files-file';
-export * from './run-files';
+export { METADATA_KEYS, PARQUET_SCHEMA_VERSION } from './parquet/file-metadata';
+export {
+  boolColumn,
+  float16VectorColumn,
+  float32VectorColumn,
+  float64Column,
+  int32Column,
+  int64Column,
+  tableOf,
+  utf8Column,
+  utf8ListColumn,
+  type Column,
+} from './parquet/arrow-columns';
+export { float32ToFloat16Bits, float16BitsToFloat32, vectorFloats, vectorDtypeOf, EMBEDDING_DTYPES, type EmbeddingDtype } from './parquet/float16';
+export { encodeTable, writerProperties, type ParquetWriteOptions } from './parquet/parquet-encoder';
+export { readParquetBatches, readParquetMetadata, readVectorColumn, type ParquetSource } from './parquet/parquet-reader';
+export { mergeParquetFiles, type ColumnEncoding, type MergeParquetOptions, type MergeSource, ParquetMergeError } from './parquet/parquet-merge';
+// JSON documents, S3 Inventory reports, the index and latest files
+export { InvalidDocumentError } from './invalid-document-error';
+export { putJson, getJson } from './json-document';
+export {
+  csvLine,
+  encodeInventoryKey,
+  InventoryError,
+  inventorySourceBucketOf,
+  isInventoryManifestUri,
+  readInventoryManifest,
+  resolveInventoryManifest,
+  type InventoryFile,
+  type InventoryManifest,
+  InventoryReader,
+  type InventoryRow,
+} from './inventory';
+export { encodeIndexFile, encodeIndexFileStream, encodeDeletionsFile, INDEX_ROW_GROUP_SIZE } from './parquet/index-file';
+export { encodeLatestFileStream, type LatestRowsInput } from './parquet/latest-file';
 export { Arrow, preloadArrow } from './lazy-arrow';

@@ -1,9 +1,8 @@
 /**
- * JSON documents of the run folder (plan, stats, listing state, run spec, manifest), validated
- * with the zod schemas of `@siglip-batch/jobs` on the way in and on the way out.
+ * JSON documents in a store, validated with a zod schema on the way in and on the way out (the
+ * run folder's documents use the schemas of `@siglip-batch/jobs`: libs/run-format `RunFolder`).
  */
 import type { z } from 'zod';
-import { zodIssuesLine } from '@siglip-batch/jobs';
 import { InvalidDocumentError } from './invalid-document-error';
 import type { ObjectStore } from './object-store';
 import { isObjectStoreError } from './object-store-error';
@@ -15,7 +14,7 @@ export async function putJson(store: ObjectStore, key: string, value: unknown, s
   let document = value;
   if (schema) {
     const parsed = schema.safeParse(value);
-    if (!parsed.success) throw new InvalidDocumentError(store.uriOf(key), `refusing to write it: ${zodIssuesLine(parsed.error)}`);
+    if (!parsed.success) throw new InvalidDocumentError(store.uriOf(key), `refusing to write it: ${issuesLine(parsed.error)}`);
     document = parsed.data;
   }
   await store.put(key, Buffer.from(`${JSON.stringify(document)}\n`), { contentType: 'application/json' });
@@ -37,6 +36,11 @@ export async function getJson<S extends z.ZodType>(store: ObjectStore, key: stri
     throw new InvalidDocumentError(store.uriOf(key), `not JSON (${(error as Error).message})`);
   }
   const parsed = schema.safeParse(json);
-  if (!parsed.success) throw new InvalidDocumentError(store.uriOf(key), zodIssuesLine(parsed.error));
+  if (!parsed.success) throw new InvalidDocumentError(store.uriOf(key), issuesLine(parsed.error));
   return parsed.data;
+}
+
+/** `objects: Too small: …; shard: Required` (as libs/jobs `errorMessage` writes a zod error). */
+function issuesLine(error: z.ZodError): string {
+  return error.issues.map((issue) => `${issue.path.length > 0 ? `${issue.path.map(String).join('.')}: ` : ''}${issue.message}`).join('; ');
 }

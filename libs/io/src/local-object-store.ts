@@ -18,6 +18,7 @@ import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'nod
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
+import { mapBounded } from './bounded-concurrency';
 import { fetchMany } from './get-many';
 import { compareKeys } from './key-order';
 import { listFilter, pageSizeOf } from './list-filter';
@@ -143,24 +144,18 @@ export class LocalObjectStore implements ObjectStore {
 
   /** Stats a page of files (bounded concurrency), in order; drops what is no longer a file. */
   private async statAll(keys: string[], signal: AbortSignal | undefined): Promise<ObjectInfo[]> {
-    const infos: (ObjectInfo | undefined)[] = new Array(keys.length);
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < keys.length) {
-        signal?.throwIfAborted();
-        const index = next++;
-        const key = keys[index]!;
-        try {
-          const stats = await stat(join(this.root, key), { bigint: true });
-          if (stats.isFile()) infos[index] = infoOf(key, stats);
-        } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code;
-          // Deleted (or a dangling symlink) since readdir: not listed.
-          if (code !== 'ENOENT' && code !== 'ENOTDIR') throw fsError(error, key, 'list');
-        }
+    const infos = await mapBounded(keys, STAT_CONCURRENCY, async (key): Promise<ObjectInfo | undefined> => {
+      signal?.throwIfAborted();
+      try {
+        const stats = await stat(join(this.root, key), { bigint: true });
+        return stats.isFile() ? infoOf(key, stats) : undefined;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        // Deleted (or a dangling symlink) since readdir: not listed.
+        if (code !== 'ENOENT' && code !== 'ENOTDIR') throw fsError(error, key, 'list');
+        return undefined;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(STAT_CONCURRENCY, keys.length) }, worker));
+    });
     return infos.filter((info): info is ObjectInfo => info !== undefined);
   }
 

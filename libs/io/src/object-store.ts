@@ -82,6 +82,12 @@ export interface RandomAccessBlob {
   arrayBuffer(): Promise<ArrayBuffer>;
 }
 
+/** One object tag (S3 object tagging). */
+export interface ObjectTag {
+  key: string;
+  value: string;
+}
+
 export interface ObjectStore {
   readonly kind: 's3' | 'file';
   /** `s3://bucket/key` or `file:///abs/path` (percent-encoded). */
@@ -107,6 +113,13 @@ export interface ObjectStore {
   put(key: string, body: Uint8Array | NodeJS.ReadableStream, options?: PutOptions): Promise<void>;
   /** No error when the object is absent. */
   delete(key: string): Promise<void>;
+  /**
+   * The object's tag set, in the store's order; only a store whose objects have tags (S3) has
+   * it. Throws ObjectStoreError (`not_found` for a missing object).
+   */
+  getTags?(key: string, options?: { signal?: AbortSignal }): Promise<ObjectTag[]>;
+  /** Replaces the object's whole tag set (an empty set removes its tags); present with {@link getTags}. */
+  putTags?(key: string, tags: readonly ObjectTag[], options?: { signal?: AbortSignal }): Promise<void>;
   /**
    * Fetches with bounded concurrency, yielding results as they complete (not in input order).
    * Never throws for one object: every item gets exactly one result.

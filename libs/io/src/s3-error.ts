@@ -12,9 +12,9 @@
  * Messages keep the error name, HTTP status and SDK message, with anything that looks like a
  * credential redacted; the SDK error itself is dropped (its metadata can carry headers).
  */
-import { redactSecrets } from '@siglip-batch/jobs';
 import { ObjectStoreError } from './object-store-error';
 import { missingCredentialsMessage, missingRegionMessage } from './s3-config-messages';
+import { redactSecrets } from './secret-redaction';
 
 const NOT_FOUND = new Set(['NoSuchKey', 'NotFound', 'NoSuchBucket', 'NoSuchUpload']);
 const ACCESS_DENIED = new Set(['AccessDenied', 'AllAccessDisabled', 'InvalidObjectState', 'AccountProblem']);

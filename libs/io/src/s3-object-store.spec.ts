@@ -6,7 +6,7 @@ import { inspect } from 'node:util';
 import { vi } from 'vitest';
 import { isObjectStoreError } from './object-store-error';
 import { createS3Client, impliesPathStyle, openLocation, s3OptionsFromEnv } from './open-store';
-import { redactSecrets } from '@siglip-batch/jobs';
+import { redactSecrets } from './secret-redaction';
 import { classifyS3Error } from './s3-error';
 import { S3ObjectStore } from './s3-object-store';
 import { describe, expect, freePort, patternBytes, s3StoreTest as it, test, TEST_AWS_ENV, TEST_PART_SIZE } from './testing/store-fixtures';

@@ -21,6 +21,7 @@ import type {
   ListOptions,
   ObjectInfo,
   ObjectStore,
+  ObjectTag,
   PutOptions,
   RandomAccessBlob,
   StoredObject,
@@ -56,11 +57,7 @@ export interface S3ObjectStoreOptions {
   uploadQueueSize?: number;
 }
 
-/** One S3 object tag. */
-export interface ObjectTag {
-  key: string;
-  value: string;
-}
+export type { ObjectTag } from './object-store';
 
 export const DEFAULT_MULTIPART_THRESHOLD_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_PART_SIZE_BYTES = 8 * 1024 * 1024;

@@ -1,7 +1,7 @@
 /**
  * A hook awaited before every request an S3 client sends: where a rate limiter (a fleet-wide
- * budget of requests per second, libs/pipeline `S3RateLimiter`) takes its token. libs/io knows
- * nothing of what is behind it.
+ * budget of requests per second, `S3RateLimiter` in s3-rate-limiter.ts) takes its token. The
+ * gate knows nothing of what is behind it.
  *
  * It is an SDK middleware placed right after the retry middleware, so it runs once per attempt
  * (a retried request takes another token: S3 counts it as another request) and before signing

@@ -6,17 +6,22 @@ export function runRecordKey(prefix: string, runId: string): string {
   return `${prefix}:siglip:run:${runId}`;
 }
 
-/** Bitmap of finished shards (bit n = shard n has stats). Idempotent: a retry never counts twice. */
+/**
+ * Bitmap of finished shards (bit n = shard n has stats), a hash of chunks of 4,096 shards so that
+ * its size follows the shards planned, not the highest shard id (libs/pipeline shard-bits.ts).
+ * Idempotent: a retry never counts twice. (`:done` was one bitmap string; the new name keeps an
+ * old record's key from being read as a hash.)
+ */
 export function runDoneBitmapKey(prefix: string, runId: string): string {
-  return `${prefix}:siglip:run:${runId}:done`;
+  return `${prefix}:siglip:run:${runId}:donebits`;
 }
 
 /**
- * Bitfield of 4 bits per shard: the failure code of a shard that failed permanently (0 = not
- * failed). Bounded like the done bitmap; the reasons are not kept per shard.
+ * 4 bits per shard, in chunks like the done bitmap: the failure code of a shard that failed
+ * permanently (0 = not failed). The reasons are not kept per shard.
  */
 export function runFailedKey(prefix: string, runId: string): string {
-  return `${prefix}:siglip:run:${runId}:failedcodes`;
+  return `${prefix}:siglip:run:${runId}:failedbits`;
 }
 
 /** List of the last few failures of a run, newest first, as JSON `{shard, code, reason, at}` (capped). */

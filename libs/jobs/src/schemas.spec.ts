@@ -3,7 +3,6 @@ import { planFileSchema } from './plan-file';
 import { runSpecSchema } from './run-spec';
 import { shardJobDataSchema } from './job-data';
 import { redisOptions, redisUrlFromEnv } from './redis-connection';
-import { redactSecrets } from './secret-redaction';
 
 const spec = {
   schemaVersion: 1,
@@ -59,9 +58,8 @@ describe('redis connection', () => {
     expect(redisOptions('worker').maxRetriesPerRequest).toBeNull();
     expect(redisOptions('producer').maxRetriesPerRequest).toBeGreaterThan(0);
   });
-  it('reads REDIS_URL and never shows a password', () => {
+  it('reads REDIS_URL', () => {
     expect(redisUrlFromEnv({})).toBe('redis://127.0.0.1:6379');
     expect(redisUrlFromEnv({ REDIS_URL: 'redis://h:1' })).toBe('redis://h:1');
-    expect(redactSecrets('redis://user:s3cret@host:6379/0', {})).not.toContain('s3cret');
   });
 });

@@ -101,6 +101,22 @@ describe('SiglipModel.load', () => {
     }
   });
 
+  it('runs whileSessionsLoad once, during the load; a hook that throws fails the load', async () => {
+    let ran = 0;
+    const loading = SiglipModel.load(TINY_MODEL_DIR, { towers: ['text'] }, () => ran++);
+    const loaded = await loading;
+    try {
+      expect(ran).toBe(1);
+    } finally {
+      await loaded.close();
+    }
+    await expect(
+      SiglipModel.load(TINY_MODEL_DIR, { towers: ['text'] }, () => {
+        throw new Error('hook failed');
+      }),
+    ).rejects.toThrow('hook failed');
+  });
+
   it('refuses an empty or repeated tower list', async () => {
     await expect(SiglipModel.load(TINY_MODEL_DIR, { towers: [] })).rejects.toThrow(/at least one tower/);
     await expect(SiglipModel.load(TINY_MODEL_DIR, { towers: ['text', 'text'] })).rejects.toThrow(/named twice/);

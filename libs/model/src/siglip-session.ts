@@ -46,15 +46,17 @@ export class SiglipModel {
    * Validates options and the model directory (every problem in one `ModelLoadError`),
    * then creates the sessions of `options.towers` (both by default) on the inference thread. A CUDA device that cannot be used
    * fails with `DeviceUnavailableError`; there is no CPU fallback.
+   * @param whileSessionsLoad Work for this thread, run once the inference thread has started and
+   *   while it loads ONNX Runtime and the sessions, when this thread would otherwise be idle.
    */
-  static async load(dir: string, options: SiglipModelOptions = {}): Promise<SiglipModel> {
+  static async load(dir: string, options: SiglipModelOptions = {}, whileSessionsLoad?: () => void): Promise<SiglipModel> {
     const { options: resolved, problems } = resolveModelOptions(options);
     if (!resolved) throw new ModelLoadError(resolve(dir), problems);
     if (resolved.device.kind === 'cuda') assertCudaProviderInstalled(resolved.deviceName);
     const info = await loadModelDir(dir, { variant: resolved.variant, verifyContentHash: resolved.verifyContentHash });
     const tokenizer = await loadTokenizer(info, resolved.lowercase === undefined ? {} : { lowercase: resolved.lowercase });
     const preprocessor = new ImagePreprocessor(info.preprocess, { maxPixels: resolved.maxPixels, decode: resolved.decode });
-    const { thread, sessions } = await InferenceThread.start(
+    const starting = InferenceThread.start(
       {
         ...(resolved.towers.includes('vision') ? { visionPath: join(info.dir, info.visionFile) } : {}),
         ...(resolved.towers.includes('text') ? { textPath: join(info.dir, info.textFile) } : {}),
@@ -67,6 +69,13 @@ export class SiglipModel {
       resolved.deviceName,
       info.dir,
     );
+    try {
+      whileSessionsLoad?.();
+    } catch (error) {
+      await starting.then(({ thread }) => thread.close(), () => undefined);
+      throw error;
+    }
+    const { thread, sessions } = await starting;
     return new SiglipModel(info, resolved, tokenizer, preprocessor, sessions, thread);
   }
 

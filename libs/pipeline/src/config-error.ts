@@ -1,4 +1,4 @@
-import { errorMessage } from '@siglip-batch/jobs';
+import { errorMessage } from '@siglip-batch/jobs/error-message';
 import { RedisUnreachableError } from './redis-unreachable-error';
 
 /**

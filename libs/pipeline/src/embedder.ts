@@ -2,9 +2,11 @@ import type { DecodeSpec } from '@siglip-batch/jobs';
 
 /**
  * What the shard processor needs from a model, as an interface: the worker and one-process
- * mode adapt libs/model's SigLIP to it (see `siglip-embedder.ts`), tests can wrap it.
+ * mode adapt libs/model's SigLIP to it (see `siglip-model-adapter.ts`), tests can wrap it.
  */
-export interface PreprocessedImage {
+
+/** One image of a shard between the decode and the infer step (libs/model's `PreprocessedImage`, as the shard path holds it). */
+export interface ShardImage {
   /**
    * Normalised CHW float32 pixels of one image (3·H·W values); a buffer of its own, which the
    * shard processor frees (detaches) once the image is embedded.
@@ -33,7 +35,7 @@ export interface ImageEmbedder {
    * `maxPixels` is the run's limit; an implementation may apply a lower ceiling of its own.
    * `decode` is the run's decode mode (absent: exact).
    */
-  preprocess(bytes: Buffer, options: { maxPixels: number; decode?: DecodeSpec }): Promise<PreprocessedImage | ImageFailure>;
+  preprocess(bytes: Buffer, options: { maxPixels: number; decode?: DecodeSpec }): Promise<ShardImage | ImageFailure>;
   /**
    * L2-normalised embeddings of `count` images packed in `pixels` (count·pixelsPerImage),
    * count·D values. The buffer may be transferred to another thread: callers must not reuse it.
@@ -43,8 +45,11 @@ export interface ImageEmbedder {
   isOutOfMemory(error: unknown): boolean;
 }
 
-/** Label scoring of image embeddings (sigmoid probabilities and tags). */
-export interface LabelScorer {
+/**
+ * Scores a shard's embeddings against the run's labels, for the part file's `scores` and `tags`
+ * columns (sigmoid probabilities and tags): libs/model's `LabelScorer`, adapted.
+ */
+export interface ShardScorer {
   readonly labels: string[];
   /** Probabilities, count·L values, label order as in `labels`. */
   score(embeddings: Float32Array, count: number): Float32Array;
@@ -52,6 +57,6 @@ export interface LabelScorer {
   tags(scores: Float32Array, row: number): string[];
 }
 
-export function isImageFailure(value: PreprocessedImage | ImageFailure): value is ImageFailure {
+export function isImageFailure(value: ShardImage | ImageFailure): value is ImageFailure {
   return (value as ImageFailure).code !== undefined;
 }

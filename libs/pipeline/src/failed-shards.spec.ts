@@ -3,28 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { describe, expect, test } from '@siglip-batch/testing';
-import { LocalObjectStore, RunFolder } from '@siglip-batch/io';
+import { LocalObjectStore } from '@siglip-batch/io';
+import { openRunFolder } from '@siglip-batch/run-format';
 import { runFailedKey, runRecentFailuresKey, runRecordKey, type RunSpec, type ShardStats } from '@siglip-batch/jobs';
+import { runSpecFixture } from '@siglip-batch/jobs/testing';
 import { RECENT_FAILURES_KEPT, failedShardsOf, shardFailureCode } from './failed-shards';
 import { FAILED_SHARDS_NAMED, finalizeRun } from './run-finalizer';
 import { planRun } from './run-planner';
 import { RunRegistry } from './run-registry';
 
 function specOf(runId: string, source = 's3://b/src/', output = 's3://b/out/'): RunSpec {
-  return {
-    schemaVersion: 1,
-    runId,
-    source,
-    sourceKind: source.startsWith('file:') ? 'file' : 's3',
-    output,
-    model: { hash: 'ab'.repeat(32), variant: 'fp32', checkpoint: 'x', embedDim: 4, textLength: 16, imageSize: { height: 1, width: 1 } },
-    labels: null,
-    templates: ['{}'],
-    shardSize: 1,
-    priority: 0,
-    filters: { suffixes: [], maxBytes: 10, maxPixels: 10 },
-    createdAt: new Date().toISOString(),
-  };
+  return runSpecFixture({ runId, source, sourceKind: source.startsWith('file:') ? 'file' : 's3', output, shardSize: 1 });
 }
 
 function doneStats(runId: string, shard: number): ShardStats {
@@ -72,7 +61,7 @@ describe('failed shards', () => {
       const memoryAfter = Number(await connections[0]!.call('MEMORY', 'USAGE', recentKey));
       expect(memoryAfter).toBeLessThanOrEqual(memoryAtCap * 1.05);
       // Per shard 4 bits, no reason: 200 shards fit in 100 bytes.
-      expect(await connections[0]!.strlen(runFailedKey(queuePrefix, 'many'))).toBe(100);
+      expect(await connections[0]!.hstrlen(runFailedKey(queuePrefix, 'many'), '0')).toBe(100);
       expect(await connections[0]!.hlen(runRecordKey(queuePrefix, 'many'))).toBeLessThan(20);
       expect(await registry.isShardFailed('many', 199)).toBe(true);
       expect(await registry.isShardFailed('many', 200)).toBe(false);
@@ -126,7 +115,7 @@ describe('failed shards', () => {
       mkdirSync(join(dir, 'src'));
       for (let i = 0; i < 40; i++) writeFileSync(join(dir, 'src', `${String(i).padStart(3, '0')}.jpg`), `image ${i}`);
       const spec = specOf('fin', `file://${dir}/src`, `file://${dir}/out`);
-      const folder = new RunFolder({ store: new LocalObjectStore(join(dir, 'out')), prefix: '' }, 'fin');
+      const folder = openRunFolder({ output: { store: new LocalObjectStore(join(dir, 'out')), prefix: '' }, runId: 'fin' });
       await planRun({ folder, spec, onShard: async () => undefined });
       const registry = new RunRegistry(redis, queuePrefix);
       await registry.register(spec, 'q');

@@ -1,6 +1,8 @@
+import { SHARD_BITS_LUA } from './shard-bits';
+
 /**
  * The record of shards that failed permanently, kept bounded however many fail: per shard only
- * its failure code (4 bits in a bitfield, like the done bitmap one entry per planned shard), per
+ * its failure code (4 bits in chunks of a hash, like the done bitmap one entry per planned shard: shard-bits.ts), per
  * run a counter of failed shards and one per code, and the last {@link RECENT_FAILURES_KEPT}
  * reasons. A model fault failing every shard costs the same Redis memory as one failure more.
  */
@@ -49,10 +51,10 @@ const CODE_NAMES = `local names = {${SHARD_FAILURE_CODES.map((code) => `'${code}
  * the counters exact: only a shard that was failed moves them, and its reasons leave the list.
  * Shared by marking a shard done and by reviving its job.
  */
-export const CLEAR_FAILED_LUA = `
+export const CLEAR_FAILED_LUA = `${SHARD_BITS_LUA}
 local function clearFailed(record, bits, recent, shard)
   ${CODE_NAMES}
-  local old = redis.call('BITFIELD', bits, 'SET', 'u4', '#' .. shard, 0)[1]
+  local old = setFailedCode(bits, tonumber(shard), 0)
   if old == 0 then return 0 end
   redis.call('HINCRBY', record, 'shardsFailed', -1)
   if names[old] then redis.call('HINCRBY', record, 'failcode:' .. names[old], -1) end
@@ -70,11 +72,11 @@ end
  * failure); one failed again keeps counting once, under its latest code. Returns 1 when the
  * shard is newly failed.
  */
-export const MARK_FAILED_LUA = `
+export const MARK_FAILED_LUA = `${SHARD_BITS_LUA}
 ${CODE_NAMES}
-if redis.call('GETBIT', KEYS[4], ARGV[1]) == 1 then return 0 end
+if getDoneBit(KEYS[4], tonumber(ARGV[1])) == 1 then return 0 end
 local code = tonumber(ARGV[2])
-local old = redis.call('BITFIELD', KEYS[2], 'SET', 'u4', '#' .. ARGV[1], code)[1]
+local old = setFailedCode(KEYS[2], tonumber(ARGV[1]), code)
 if old == 0 then redis.call('HINCRBY', KEYS[1], 'shardsFailed', 1) end
 if old ~= code then
   if old ~= 0 and names[old] then redis.call('HINCRBY', KEYS[1], 'failcode:' .. names[old], -1) end

@@ -23,6 +23,7 @@ import {
   compareKeys,
   inventorySourceBucketOf,
   isInventoryManifestUri,
+  mapBounded,
   readInventoryManifest,
   resolveInventoryManifest,
   type InventoryFile,
@@ -97,15 +98,7 @@ async function* listFile(reader: InventoryReader, prefix: string, file: Inventor
 const FIRST_KEY_READS = 8;
 
 async function keyOrder(reader: InventoryReader, files: readonly InventoryFile[], signal?: AbortSignal): Promise<InventoryFile[]> {
-  const firsts: Array<string | null> = new Array<string | null>(files.length).fill(null);
-  let next = 0;
-  const work = async (): Promise<void> => {
-    while (next < files.length) {
-      const i = next++;
-      firsts[i] = await reader.firstKey(files[i]!, signal);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(FIRST_KEY_READS, files.length) }, work));
+  const firsts = await mapBounded(files, FIRST_KEY_READS, (file) => reader.firstKey(file, signal));
   return files
     .map((file, i) => ({ file, first: firsts[i]! }))
     .filter((entry) => entry.first !== null)

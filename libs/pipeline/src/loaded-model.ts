@@ -1,9 +1,9 @@
 import type { LabelSpec, ModelRef } from '@siglip-batch/jobs';
-import type { ImageEmbedder, LabelScorer } from './embedder';
+import type { ImageEmbedder, ShardScorer } from './embedder';
 
 /** A label set turned into what scoring and `labels.parquet` need. */
 export interface EncodedLabels {
-  scorer: LabelScorer;
+  scorer: ShardScorer;
   /** Prompts per label, in label order. */
   prompts: string[][];
   /** One L2-normalised text embedding per label (templates averaged), labels × D. */

@@ -3,7 +3,7 @@ import type { RunManifest, RunSpec, ShardStats } from '@siglip-batch/jobs';
 import type { LoadedModel } from './loaded-model';
 import { createRunContext } from './run-context';
 import { finalizeRun } from './run-finalizer';
-import { createIncrementalFilter } from './index/incremental-filter';
+import { createIncrementalFilter } from './processed-index/incremental-filter';
 import { planRun } from './run-planner';
 import { processShard, type ShardProcessorOptions } from './shard-processor';
 import { sourceScopeOf } from './source-access';

@@ -1,4 +1,5 @@
-import { getJson, putJson, type RunFolder } from '@siglip-batch/io';
+import { getJson, mapBounded, putJson, range } from '@siglip-batch/io';
+import type { RunFolder } from '@siglip-batch/run-format';
 import { firstShardOfUnit, planUnitKey, planUnitSchema, type ListingState, type PlanUnit } from '@siglip-batch/jobs';
 
 /** A block of consecutive shard ids of a run, all planned. */
@@ -25,14 +26,8 @@ export function writePlanUnit(folder: RunFolder, state: PlanUnit): Promise<void>
  */
 export async function* planUnitsOf(folder: RunFolder, units: number): AsyncGenerator<PlanUnit> {
   for (let base = 0; base < units; base += UNIT_READS) {
-    const window = Array.from({ length: Math.min(UNIT_READS, units - base) }, (_, i) => {
-      const read = readPlanUnit(folder, base + i);
-      // Awaited below in order; a later read failing first must not count as unhandled.
-      read.catch(() => undefined);
-      return read;
-    });
-    for (const [i, read] of window.entries()) {
-      const unit = await read;
+    const window = await mapBounded([...range(Math.min(UNIT_READS, units - base))], UNIT_READS, (i) => readPlanUnit(folder, base + i));
+    for (const [i, unit] of window.entries()) {
       if (!unit) throw new Error(`${folder.uriOf(planUnitKey(base + i))} is missing: the run's split into ${units} planning units is incomplete`);
       yield unit;
     }

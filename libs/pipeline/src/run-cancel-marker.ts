@@ -6,7 +6,8 @@
  * and `_manifest.json`.
  */
 import { z } from 'zod';
-import { getJson, putJson, type RunFolder } from '@siglip-batch/io';
+import { getJson, putJson } from '@siglip-batch/io';
+import type { RunFolder } from '@siglip-batch/run-format';
 
 export const CANCEL_MARKER_KEY = '_cancelled.json';
 

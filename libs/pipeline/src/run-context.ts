@@ -1,4 +1,5 @@
-import { RunFolder, S3ConfigError, assertS3RegionConfigured, encodeLabelsFile, openLocation, parseLocation, shardFileMetadata, type S3Options } from '@siglip-batch/io';
+import { S3ConfigError, assertS3RegionConfigured, parseLocation, type S3Options } from '@siglip-batch/io';
+import { encodeLabelsFile, openRunFolder, shardFileMetadata } from '@siglip-batch/run-format';
 import { RUN_LAYOUT, type RunSpec } from '@siglip-batch/jobs';
 import type { LoadedModel } from './loaded-model';
 import { PermanentShardError } from './shard-errors';
@@ -16,11 +17,6 @@ export function runFileMetadata(spec: RunSpec, preprocessing: string): Record<st
     labels: spec.labels,
     templates: spec.templates,
   });
-}
-
-export function openRunFolder(spec: Pick<RunSpec, 'output' | 'runId'>, s3: S3Options = {}): RunFolder {
-  const { store, prefix } = openLocation(spec.output, s3);
-  return new RunFolder({ store, prefix }, spec.runId);
 }
 
 /**

@@ -8,8 +8,10 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalObjectStore, RunFolder, collectRunFiles, runFileCounts } from '@siglip-batch/io';
+import { LocalObjectStore } from '@siglip-batch/io';
+import { collectRunFiles, openRunFolder, runFileCounts, type RunFolder } from '@siglip-batch/run-format';
 import { errorsKey, partKey, type RunSpec, type ShardStats } from '@siglip-batch/jobs';
+import { runSpecFixture } from '@siglip-batch/jobs/testing';
 import { MISSING_SHARDS_NAMED, RUN_FILES_TABLE_KEY, finalizeRun } from './run-finalizer';
 
 let root: string;
@@ -22,20 +24,7 @@ afterEach(async () => {
 });
 
 function specOf(runId: string): RunSpec {
-  return {
-    schemaVersion: 1,
-    runId,
-    source: 's3://b/src/',
-    sourceKind: 's3',
-    output: 's3://b/out/',
-    model: { hash: 'ab'.repeat(32), variant: 'fp32', checkpoint: 'x', embedDim: 4, textLength: 16, imageSize: { height: 1, width: 1 } },
-    labels: null,
-    templates: ['{}'],
-    shardSize: 3,
-    priority: 0,
-    filters: { suffixes: [], maxBytes: 10, maxPixels: 10 },
-    createdAt: '2026-12-01T00:00:00.000Z',
-  };
+  return runSpecFixture({ runId, shardSize: 3, createdAt: '2026-12-01T00:00:00.000Z' });
 }
 
 /** Shard s: 3 objects; every seventh shard has one error. */
@@ -60,7 +49,7 @@ function statsOf(runId: string, shard: number): ShardStats {
 }
 
 async function plannedRun(runId: string, shards: number, options: { skip?: (shard: number) => boolean } = {}): Promise<RunFolder> {
-  const folder = new RunFolder({ store: new LocalObjectStore(root), prefix: 'out/' }, runId);
+  const folder = openRunFolder({ output: { store: new LocalObjectStore(root), prefix: 'out/' }, runId: runId });
   await folder.writeListing({ schemaVersion: 1, runId, shardsPlanned: shards, objectsPlanned: shards * 3, lastKey: 'k', complete: true, updatedAt: '2026-12-01T00:00:01.000Z' });
   const work = Array.from({ length: shards }, (_, shard) => shard).filter((shard) => !options.skip?.(shard));
   for (let i = 0; i < work.length; i += 64) await Promise.all(work.slice(i, i + 64).map((shard) => folder.writeStats(statsOf(runId, shard))));

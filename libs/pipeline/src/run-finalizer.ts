@@ -1,8 +1,9 @@
-import { readParquetMetadata, writeRunFilesTable, type RunFileRow, type RunFolder } from '@siglip-batch/io';
+import { readParquetMetadata } from '@siglip-batch/io';
+import { writeRunFilesTable, type RunFileRow, type RunFolder } from '@siglip-batch/run-format';
 import { RUN_FILES_DIR, RUN_LAYOUT, type ListingState, type RunManifest, type RunSpec, type ShardStats } from '@siglip-batch/jobs';
 import type { FailedShardsView } from './failed-shards';
-import { indexFinalizedRun } from './index/processed-index';
-import { DELETIONS_PREFIX, LEGACY_DELETIONS_PREFIX } from './index/incremental-filter';
+import { indexFinalizedRun } from './processed-index/processed-index';
+import { DELETIONS_PREFIX, LEGACY_DELETIONS_PREFIX } from './processed-index/incremental-filter';
 import { plannedShardRanges } from './planned-shards';
 
 export type FinalizeOutcome =

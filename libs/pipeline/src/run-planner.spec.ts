@@ -2,31 +2,20 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalObjectStore, RunFolder } from '@siglip-batch/io';
+import { LocalObjectStore } from '@siglip-batch/io';
+import { openRunFolder, type RunFolder } from '@siglip-batch/run-format';
 import type { PlanFile, RunSpec } from '@siglip-batch/jobs';
+import { runSpecFixture } from '@siglip-batch/jobs/testing';
 import { planRun } from './run-planner';
 
 let dir: string;
 
 function spec(shardSize: number, source = `file://${dir}/src`, sourceKind: RunSpec['sourceKind'] = 'file'): RunSpec {
-  return {
-    schemaVersion: 1,
-    runId: 'r1',
-    source,
-    sourceKind,
-    output: `file://${dir}/out`,
-    model: { hash: 'ab'.repeat(32), variant: 'fp32', checkpoint: 'x', embedDim: 4, textLength: 16, imageSize: { height: 1, width: 1 } },
-    labels: null,
-    templates: ['{}'],
-    shardSize,
-    priority: 0,
-    filters: { suffixes: [], maxBytes: 1000, maxPixels: 1000 },
-    createdAt: new Date().toISOString(),
-  };
+  return runSpecFixture({ source, sourceKind, output: `file://${dir}/out`, shardSize, filters: { maxBytes: 1000, maxPixels: 1000 } });
 }
 
 function folderAt(name: string): RunFolder {
-  return new RunFolder({ store: new LocalObjectStore(join(dir, name)), prefix: '' }, 'r1');
+  return openRunFolder({ output: { store: new LocalObjectStore(join(dir, name)), prefix: '' }, runId: 'r1' });
 }
 
 async function plannedUris(folder: RunFolder): Promise<string[]> {

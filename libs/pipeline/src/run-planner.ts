@@ -12,7 +12,8 @@
  * manifest file, a retry of errors) keeps its cursor in `_plan/_listing.json` and shard ids
  * 0 … n−1, exactly as a serial listing did. {@link planRun} does all three in one process.
  */
-import { openLocation, type RunFolder } from '@siglip-batch/io';
+import { forEachBounded, openLocation, range } from '@siglip-batch/io';
+import type { RunFolder } from '@siglip-batch/run-format';
 import { unitShardsFor, type ListingState, type PlanUnit, type RunSpec } from '@siglip-batch/jobs';
 import { openInventorySource } from './inventory-source';
 import { plannedTotals, writePlanUnit } from './planned-shards';
@@ -177,38 +178,28 @@ export async function planRun(options: PlanRunOptions): Promise<PlanProgress> {
   const listing = await prepareRunPlan(options);
   const units = listing.units ?? 1;
   const totals = { shardsPlanned: 0, objectsPlanned: 0, complete: false };
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const lane = async (): Promise<void> => {
-    while (next < units && !failure) {
-      const unit = next++;
-      const seen = { shardsPlanned: 0, objectsPlanned: 0 };
-      const filter = typeof options.listingFilter === 'function' ? options.listingFilter(unit) : options.listingFilter;
-      try {
-        await planUnit({
-          folder: options.folder,
-          spec: options.spec,
-          listing,
-          unit,
-          onShard: options.onShard,
-          ...(options.s3 ? { s3: options.s3 } : {}),
-          ...(options.signal ? { signal: options.signal } : {}),
-          ...(filter ? { listingFilter: filter } : {}),
-          onProgress: (progress) => {
-            totals.shardsPlanned += progress.shardsPlanned - seen.shardsPlanned;
-            totals.objectsPlanned += progress.objectsPlanned - seen.objectsPlanned;
-            seen.shardsPlanned = progress.shardsPlanned;
-            seen.objectsPlanned = progress.objectsPlanned;
-            if (!progress.complete) options.onProgress?.({ ...totals });
-          },
-        });
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.planners ?? units, units)) }, lane));
-  if (failure) throw failure.error;
+  // The first failure stops taking units; it is thrown once the units in flight have settled.
+  await forEachBounded(range(units), Math.max(1, Math.min(options.planners ?? units, units)), async (unit) => {
+    const seen = { shardsPlanned: 0, objectsPlanned: 0 };
+    const filter = typeof options.listingFilter === 'function' ? options.listingFilter(unit) : options.listingFilter;
+    await planUnit({
+      folder: options.folder,
+      spec: options.spec,
+      listing,
+      unit,
+      onShard: options.onShard,
+      ...(options.s3 ? { s3: options.s3 } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(filter ? { listingFilter: filter } : {}),
+      onProgress: (progress) => {
+        totals.shardsPlanned += progress.shardsPlanned - seen.shardsPlanned;
+        totals.objectsPlanned += progress.objectsPlanned - seen.objectsPlanned;
+        seen.shardsPlanned = progress.shardsPlanned;
+        seen.objectsPlanned = progress.objectsPlanned;
+        if (!progress.complete) options.onProgress?.({ ...totals });
+      },
+    });
+  });
   const result = await completeRunPlan(options.folder);
   options.onProgress?.(result);
   return result;

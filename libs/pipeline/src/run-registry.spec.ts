@@ -1,22 +1,10 @@
 import { Redis } from 'ioredis';
 import { describe, expect, test } from '@siglip-batch/testing';
 import type { RunSpec, ShardStats } from '@siglip-batch/jobs';
+import { runSpecFixture } from '@siglip-batch/jobs/testing';
 import { RunRegistry } from './run-registry';
 
-const spec: RunSpec = {
-  schemaVersion: 1,
-  runId: 'r1',
-  source: 's3://b/src/',
-  sourceKind: 's3',
-  output: 's3://b/out/',
-  model: { hash: 'ab'.repeat(32), variant: 'fp32', checkpoint: 'x', embedDim: 4, textLength: 16, imageSize: { height: 1, width: 1 } },
-  labels: null,
-  templates: ['{}'],
-  shardSize: 10,
-  priority: 0,
-  filters: { suffixes: [], maxBytes: 10, maxPixels: 10 },
-  createdAt: new Date().toISOString(),
-};
+const spec: RunSpec = runSpecFixture();
 
 function stats(shard: number, ok: number, error: number, codes: Record<string, number>): ShardStats {
   return {
@@ -51,6 +39,13 @@ describe('RunRegistry', () => {
       expect(record.spec).toEqual(spec);
       expect(await registry.isShardDone('r1', 3)).toBe(true);
       expect(await registry.isShardDone('r1', 5)).toBe(false);
+      // The finaliser may run once planning is complete and every planned shard is done.
+      expect(await registry.allShardsDone('r1')).toBe(false);
+      await registry.setListing('r1', { shardsPlanned: 3, objectsPlanned: 30, complete: true });
+      expect(await registry.allShardsDone('r1')).toBe(false);
+      await registry.markShardDone(stats(5, 10, 0, {}));
+      expect(await registry.allShardsDone('r1')).toBe(true);
+      expect(await registry.allShardsDone('unknown')).toBe(false);
     } finally {
       redis.disconnect();
     }

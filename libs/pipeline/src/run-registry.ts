@@ -13,6 +13,7 @@ import {
 } from '@siglip-batch/jobs';
 import { CLEAR_FAILED_LUA, FAILURE_REASON_CHARS, MARK_FAILED_LUA, RECENT_FAILURES_KEPT, SHARD_FAILURE_CODES, type ShardFailure, type ShardFailureCode } from './failed-shards';
 import { IllegalRunTransitionError } from './illegal-run-transition-error';
+import { doneBitOf, failedCodeOf, shardChunk } from './shard-bits';
 import { ENDED_RUN_STATES, isRunState, refuseTransition, statesLeadingTo, type RunState } from './run-state';
 import { BEGIN_COMMIT_SCRIPT, TRANSITION_SCRIPT } from './run-state-scripts';
 
@@ -60,7 +61,7 @@ export interface RunRecord {
 // Marks a shard done exactly once: the bitmap decides, counters move only on the first time,
 // so a retried or duplicated shard never counts twice.
 const MARK_DONE = `${CLEAR_FAILED_LUA}
-local was = redis.call('SETBIT', KEYS[2], ARGV[1], 1)
+local was = setDoneBit(KEYS[2], tonumber(ARGV[1]))
 clearFailed(KEYS[1], KEYS[3], KEYS[4], ARGV[1])
 redis.call('HSET', KEYS[1], 'lastShardAt', ARGV[5])
 if redis.call('HEXISTS', KEYS[1], 'firstShardAt') == 0 then redis.call('HSET', KEYS[1], 'firstShardAt', ARGV[5]) end
@@ -186,22 +187,35 @@ export class RunRegistry {
     return first === 1;
   }
 
+  /**
+   * True once planning is complete and every planned shard is done: the run's finalise job may
+   * run now. Three counters of the record, without reading (and parsing) the whole of it.
+   */
+  async allShardsDone(runId: string): Promise<boolean> {
+    const [complete, done, planned] = await this.redis.hmget(runRecordKey(this.prefix, runId), 'listingComplete', 'shardsDone', 'shardsPlanned');
+    return complete === '1' && Number(done ?? 0) >= Number(planned ?? 0);
+  }
+
   async isShardDone(runId: string, shard: number): Promise<boolean> {
-    return (await this.redis.getbit(runDoneBitmapKey(this.prefix, runId), shard)) === 1;
+    return doneBitOf(await this.redis.hgetBuffer(runDoneBitmapKey(this.prefix, runId), shardChunk(shard)), shard);
   }
 
   /** {@link isShardDone} for a batch of shards, in one pipelined round trip. */
   async shardsDone(runId: string, shards: readonly number[]): Promise<boolean[]> {
     if (shards.length === 0) return [];
     const key = runDoneBitmapKey(this.prefix, runId);
+    // One read per chunk the batch touches (a batch of consecutive shards: one or two).
+    const chunks = [...new Set(shards.map(shardChunk))];
     const pipeline = this.redis.pipeline();
-    for (const shard of shards) pipeline.getbit(key, shard);
+    for (const chunk of chunks) pipeline.hgetBuffer(key, chunk);
     const results = (await pipeline.exec()) ?? [];
-    return shards.map((_, i) => {
-      const [error, bit] = results[i] ?? [new Error('no reply')];
+    const bits = new Map<string, Buffer | null>();
+    chunks.forEach((chunk, i) => {
+      const [error, value] = results[i] ?? [new Error('no reply')];
       if (error) throw error;
-      return bit === 1;
+      bits.set(chunk, (value as Buffer | null) ?? null);
     });
+    return shards.map((shard) => doneBitOf(bits.get(shardChunk(shard)) ?? null, shard));
   }
 
   /**
@@ -240,8 +254,7 @@ export class RunRegistry {
 
   /** One shard's failure, without reading the others. */
   async isShardFailed(runId: string, shard: number): Promise<boolean> {
-    const [code] = (await this.redis.bitfield(runFailedKey(this.prefix, runId), 'GET', 'u4', `#${shard}`)) as number[];
-    return (code ?? 0) !== 0;
+    return failedCodeOf(await this.redis.hgetBuffer(runFailedKey(this.prefix, runId), shardChunk(shard)), shard) !== 0;
   }
 
   async addInferred(runId: string, images: number): Promise<void> {

@@ -28,7 +28,7 @@ export interface RunSpecInput {
   suffixes?: string[];
   maxBytes?: number;
   maxPixels?: number;
-  /** Plan only what the output's processed index has not seen (see index/incremental-listing.ts). */
+  /** Plan only what the output's processed index has not seen (see processed-index/incremental-listing.ts). */
   incremental?: boolean;
   /** Write top tags back as S3 object tags (see s3-tag-writer.ts); S3 sources with labels only. */
   writeS3Tags?: boolean;

@@ -5,23 +5,11 @@
 import { Redis } from 'ioredis';
 import { describe, expect, test } from '@siglip-batch/testing';
 import type { RunSpec } from '@siglip-batch/jobs';
+import { runSpecFixture } from '@siglip-batch/jobs/testing';
 import { IllegalRunTransitionError } from './illegal-run-transition-error';
 import { RunRegistry } from './run-registry';
 
-const spec = (runId: string): RunSpec => ({
-  schemaVersion: 1,
-  runId,
-  source: 's3://b/src/',
-  sourceKind: 's3',
-  output: 's3://b/out/',
-  model: { hash: 'ab'.repeat(32), variant: 'fp32', checkpoint: 'x', embedDim: 4, textLength: 16, imageSize: { height: 1, width: 1 } },
-  labels: null,
-  templates: ['{}'],
-  shardSize: 10,
-  priority: 0,
-  filters: { suffixes: [], maxBytes: 10, maxPixels: 10 },
-  createdAt: new Date().toISOString(),
-});
+const spec = (runId: string): RunSpec => runSpecFixture({ runId });
 
 async function refusal(promise: Promise<unknown>): Promise<IllegalRunTransitionError> {
   const error = await promise.then(

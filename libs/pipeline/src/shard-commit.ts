@@ -3,10 +3,10 @@
  * attempt left), S3 tags, the shard's processed-index contribution, then its stats — the commit
  * point, written last. Every key is derived from the run and the shard, so a retry overwrites.
  */
-import { encodeErrorsFile, encodePartFile } from '@siglip-batch/io';
+import { encodeErrorsFile, encodePartFile } from '@siglip-batch/run-format';
 import { errorsKey, partKey, rowIdsOf, type PlanFile, type ShardStats } from '@siglip-batch/jobs';
 import { writeS3Tags } from './s3-tags/s3-tag-writer';
-import { writeShardContribution } from './index/index-contribution';
+import { writeShardContribution } from './processed-index/index-contribution';
 import type { Outcome, ShardContext, ShardProcessorOptions } from './shard-types';
 
 export async function commitShard(
@@ -73,7 +73,7 @@ export async function commitShard(
     }
   } else {
     // An earlier attempt may have embedded objects that are gone now.
-    await folder.store.delete(folder.keyOf(shardPartKey));
+    await folder.deletePart(plan.shard);
   }
 
   let errors: ShardStats['errors'] = null;
@@ -99,7 +99,7 @@ export async function commitShard(
   }
 
   // The shard's entries of the output's processed index, before the stats (the commit point):
-  // merged into the index's partitions once the run is finalised (index/index-contribution.ts).
+  // merged into the index's partitions once the run is finalised (processed-index/index-contribution.ts).
   const outcomeOf = <K extends 'ok' | 'error'>(index: number) => outcomes[index] as Extract<Outcome, { kind: K }>;
   await writeShardContribution(folder, ctx.spec, plan.shard, [
     { file: shardPartKey, status: 'ok', uri: okIndex.map((i) => plan.objects[i]!.uri), etag: okIndex.map((i) => outcomeOf<'ok'>(i).etag) },

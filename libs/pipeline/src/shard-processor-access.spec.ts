@@ -7,8 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalObjectStore, RunFolder, readParquetBatches } from '@siglip-batch/io';
+import { LocalObjectStore, readParquetBatches } from '@siglip-batch/io';
+import { openRunFolder, type RunFolder } from '@siglip-batch/run-format';
 import type { RunSpec } from '@siglip-batch/jobs';
+import { runSpecFixture } from '@siglip-batch/jobs/testing';
 import type { ImageEmbedder } from './embedder';
 import { processShard } from './shard-processor';
 import { SourceAccess } from './source-access';
@@ -31,20 +33,14 @@ const embedder: ImageEmbedder = {
 };
 
 function specOf(source: string, sourceKind: RunSpec['sourceKind']): RunSpec {
-  return {
-    schemaVersion: 1,
-    runId: 'r1',
+  return runSpecFixture({
     source,
     sourceKind,
     output: pathToFileURL(join(dir, 'out')).href,
-    model: { hash: 'ab'.repeat(32), variant: 'fp32', checkpoint: 'fake', embedDim: 2, textLength: 16, imageSize: { height: 1, width: 1 } },
-    labels: null,
-    templates: ['{}'],
+    model: { checkpoint: 'fake', embedDim: 2 },
     shardSize: 100,
-    priority: 0,
-    filters: { suffixes: [], maxBytes: 1000, maxPixels: 1000 },
-    createdAt: new Date().toISOString(),
-  };
+    filters: { maxBytes: 1000, maxPixels: 1000 },
+  });
 }
 
 async function errorRows(): Promise<Record<string, string>> {
@@ -61,7 +57,7 @@ beforeEach(() => {
   writeFileSync(join(dir, 'src', 'good.img'), '1');
   writeFileSync(join(dir, 'private.img'), '666');
   symlinkSync(join(dir, 'private.img'), join(dir, 'src', 'escape.img'));
-  folder = new RunFolder({ store: new LocalObjectStore(join(dir, 'out')), prefix: '' }, 'r1');
+  folder = openRunFolder({ output: { store: new LocalObjectStore(join(dir, 'out')), prefix: '' }, runId: 'r1' });
 });
 
 afterEach(() => rmSync(dir, { recursive: true, force: true }));

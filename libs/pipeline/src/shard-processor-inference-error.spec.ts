@@ -8,8 +8,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalObjectStore, RunFolder } from '@siglip-batch/io';
+import { LocalObjectStore } from '@siglip-batch/io';
+import { openRunFolder, type RunFolder } from '@siglip-batch/run-format';
 import type { RunSpec } from '@siglip-batch/jobs';
+import { runSpecFixture } from '@siglip-batch/jobs/testing';
 import type { ImageEmbedder } from './embedder';
 import { processShard } from './shard-processor';
 import { PermanentShardError } from './shard-errors';
@@ -25,7 +27,7 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'shard-inference-error-'));
   mkdirSync(join(dir, 'src'));
   for (let i = 0; i < 6; i++) writeFileSync(join(dir, 'src', `${i}.img`), String(i));
-  folder = new RunFolder({ store: new LocalObjectStore(join(dir, 'out')), prefix: '' }, 'r1');
+  folder = openRunFolder({ output: { store: new LocalObjectStore(join(dir, 'out')), prefix: '' }, runId: 'r1' });
   unhandled.length = 0;
   process.on('unhandledRejection', onUnhandled);
 });
@@ -37,20 +39,15 @@ afterEach(() => {
 
 describe('processShard with a failing model', () => {
   it('fails the shard as permanent, commits nothing, and leaves no unhandled rejection', async () => {
-    const spec: RunSpec = {
-      schemaVersion: 1,
-      runId: 'r1',
+    const spec: RunSpec = runSpecFixture({
       source: `file://${dir}/src`,
       sourceKind: 'file',
       output: `file://${dir}/out`,
-      model: { hash: 'ab'.repeat(32), variant: 'fp32', checkpoint: 'fake', embedDim: 2, textLength: 16, imageSize: { height: 1, width: 1 } },
-      labels: null,
+      model: { checkpoint: 'fake', embedDim: 2 },
       templates: [],
       shardSize: 100,
-      priority: 0,
-      filters: { suffixes: [], maxBytes: 1000, maxPixels: 1000 },
-      createdAt: new Date().toISOString(),
-    };
+      filters: { maxBytes: 1000, maxPixels: 1000 },
+    });
     await folder.writePlan({
       schemaVersion: 1,
       runId: 'r1',

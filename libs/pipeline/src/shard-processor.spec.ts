@@ -8,9 +8,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalObjectStore, RunFolder, readParquetBatches, vectorFloats, type FetchResult, type ObjectStore } from '@siglip-batch/io';
+import { LocalObjectStore, readParquetBatches, vectorFloats, type FetchResult, type ObjectStore } from '@siglip-batch/io';
+import { openRunFolder, type RunFolder } from '@siglip-batch/run-format';
 import { rowId, type PlanFile, type RunSpec } from '@siglip-batch/jobs';
-import type { ImageEmbedder, LabelScorer } from './embedder';
+import { runSpecFixture } from '@siglip-batch/jobs/testing';
+import type { ImageEmbedder, ShardScorer } from './embedder';
 import { processShard, type ShardContext } from './shard-processor';
 import { PermanentShardError, TransientShardError } from './shard-errors';
 import { SourceAccess } from './source-access';
@@ -47,7 +49,7 @@ function fakeEmbedder(options: { maxBatch?: number } = {}): ImageEmbedder & { ba
   };
 }
 
-const scorer: LabelScorer = {
+const scorer: ShardScorer = {
   labels: ['x', 'y'],
   score(embeddings, count) {
     const out = new Float32Array(count * 2);
@@ -84,23 +86,19 @@ let folder: RunFolder;
 let spec: RunSpec;
 
 function makeSpec(): RunSpec {
-  return {
-    schemaVersion: 1,
-    runId: 'r1',
+  return runSpecFixture({
     source: `file://${dir}/src`,
     sourceKind: 'file',
     output: `file://${dir}/out`,
-    model: { hash: 'ab'.repeat(32), variant: 'fp32', checkpoint: 'fake', embedDim: DIM, textLength: 16, imageSize: { height: 1, width: 2 } },
+    model: { checkpoint: 'fake', embedDim: DIM, imageSize: { height: 1, width: 2 } },
     labels: [
       { label: 'x', prompts: [], threshold: 0.5 },
       { label: 'y', prompts: [], threshold: 0.5 },
     ],
     templates: ['a photo of {}.'],
     shardSize: 100,
-    priority: 0,
-    filters: { suffixes: [], maxBytes: 1000, maxPixels: 1000 },
-    createdAt: new Date().toISOString(),
-  };
+    filters: { maxBytes: 1000, maxPixels: 1000 },
+  });
 }
 
 async function writePlan(names: string[]): Promise<PlanFile> {
@@ -137,7 +135,7 @@ beforeEach(() => {
   for (let i = 0; i < 10; i++) writeFileSync(join(dir, 'src', NAMES[i]!), String(i + 1));
   writeFileSync(join(dir, 'src', 'bad.img'), 'broken');
   writeFileSync(join(dir, 'src', 'empty.img'), '');
-  folder = new RunFolder({ store: new LocalObjectStore(join(dir, 'out')), prefix: '' }, 'r1');
+  folder = openRunFolder({ output: { store: new LocalObjectStore(join(dir, 'out')), prefix: '' }, runId: 'r1' });
   spec = makeSpec();
 });
 

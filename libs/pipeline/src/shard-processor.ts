@@ -113,10 +113,13 @@ async function runPass(
   const produce = async (): Promise<void> => {
     // Objects of one plan usually share a store; a manifest may mix buckets.
     const groups = new Map<ObjectStore, Array<{ key: string; index: number }>>();
-    for (const index of indices) {
+    // All checked at once: one after the other (a realpath each for local files) they held
+    // back the shard's first fetch by 0.1–0.2 s.
+    const decisions = await Promise.all(indices.map((index) => ctx.access.check(plan.objects[index]!.uri)));
+    for (const [i, index] of indices.entries()) {
       const object = plan.objects[index]!;
       // Outside what this process may read, or a file named by an S3 manifest: a row, never read.
-      const access = await ctx.access.check(object.uri);
+      const access = decisions[i]!;
       if (!access.ok) {
         outcomes[index] = { kind: 'error', code: access.code, message: access.message, etag: object.etag, size: object.size };
         continue;

@@ -1,6 +1,6 @@
-import type { RunFolder } from '@siglip-batch/io';
+import type { RunFolder } from '@siglip-batch/run-format';
 import type { PlanFile, RunSpec } from '@siglip-batch/jobs';
-import type { ImageEmbedder, LabelScorer } from './embedder';
+import type { ImageEmbedder, ShardScorer } from './embedder';
 import type { StoreResolver } from './store-resolver';
 import type { SourceAccess } from './source-access';
 
@@ -46,7 +46,7 @@ export interface ShardContext {
   /** What may be read: every object passes it before its store is touched (see source-access.ts). */
   access: SourceAccess;
   embedder: ImageEmbedder;
-  scorer: LabelScorer | null;
+  scorer: ShardScorer | null;
   /** Key-value metadata written into both Parquet files (run, model, labels …). */
   fileMetadata: Record<string, string>;
 }

@@ -16,7 +16,7 @@ import {
 } from '@siglip-batch/model';
 import { preloadArrow } from '@siglip-batch/io';
 import type { LabelSpec, ModelRef } from '@siglip-batch/jobs';
-import type { ImageEmbedder, ImageFailure, LabelScorer, PreprocessedImage } from './embedder';
+import type { ImageEmbedder, ImageFailure, ShardScorer, ShardImage } from './embedder';
 import type { EncodedLabels, LoadedModel } from './loaded-model';
 
 /**
@@ -66,22 +66,23 @@ export async function inspectSiglipModel(dir: string, variant: ModelVariant = 'f
 export async function loadSiglipModel(dir: string, options: LoadSiglipOptions): Promise<LoadedModel> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   assertPixelLimit('the pixel ceiling (--max-pixels)', maxPixels);
-  const model = await SiglipModel.load(dir, {
-    device: options.device,
-    variant: options.variant,
-    ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
-    ...(options.faults ? { faults: options.faults } : {}),
-  } as Parameters<typeof SiglipModel.load>[1]);
+  const model = await SiglipModel.load(
+    dir,
+    {
+      device: options.device,
+      variant: options.variant,
+      ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
+      ...(options.faults ? { faults: options.faults } : {}),
+    } as Parameters<typeof SiglipModel.load>[1],
+    // This thread is idle while the inference thread loads ONNX Runtime and the sessions (~0.3–0.5
+    // s): load apache-arrow, which the run's first Parquet write (labels.parquet) needs, then
+    // rather than on the critical path after them (~0.4 s).
+    preloadArrow,
+  );
   const threads = options.preprocessThreads;
   let pool: PreprocessPool | null = null;
   try {
-    if (threads !== 0) {
-      const starting = PreprocessPool.start(model.info.preprocess, threads === undefined ? {} : { threads });
-      // This thread is idle while the pool's threads load sharp (~0.1–0.3 s): load what the
-      // run's first Parquet write (labels.parquet) needs now rather than on its critical path.
-      preloadArrow();
-      pool = await starting;
-    }
+    if (threads !== 0) pool = await PreprocessPool.start(model.info.preprocess, threads === undefined ? {} : { threads });
   } catch (error) {
     await model.close();
     throw error;
@@ -113,7 +114,7 @@ class SiglipLoadedModel implements LoadedModel {
     };
   }
 
-  private async preprocess(bytes: Buffer, maxPixels: number, decode: DecodeMode): Promise<PreprocessedImage | ImageFailure> {
+  private async preprocess(bytes: Buffer, maxPixels: number, decode: DecodeMode): Promise<ShardImage | ImageFailure> {
     if (this.pool) {
       try {
         return await this.pool.preprocess(bytes, { maxPixels, decode });
@@ -147,7 +148,7 @@ class SiglipLoadedModel implements LoadedModel {
       { templates },
     );
     const scorer = await this.model.labelScorer(set);
-    const adapted: LabelScorer = {
+    const adapted: ShardScorer = {
       labels: [...set.labels],
       score: (embeddings) => scorer.score(embeddings),
       tags: (scores, row) => scorer.row(scores, row).tags,

@@ -1,7 +1,9 @@
-import { compareKeys, openLocation, readManifestSource, type S3Options } from '@siglip-batch/io';
+import { S3ObjectStore, compareKeys, openLocation, type S3Options } from '@siglip-batch/io';
+import { readManifestSource } from '@siglip-batch/run-format';
 import type { ExtraColumn, PlannedObject, SourceKind } from '@siglip-batch/jobs';
 import { listInventorySource } from './inventory-source';
 import { listErrorsSource } from './retry/errors-source';
+import { s3KeyPages } from './planning/s3-key-pages';
 
 /** One listed object with the cursor that resumes the listing right after it. */
 export interface SourceEntry {
@@ -100,24 +102,47 @@ export async function listSource(source: string, options: ListSourceOptions): Pr
     ...(options.suffixes.length > 0 ? { suffixes: options.suffixes } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   };
+  // S3: pages read as text by the planner's own scan (s3-key-pages.ts), a page at a time.
+  const pages: AsyncIterable<Iterable<{ key: string; etag: string; size: number }>> =
+    store instanceof S3ObjectStore
+      ? s3KeyPages(store, prefix, { ...(options.after !== null ? { startAfter: options.after } : {}), ...(options.signal ? { signal: options.signal } : {}) })
+      : onePerPage(store.list(prefix, listOptions));
+  const suffixes = store instanceof S3ObjectStore ? options.suffixes.filter((suffix) => suffix !== '').map((suffix) => suffix.toLowerCase()) : [];
   return {
     extraColumns: [],
     entries: (async function* () {
       try {
-        for await (const info of store.list(prefix, listOptions)) {
-          // Keys come in byte order: the first one past the unit's bound ends its range.
-          if (upTo !== null && compareKeys(info.key, upTo) > 0) break;
-          // "Folder" marker objects are not images.
-          if (info.key.endsWith('/')) continue;
-          const uri = store.uriOf(info.key);
-          if (excluded.some((folder) => uri.startsWith(folder))) continue;
-          yield { cursor: info.key, object: { uri, etag: info.etag, size: info.size } };
+        for await (const page of pages) {
+          const batch: SourceEntry[] = [];
+          for (const info of page) {
+            // Keys come in byte order: the first one past the unit's bound ends its range.
+            if (upTo !== null && compareKeys(info.key, upTo) > 0) {
+              yield* batch;
+              return;
+            }
+            // "Folder" marker objects are not images.
+            if (info.key.endsWith('/')) continue;
+            if (suffixes.length > 0 && !hasSuffix(info.key, suffixes)) continue;
+            const uri = store.uriOf(info.key);
+            if (excluded.length > 0 && excluded.some((folder) => uri.startsWith(folder))) continue;
+            batch.push({ cursor: info.key, object: { uri, etag: info.etag, size: info.size } });
+          }
+          yield* batch;
         }
       } finally {
         store.close();
       }
     })(),
   };
+}
+
+async function* onePerPage<T>(items: AsyncIterable<T>): AsyncGenerator<T[]> {
+  for await (const item of items) yield [item];
+}
+
+function hasSuffix(key: string, suffixes: readonly string[]): boolean {
+  const lower = key.toLowerCase();
+  return suffixes.some((suffix) => lower.endsWith(suffix));
 }
 
 /** The folders of `exclude` strictly inside the source folder, each ending in '/'. */

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalObjectStore, RunFolder, type ObjectStore } from '@siglip-batch/io';
+import { LocalObjectStore, type ObjectStore } from '@siglip-batch/io';
+import { openRunFolder, type RunFolder } from '@siglip-batch/run-format';
 import { forEachStoredStats } from './stored-stats';
 
 let dir: string;
@@ -42,7 +43,7 @@ async function writeStats(folder: RunFolder, shards: number): Promise<void> {
 describe('forEachStoredStats', () => {
   it('reads every listed shard, a bounded number at once', async () => {
     const { store, reads } = slowStore();
-    const folder = new RunFolder({ store, prefix: 'out/' }, 'r');
+    const folder = openRunFolder({ output: { store, prefix: 'out/' }, runId: 'r' });
     await writeStats(folder, 45);
     let ok = 0;
     const scan = await forEachStoredStats(folder, { concurrency: 4, batch: 10 }, (stats) => {
@@ -57,7 +58,7 @@ describe('forEachStoredStats', () => {
 
   it('reads only the shards select asks for, and counts the others as listed', async () => {
     const { store, reads } = slowStore();
-    const folder = new RunFolder({ store, prefix: 'out/' }, 'r');
+    const folder = openRunFolder({ output: { store, prefix: 'out/' }, runId: 'r' });
     await writeStats(folder, 25);
     const seen: number[] = [];
     const batches: number[] = [];

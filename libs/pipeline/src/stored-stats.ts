@@ -1,4 +1,5 @@
-import type { RunFolder } from '@siglip-batch/io';
+import { forEachBounded } from '@siglip-batch/io';
+import type { RunFolder } from '@siglip-batch/run-format';
 import type { ShardStats } from '@siglip-batch/jobs';
 
 /** Stats objects read at once when a run is rebuilt from its folder. */
@@ -45,17 +46,13 @@ export async function forEachStoredStats(
     const wanted = options.select ? await options.select(batch) : undefined;
     const todo = wanted ? batch.filter((_, i) => wanted[i]) : batch;
     batch = [];
-    let next = 0;
-    const lane = async (): Promise<void> => {
-      while (next < todo.length) {
-        options.signal?.throwIfAborted();
-        const stats = await folder.readStats(todo[next++]!);
-        if (!stats) continue; // removed since the listing (a run folder deleted meanwhile)
-        scan.read++;
-        await visit(stats);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, todo.length) }, lane));
+    await forEachBounded(todo, concurrency, async (shard) => {
+      options.signal?.throwIfAborted();
+      const stats = await folder.readStats(shard);
+      if (!stats) return; // removed since the listing (a run folder deleted meanwhile)
+      scan.read++;
+      await visit(stats);
+    });
   };
   for await (const shard of folder.listStats(options.signal ? { signal: options.signal } : {})) {
     scan.listed++;

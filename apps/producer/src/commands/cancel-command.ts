@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { Queue } from 'bullmq';
-import { finalizeJobId, planUnitJobId, planningQueueName, redisOptions, shardJobId } from '@siglip-batch/jobs';
-import { IllegalRunTransitionError, RunRegistry, connectCheckedRedis, openRunFolder, plannedShardRanges, writeCancelMarker } from '@siglip-batch/pipeline';
+import { ShardQueue, planUnitJobId, planningQueueName, redisOptions, removeIfNotStarted } from '@siglip-batch/jobs';
+import { IllegalRunTransitionError, RunRegistry, connectCheckedRedis, plannedShardRanges, writeCancelMarker } from '@siglip-batch/pipeline';
+import { openRunFolder } from '@siglip-batch/run-format';
 import { log } from '../shared/cli-log';
 import { addConnectionOptions, redisUrlOf, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { CliError, EXIT } from '../shared/exit-codes';
@@ -10,9 +11,6 @@ import { runIdArgument } from '../shared/parsers';
 interface CancelCliOptions extends ConnectionOptions {
   json?: boolean;
 }
-
-/** Job states a cancel takes out of the queue; active jobs are locked (their workers see the state). */
-const NOT_STARTED = new Set(['waiting', 'delayed', 'prioritized', 'paused', 'waiting-children']);
 
 export function registerCancelCommand(program: Command): void {
   const command = program
@@ -35,7 +33,7 @@ export function registerCancelCommand(program: Command): void {
         if (!(error instanceof IllegalRunTransitionError)) throw error;
         throw new CliError(`${error.message}: nothing was cancelled`, EXIT.failure, 'not_cancellable');
       }
-      const queue = new Queue(record.queue, { connection: redis, prefix: options.prefix });
+      const queue = ShardQueue.named(redis, options.prefix, record.queue);
       const units = new Queue(planningQueueName(runId), { connection: redis, prefix: options.prefix });
       const folder = openRunFolder(record.spec, s3OptionsOf(options));
       let removed = 0;
@@ -46,10 +44,10 @@ export function registerCancelCommand(program: Command): void {
           for (let unit = 0; unit < (listing.units ?? 1); unit++) await removeIfNotStarted(units, planUnitJobId(runId, unit));
           // The shards planned so far, unit by unit (their ids are not 0 … n−1 once a run has units).
           for await (const range of plannedShardRanges(folder, listing)) {
-            for (let shard = range.first; shard < range.first + range.count; shard++) removed += await removeIfNotStarted(queue, shardJobId(runId, shard));
+            for (let shard = range.first; shard < range.first + range.count; shard++) removed += await queue.removeShardIfNotStarted(runId, shard);
           }
         }
-        await removeIfNotStarted(queue, finalizeJobId(runId));
+        await queue.removeFinalizeIfNotStarted(runId);
       } finally {
         await units.close();
         await queue.close();
@@ -69,12 +67,4 @@ export function registerCancelCommand(program: Command): void {
       redis.disconnect();
     }
   });
-}
-
-/** 1 when the job was waiting (or delayed) and is removed now; finished and running jobs stay. */
-async function removeIfNotStarted(queue: Queue, jobId: string): Promise<number> {
-  const job = await queue.getJob(jobId);
-  if (!job || !NOT_STARTED.has(await job.getState())) return 0;
-  // A worker may take it between the two calls: then it is locked and stays (it sees the state).
-  return queue.remove(jobId).catch(() => 0);
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { DEFAULT_COMPACT_GRACE_MS, DEFAULT_COMPACT_TARGET_ROWS, compactRun, openRunFolderUri } from '@siglip-batch/pipeline';
+import { DEFAULT_COMPACT_GRACE_MS, DEFAULT_COMPACT_TARGET_ROWS, compactRun } from '@siglip-batch/pipeline';
+import { openRunFolder } from '@siglip-batch/run-format';
 import { addConnectionOptions, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { nonNegativeInt, positiveInt } from '../shared/parsers';
 import { log } from '../shared/cli-log';
@@ -31,7 +32,7 @@ export function registerCompactCommand(program: Command): void {
     )
     .option('--json', 'print the result as JSON');
   addConnectionOptions(command, false).action(async (options: CompactCliOptions) => {
-    const folder = openRunFolderUri(options.run, s3OptionsOf(options));
+    const folder = openRunFolder(options.run, s3OptionsOf(options));
     try {
       const result = await compactRun({
         folder,

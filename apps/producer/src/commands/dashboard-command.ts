@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
-import { redactSecrets, redisOptions } from '@siglip-batch/jobs';
+import { redisOptions } from '@siglip-batch/jobs';
+import { redactSecrets } from '@siglip-batch/io/secret-redaction';
 import { connectCheckedRedis } from '@siglip-batch/pipeline';
 import { DashboardAccessError, resolveDashboardAccess } from '../dashboard/dashboard-access';
 import { DashboardServer, QUEUES_PATH } from '../dashboard/dashboard-server';

@@ -7,7 +7,6 @@ import {
   checkOutputWritable,
   checkSourceReadable,
   loadSiglipModel,
-  openRunFolder,
   parseLabelList,
   readLabelFile,
   resolveRunSource,
@@ -16,6 +15,7 @@ import {
   type LoadedModel,
   type SourceKindHint,
 } from '@siglip-batch/pipeline';
+import { openRunFolder } from '@siglip-batch/run-format';
 import { addConnectionOptions, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { log } from '../shared/cli-log';
 import { addConfigFileOptions } from '../shared/config-file';

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Redis } from 'ioredis';
-import { parseLocation, type RunFolder } from '@siglip-batch/io';
+import { parseLocation } from '@siglip-batch/io';
+import { openRunFolder, type RunFolder } from '@siglip-batch/run-format';
 import { assertRunId, redisOptions, runSpecSchema, type LabelSpec, type RunSpec } from '@siglip-batch/jobs';
 import {
   ProblemList,
@@ -9,7 +10,6 @@ import {
   checkOutputWritable,
   connectCheckedRedis,
   inspectSiglipModel,
-  openRunFolder,
   parseLabelList,
   resolveRunSource,
   readLabelFile,

@@ -2,9 +2,8 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { runFiles, type RunFolder } from '@siglip-batch/io';
+import { openRunFolder, runFiles, type RunFolder } from '@siglip-batch/run-format';
 import type { RunManifest } from '@siglip-batch/jobs';
-import { openRunFolderUri } from '@siglip-batch/pipeline';
 import { addConnectionOptions, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { CliError, EXIT } from '../shared/exit-codes';
 
@@ -40,7 +39,7 @@ export function registerFilesCommand(program: Command): void {
     .addOption(new Option('--kind <kind>', 'which files').choices(FILE_KINDS).default('part'))
     .option('--json', 'NDJSON: {"uri", "kind", "rows", "shard"} per file');
   addConnectionOptions(command, false).action(async (options: FilesCliOptions) => {
-    const folder = openRunFolderUri(options.run, s3OptionsOf(options));
+    const folder = openRunFolder(options.run, s3OptionsOf(options));
     try {
       const manifest = await folder.readManifest();
       if (!manifest) {

@@ -6,13 +6,14 @@ import {
   buildLatestLanceIndex,
   defaultLanceUri,
   openLanceTarget,
-  openRunFolderUri,
   readFinishedManifest,
   type BuildLanceIndexResult,
   type LanceIndexType,
   type LanceTarget,
-} from '@siglip-batch/pipeline';
+} from '@siglip-batch/retrieval';
+import { openRunFolder } from '@siglip-batch/run-format';
 import { openLocation } from '@siglip-batch/io';
+import { openLatestView } from '@siglip-batch/pipeline';
 import { addConnectionOptions, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { log } from '../shared/cli-log';
 import { CliError, EXIT } from '../shared/exit-codes';
@@ -87,7 +88,7 @@ export function registerIndexCommand(program: Command): void {
       try {
         const target = await openLanceTarget(options.to!, s3);
         try {
-          const result = await buildLatestLanceIndex({ output, target, ...common, ...(options.modelHash ? { modelHash: options.modelHash } : {}) });
+          const result = await buildLatestLanceIndex({ view: await openLatestView(output), target, ...common, ...(options.modelHash ? { modelHash: options.modelHash } : {}) });
           report(target, result, 'the latest view');
         } finally {
           target.close();
@@ -97,7 +98,7 @@ export function registerIndexCommand(program: Command): void {
       }
       return;
     }
-    const folder = openRunFolderUri(options.run!, s3);
+    const folder = openRunFolder(options.run!, s3);
     try {
       const manifest = await readFinishedManifest(folder);
       const target = await openLanceTarget(options.to ?? defaultLanceUri(folder), s3);

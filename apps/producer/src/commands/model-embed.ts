@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
-import { s3OptionsFromEnv } from '@siglip-batch/io';
+import { mapBounded, s3OptionsFromEnv } from '@siglip-batch/io';
 import {
   allocatePixelBatch,
   buildLabelSet,
@@ -16,7 +16,7 @@ import { Command, Option } from 'commander';
 import { resolveModelDir } from '../shared/model-dir';
 import { addDecodeOptions, decodeModeOf, type DecodeCliOptions } from '../shared/run-options';
 import { positiveInt } from '../shared/parsers';
-import { expandImageArguments, mapLimited } from './model-files';
+import { expandImageArguments } from './model-files';
 
 interface EmbedOptions extends DecodeCliOptions {
   model: string;
@@ -107,7 +107,7 @@ export function registerModelEmbedCommand(model: Command): void {
 /** Decodes a chunk of files into one batch, embeds the good ones, and returns a line per file in order. */
 async function embedChunk(siglip: SiglipModel, scorer: LabelScorer | undefined, files: string[], concurrency: number): Promise<EmbedLine[]> {
   const batch = allocatePixelBatch(siglip.preprocessor, files.length);
-  const decoded = await mapLimited(files, concurrency, async (file, index) => {
+  const decoded = await mapBounded(files, concurrency, async (file, index) => {
     try {
       return { ok: true as const, ...(await siglip.preprocessor.preprocessInto(await readFile(file), batch, index)) };
     } catch (error) {

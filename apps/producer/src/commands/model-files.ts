@@ -29,17 +29,3 @@ async function walk(dir: string): Promise<string[]> {
   return files;
 }
 
-/** Runs `task` over `items` with at most `limit` in flight; results keep the input order. */
-export async function mapLimited<T, R>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await task(items[index]!, index);
-    }
-  });
-  await Promise.all(runners);
-  return results;
-}
-

@@ -1,11 +1,12 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { basename, join } from 'node:path';
+import { mapBounded } from '@siglip-batch/io';
 import { ImageError, ImagePreprocessor, loadModelDir } from '@siglip-batch/model';
 import type { Command } from 'commander';
 import { addDecodeOptions, decodeModeOf, type DecodeCliOptions } from '../shared/run-options';
 import { positiveInt } from '../shared/parsers';
-import { expandImageArguments, mapLimited } from './model-files';
+import { expandImageArguments } from './model-files';
 
 /** `siglip-batch model preprocess --model <dir> --out-dir <dir> <image…>`: pixel values as raw float32. */
 export function registerModelPreprocessCommand(model: Command): void {
@@ -26,7 +27,7 @@ export function registerModelPreprocessCommand(model: Command): void {
     const preprocessor = new ImagePreprocessor(info.preprocess, { maxPixels: options.maxPixels, decode });
     await mkdir(options.outDir, { recursive: true });
     const files = await expandImageArguments(images);
-    const failures = await mapLimited(files, options.concurrency, async (file) => {
+    const failures = await mapBounded(files, options.concurrency, async (file) => {
       try {
         const { pixels } = await preprocessor.preprocess(await readFile(file));
         await writeFile(join(options.outDir, `${basename(file)}.f32`), littleEndianBytes(pixels));

@@ -1,13 +1,8 @@
 import type { Command } from 'commander';
 import { buildLabelSet, SiglipModel } from '@siglip-batch/model';
-import {
-  ProblemList,
-  assertRunModel,
-  openRunFolderUri,
-  readFinishedManifest,
-  readLabelFile,
-  retagRun,
-} from '@siglip-batch/pipeline';
+import { ProblemList, readLabelFile } from '@siglip-batch/pipeline';
+import { assertRunModel, readFinishedManifest, retagRun } from '@siglip-batch/retrieval';
+import { openRunFolder } from '@siglip-batch/run-format';
 import { addConnectionOptions, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { collect, positiveInt } from '../shared/parsers';
 import { resolveModelDir } from '../shared/model-dir';
@@ -44,9 +39,9 @@ export function registerRetagCommand(program: Command): void {
 async function retagCommand(options: RetagCliOptions): Promise<number> {
   const s3 = s3OptionsOf(options);
   const problems = new ProblemList();
-  const source = await problems.check(`--run ${options.run}`, () => openRunFolderUri(options.run, s3));
+  const source = await problems.check(`--run ${options.run}`, () => openRunFolder(options.run, s3));
   const manifest = source ? await problems.check(`--run ${options.run}`, () => readFinishedManifest(source)) : undefined;
-  const target = await problems.check(`--out ${options.out}`, () => openRunFolderUri(options.out, s3));
+  const target = await problems.check(`--out ${options.out}`, () => openRunFolder(options.out, s3));
   if (source && target && source.uriOf('') === target.uriOf('')) problems.add('--out must not be the source run folder');
   const labels = await problems.check('--labels-file', () => readLabelFile(options.labelsFile));
   const modelDir = await problems.check(`--model ${options.model}`, () => resolveModelDir(options.model, s3, manifest?.model.variant));

@@ -1,6 +1,7 @@
 import { Worker } from 'bullmq';
 import type { Command } from 'commander';
-import { redactSecrets, redisOptions } from '@siglip-batch/jobs';
+import { redisOptions } from '@siglip-batch/jobs';
+import { redactSecrets } from '@siglip-batch/io/secret-redaction';
 import { connectCheckedRedis } from '@siglip-batch/pipeline';
 import { startScheduledRun, type FiringResult } from '../schedule/scheduled-run-starter';
 import { SCHEDULER_QUEUE } from '../schedule/scheduled-run';

@@ -2,21 +2,21 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { SiglipModel } from '@siglip-batch/model';
+import { ProblemList } from '@siglip-batch/pipeline';
 import {
   LanceSearcher,
-  ProblemList,
   assertRunModel,
   defaultLanceUri,
   embedImageQuery,
   embedTextQuery,
   openLanceTarget,
-  openRunFolderUri,
   prepareRunSearch,
   readFinishedManifest,
   searchRun,
   type SearchEngine,
-} from '@siglip-batch/pipeline';
-import { runFileCounts, type RunFolder, type S3Options } from '@siglip-batch/io';
+} from '@siglip-batch/retrieval';
+import { type S3Options } from '@siglip-batch/io';
+import { openRunFolder, runFileCounts, type RunFolder } from '@siglip-batch/run-format';
 import type { RunManifest } from '@siglip-batch/jobs';
 import { addConnectionOptions, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { collect, positiveInt } from '../shared/parsers';
@@ -81,7 +81,7 @@ async function searchCommand(options: SearchCliOptions): Promise<number> {
   const problems = new ProblemList();
   if ((options.text === undefined) === (options.image === undefined)) problems.add('give exactly one of --text or --image');
   let t = performance.now();
-  const folder = await problems.check(`--run ${options.run}`, () => openRunFolderUri(options.run, s3));
+  const folder = await problems.check(`--run ${options.run}`, () => openRunFolder(options.run, s3));
   const manifest = folder ? await problems.check(`--run ${options.run}`, () => readFinishedManifest(folder)) : undefined;
   lap('manifestMs', t);
   // The run's vector index (siglip-batch index), unless a scan is asked for; one of a run small

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { parseLocation } from '@siglip-batch/io';
-import { redactSecrets, redisOptions } from '@siglip-batch/jobs';
-import { connectCheckedRedis, openRunFolder } from '@siglip-batch/pipeline';
+import { redactSecrets } from '@siglip-batch/io/secret-redaction';
+import { redisOptions } from '@siglip-batch/jobs';
+import { connectCheckedRedis } from '@siglip-batch/pipeline';
+import { openRunFolder } from '@siglip-batch/run-format';
 import { addConnectionOptions, redisUrlOf, s3OptionsOf, type ConnectionOptions } from '../shared/connections';
 import { CliError, EXIT, runStateExitCode } from '../shared/exit-codes';
 import { runIdArgument } from '../shared/parsers';

@@ -3,12 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import { Queue } from 'bullmq';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { S3Options } from '@siglip-batch/io';
-import { RUN_ID_PATTERN, redactSecrets } from '@siglip-batch/jobs';
-import { RunRegistry, openRunFolder, readRecentErrorFiles } from '@siglip-batch/pipeline';
+import { RUN_ID_PATTERN, ShardQueue } from '@siglip-batch/jobs';
+import { redactSecrets } from '@siglip-batch/io/secret-redaction';
+import { RunRegistry, readRecentErrorFiles } from '@siglip-batch/pipeline';
+import { openRunFolder } from '@siglip-batch/run-format';
 import { statusFromRedis } from '../status/run-status';
 import { basicAuth, type BasicCredentials } from './dashboard-access';
 import { allowedHostNames, hostCheck } from './host-check';
@@ -57,7 +58,7 @@ const ERRORS_TIMEOUT_MS = 10_000;
 export class DashboardServer {
   private readonly app = express();
   private readonly registry: RunRegistry;
-  private readonly queues = new Map<string, Queue>();
+  private readonly queues = new Map<string, ShardQueue>();
   private readonly board: ReturnType<typeof createBullBoard>;
   private readonly page: PageOptions;
   private server: Server | undefined;
@@ -159,9 +160,9 @@ export class DashboardServer {
   async refreshQueues(): Promise<void> {
     for (const name of await discoverQueues(this.options.redis, this.options.prefix, this.registry)) {
       if (this.queues.has(name)) continue;
-      const queue = new Queue(name, { connection: this.options.redis, prefix: this.options.prefix });
+      const queue = ShardQueue.named(this.options.redis, this.options.prefix, name);
       this.queues.set(name, queue);
-      this.board.addQueue(new BullMQAdapter(queue, { readOnlyMode: this.options.readOnly ?? true, description: 'shard and finalise jobs of one model' }));
+      this.board.addQueue(new BullMQAdapter(queue.queue, { readOnlyMode: this.options.readOnly ?? true, description: 'shard and finalise jobs of one model' }));
     }
   }
 
@@ -174,16 +175,8 @@ export class DashboardServer {
   private async queueSummaries(): Promise<QueueSummary[]> {
     return Promise.all(
       [...this.queues.values()].map(async (queue) => {
-        const [counts, workers] = await Promise.all([
-          queue.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed', 'completed'),
-          queue.getWorkersCount().catch(() => null),
-        ]);
-        const n = (key: string) => counts[key] ?? 0;
-        return {
-          name: queue.name,
-          counts: { waiting: n('wait') + n('prioritized'), active: n('active'), delayed: n('delayed'), failed: n('failed'), completed: n('completed') },
-          workers,
-        };
+        const [counts, workers] = await Promise.all([queue.counts(), queue.workerCount()]);
+        return { name: queue.name, counts, workers };
       }),
     );
   }

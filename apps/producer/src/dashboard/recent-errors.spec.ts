@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach } from 'vitest';
 import { describe, expect, test } from '@siglip-batch/testing';
-import { LocalObjectStore, RunFolder, encodeErrorsFile } from '@siglip-batch/io';
+import { LocalObjectStore } from '@siglip-batch/io';
+import { encodeErrorsFile, openRunFolder, type RunFolder } from '@siglip-batch/run-format';
 import { errorsKey, runRecentErrorFilesKey, type ShardStats } from '@siglip-batch/jobs';
 import { readRecentErrorFiles, recordRecentErrorFile } from '@siglip-batch/pipeline';
 import { readRecentErrors } from './recent-errors';
@@ -18,7 +19,7 @@ const SHARDS = 8;
 
 /** A run folder with one errors file per shard (one row each), and the stats a worker commits. */
 async function runWithErrors(): Promise<{ folder: RunFolder; stats: ShardStats[] }> {
-  const folder = new RunFolder({ store: new LocalObjectStore(dir), prefix: 'out/' }, 'errs');
+  const folder = openRunFolder({ output: { store: new LocalObjectStore(dir), prefix: 'out/' }, runId: 'errs' });
   const stats: ShardStats[] = [];
   for (let shard = 0; shard < SHARDS; shard++) {
     const key = errorsKey(shard);

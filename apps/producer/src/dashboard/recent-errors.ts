@@ -1,4 +1,5 @@
-import { readParquetBatches, type ObjectInfo, type RunFolder } from '@siglip-batch/io';
+import { readParquetBatches, type ObjectInfo } from '@siglip-batch/io';
+import type { RunFolder } from '@siglip-batch/run-format';
 import { RUN_LAYOUT } from '@siglip-batch/jobs';
 
 export interface ErrorRow {

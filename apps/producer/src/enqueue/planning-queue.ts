@@ -8,6 +8,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
+import { forEachBounded, range } from '@siglip-batch/io';
 import { planUnitJobDataSchema, planUnitJobId, planningQueueName, type PlanUnitJobData } from '@siglip-batch/jobs';
 
 /** How long a planner's hold on a unit lasts without renewal (renewed every half of it). */
@@ -37,25 +38,20 @@ export function planningQueue(redis: Redis, prefix: string, runId: string): Queu
  * failed or whose jobs Redis lost are queued again, as a resumed enqueue always did).
  */
 export async function addUnitJobs(queue: Queue<PlanUnitJobData>, runId: string, units: number): Promise<void> {
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < units) {
-      const unit = next++;
-      const jobId = planUnitJobId(runId, unit);
-      const existing = await queue.getJob(jobId);
-      if (existing) {
-        if (IN_PROGRESS.has(await existing.getState())) continue;
-        // Removing a job a planner just took fails: then it is in progress, which is what we want.
-        const removed = await existing.remove().then(
-          () => true,
-          () => false,
-        );
-        if (!removed) continue;
-      }
-      await queue.add('unit', { runId, unit }, { jobId });
+  await forEachBounded(range(units), ADD_CONCURRENCY, async (unit) => {
+    const jobId = planUnitJobId(runId, unit);
+    const existing = await queue.getJob(jobId);
+    if (existing) {
+      if (IN_PROGRESS.has(await existing.getState())) return;
+      // Removing a job a planner just took fails: then it is in progress, which is what we want.
+      const removed = await existing.remove().then(
+        () => true,
+        () => false,
+      );
+      if (!removed) return;
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(ADD_CONCURRENCY, units) }, lane));
+    await queue.add('unit', { runId, unit }, { jobId });
+  });
 }
 
 export interface PlannerPoolOptions {

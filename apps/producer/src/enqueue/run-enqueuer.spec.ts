@@ -5,8 +5,10 @@ import { Queue, Worker } from 'bullmq';
 import { afterEach } from 'vitest';
 import { describe, expect, test } from '@siglip-batch/testing';
 import { finalizeJobId, queueNameForModel, shardJobId, shardJobDataSchema, type RunSpec } from '@siglip-batch/jobs';
-import type { RunFolder } from '@siglip-batch/io';
-import { RunRegistry, openRunFolder } from '@siglip-batch/pipeline';
+import { runSpecFixture } from '@siglip-batch/jobs/testing';
+import type { RunFolder } from '@siglip-batch/run-format';
+import { RunRegistry } from '@siglip-batch/pipeline';
+import { openRunFolder } from '@siglip-batch/run-format';
 import { enqueueRun } from './run-enqueuer';
 
 const dirs: string[] = [];
@@ -19,20 +21,7 @@ function localRun(objects = 6, runId = 'overlap'): RunSpec {
   dirs.push(dir);
   mkdirSync(join(dir, 'src'));
   for (let i = 0; i < objects; i++) writeFileSync(join(dir, 'src', `img-${String(i).padStart(3, '0')}.jpg`), 'not decoded while planning');
-  return {
-    schemaVersion: 1,
-    runId,
-    source: `file://${dir}/src`,
-    sourceKind: 'file',
-    output: `file://${dir}/out`,
-    model: { hash: 'ab'.repeat(32), variant: 'fp32', checkpoint: 'x', embedDim: 4, textLength: 16, imageSize: { height: 1, width: 1 } },
-    labels: null,
-    templates: ['{}'],
-    shardSize: 2,
-    priority: 0,
-    filters: { suffixes: [], maxBytes: 10_000, maxPixels: 10_000 },
-    createdAt: new Date().toISOString(),
-  };
+  return runSpecFixture({ runId, source: `file://${dir}/src`, sourceKind: 'file', output: `file://${dir}/out`, shardSize: 2, filters: { maxBytes: 10_000, maxPixels: 10_000 } });
 }
 
 describe('enqueueRun', () => {

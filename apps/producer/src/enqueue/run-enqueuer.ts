@@ -1,16 +1,7 @@
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { RunFolder, S3Options } from '@siglip-batch/io';
-import {
-  FINALIZE_JOB_OPTIONS,
-  JOB_NAMES,
-  SHARD_JOB_OPTIONS,
-  finalizeJobId,
-  queueNameForModel,
-  runRecordKey,
-  shardJobId,
-  type RunSpec,
-} from '@siglip-batch/jobs';
+import type { S3Options } from '@siglip-batch/io';
+import type { RunFolder } from '@siglip-batch/run-format';
+import { ShardQueue, queueNameForModel, runRecordKey, type RunSpec } from '@siglip-batch/jobs';
 import {
   IllegalRunTransitionError,
   RunLock,
@@ -142,7 +133,7 @@ export async function enqueueRun(options: EnqueueOptions): Promise<EnqueueSummar
     await registry.setListing(spec.runId, await plannedTotals(folder, listing));
   }
 
-  const queue = new Queue(queueName, { connection: redis, prefix, defaultJobOptions: SHARD_JOB_OPTIONS });
+  const queue = ShardQueue.forModel(redis, prefix, spec.model);
   const units$ = planningQueue(redis, prefix, spec.runId);
   const progress: EnqueueProgress = { shardsPlanned: 0, objectsPlanned: 0, complete: false, shardsEnqueued: 0, shardsAlreadyDone: 0 };
   const report = () => options.onProgress?.({ ...progress });
@@ -192,8 +183,8 @@ export async function enqueueRun(options: EnqueueOptions): Promise<EnqueueSummar
               progress.shardsAlreadyDone++;
               return;
             }
-            await waitForRoom(queue, options.maxWaiting, signal);
-            const outcome = await ensureShardJob(queue, registry, spec, shard, resumed);
+            await queue.waitForRoom(options.maxWaiting, signal);
+            const outcome = await queue.ensureShardJob(spec.runId, shard, { resumed, priority: spec.priority }, registry);
             if (outcome === 'added') progress.shardsEnqueued++;
             else if (outcome === 'done') progress.shardsAlreadyDone++;
             report();
@@ -222,7 +213,7 @@ export async function enqueueRun(options: EnqueueOptions): Promise<EnqueueSummar
         if (!movedOn) throw error;
       });
     }
-    await ensureFinalizeJob(queue, spec);
+    await queue.ensureFinalizeJob(spec.runId, spec.priority);
     return {
       queue: queueName,
       alreadyComplete: false,
@@ -260,56 +251,4 @@ function sumStats(all: readonly IncrementalStats[]): IncrementalStats {
     if (stats.retried !== undefined) sum.retried = (sum.retried ?? 0) + stats.retried;
   }
   return sum;
-}
-
-/**
- * Adds the shard's job, or revives it when it failed earlier: `added` when work was added,
- * `exists` when its job is waiting or running, `done` when it completed since it was last
- * looked at (a worker sets the done bit before its job completes).
- */
-async function ensureShardJob(queue: Queue, registry: RunRegistry, spec: RunSpec, shard: number, resumed: boolean): Promise<'added' | 'exists' | 'done'> {
-  const jobId = shardJobId(spec.runId, shard);
-  if (resumed) {
-    const existing = await queue.getJob(jobId);
-    if (existing) {
-      const state = await existing.getState();
-      if (state === 'failed') {
-        // Tried again: no longer failed, so the finaliser waits for it instead of failing the run.
-        await registry.clearShardFailed(spec.runId, shard);
-        await existing.retry('failed');
-        return 'added';
-      }
-      if (state !== 'completed') return 'exists';
-      if (await registry.isShardDone(spec.runId, shard)) return 'done';
-      // Completed without being marked done: the store or Redis was changed by hand; start it again.
-      await existing.remove();
-    }
-    // Queued again (its failed job no longer kept by the queue, or removed above): not failed any more.
-    await registry.clearShardFailed(spec.runId, shard);
-  }
-  const job = await queue.add(JOB_NAMES.shard, { runId: spec.runId, shard }, { jobId, ...(spec.priority > 0 ? { priority: spec.priority } : {}) });
-  return job.id === jobId ? 'added' : 'exists';
-}
-
-/** The finalise job has a fixed id; one left finished by an earlier attempt is replaced. */
-async function ensureFinalizeJob(queue: Queue, spec: RunSpec): Promise<void> {
-  const jobId = finalizeJobId(spec.runId);
-  const existing = await queue.getJob(jobId);
-  if (existing) {
-    const state = await existing.getState();
-    if (state !== 'completed' && state !== 'failed') return;
-    await existing.remove();
-  }
-  await queue.add(JOB_NAMES.finalize, { runId: spec.runId }, { jobId, ...FINALIZE_JOB_OPTIONS, ...(spec.priority > 0 ? { priority: spec.priority } : {}) });
-}
-
-/** Backpressure: wait while the queue holds `maxWaiting` or more jobs not yet started. */
-async function waitForRoom(queue: Queue, maxWaiting: number, signal?: AbortSignal): Promise<void> {
-  for (;;) {
-    const counts = await queue.getJobCounts('waiting', 'prioritized');
-    const waiting = (counts['waiting'] ?? 0) + (counts['prioritized'] ?? 0);
-    if (waiting < maxWaiting) return;
-    if (signal?.aborted) throw signal.reason;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }

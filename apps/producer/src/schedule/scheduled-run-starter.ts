@@ -2,7 +2,8 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { S3Options } from '@siglip-batch/io';
 import { runSpecSchema } from '@siglip-batch/jobs';
-import { RunRegistry, buildRunSpec, openRunFolder, resolveRunSource } from '@siglip-batch/pipeline';
+import { RunRegistry, buildRunSpec, resolveRunSource } from '@siglip-batch/pipeline';
+import { openRunFolder } from '@siglip-batch/run-format';
 import { enqueueRun, type EnqueueSummary } from '../enqueue/run-enqueuer';
 import { firingTime, scheduleLastRunKey, scheduledRunId, scheduledRunSchema } from './scheduled-run';
 

@@ -1,4 +1,4 @@
-import { redactSecrets } from '@siglip-batch/jobs';
+import { redactSecrets } from '@siglip-batch/io/secret-redaction';
 
 /** `--log-level`: what the producer commands print on stderr besides their result. */
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { CommanderError, type Command, type Option } from 'commander';
 import { createRequire } from 'node:module';
-import { errorMessage, redactSecrets } from '@siglip-batch/jobs';
+import { errorMessage } from '@siglip-batch/jobs';
+import { redactSecrets } from '@siglip-batch/io/secret-redaction';
 import { ConfigError } from '@siglip-batch/pipeline';
 import { log } from './cli-log';
 

@@ -1,6 +1,6 @@
 import { CommanderError } from 'commander';
-import { errorMessage } from '@siglip-batch/jobs';
-import { ConfigError, RedisUnreachableError } from '@siglip-batch/pipeline';
+import { errorMessage } from '@siglip-batch/jobs/error-message';
+import { ConfigError, RedisUnreachableError } from '@siglip-batch/pipeline/start-up-errors';
 
 /**
  * The exit codes of `siglip-batch`, one table for every subcommand (the README's "Exit codes"

@@ -1,6 +1,6 @@
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { RunFolder } from '@siglip-batch/io';
+import type { RunFolder } from '@siglip-batch/run-format';
+import { ShardQueue } from '@siglip-batch/jobs';
 import { RunRegistry, forEachStoredStats, plannedTotals, readCancelMarker, type RunState } from '@siglip-batch/pipeline';
 
 export interface RunStatus {
@@ -31,10 +31,9 @@ export async function statusFromRedis(redis: Redis, prefix: string, runId: strin
   const registry = new RunRegistry(redis, prefix);
   const record = await registry.get(runId);
   if (!record) return undefined;
-  const queue = new Queue(record.queue, { connection: redis, prefix });
+  const queue = ShardQueue.named(redis, prefix, record.queue);
   try {
-    const [active, workers] = await Promise.all([queue.getJobs(['active'], 0, 1000), queue.getWorkersCount().catch(() => null)]);
-    const activeShards = active.filter((job) => job?.id?.startsWith(`shard.${runId}.`)).length;
+    const [activeShards, workers] = await Promise.all([queue.activeShards(runId), queue.workerCount()]);
     const failed = record.shardsFailed;
     const doneObjects = record.objectsOk + record.objectsError;
     let state = record.state;

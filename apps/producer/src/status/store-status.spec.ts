@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import { deleteKeysWithPrefix, describe, expect, test } from '@siglip-batch/testing';
-import { RunFolder, openLocation, type ObjectStore } from '@siglip-batch/io';
+import { openLocation, type ObjectStore } from '@siglip-batch/io';
+import { openRunFolder, type RunFolder } from '@siglip-batch/run-format';
 import { queueNameForModel, type RunSpec, type ShardStats } from '@siglip-batch/jobs';
-import { RunRegistry, openRunFolder } from '@siglip-batch/pipeline';
+import { runSpecFixture } from '@siglip-batch/jobs/testing';
+import { RunRegistry } from '@siglip-batch/pipeline';
 import { enqueueRun } from '../enqueue/run-enqueuer';
 import { statusFromStore } from './run-status';
 
@@ -21,20 +23,7 @@ function localRun(): RunSpec {
   dirs.push(dir);
   mkdirSync(join(dir, 'src'));
   for (let i = 0; i < 2 * SHARDS; i++) writeFileSync(join(dir, 'src', `img-${String(i).padStart(2, '0')}.jpg`), 'not decoded while planning');
-  return {
-    schemaVersion: 1,
-    runId: 'scan',
-    source: `file://${dir}/src`,
-    sourceKind: 'file',
-    output: `file://${dir}/out`,
-    model: { hash: 'ab'.repeat(32), variant: 'fp32', checkpoint: 'x', embedDim: 4, textLength: 16, imageSize: { height: 1, width: 1 } },
-    labels: null,
-    templates: ['{}'],
-    shardSize: 2,
-    priority: 0,
-    filters: { suffixes: [], maxBytes: 10_000, maxPixels: 10_000 },
-    createdAt: new Date().toISOString(),
-  };
+  return runSpecFixture({ runId: 'scan', source: `file://${dir}/src`, sourceKind: 'file', output: `file://${dir}/out`, shardSize: 2, filters: { maxBytes: 10_000, maxPixels: 10_000 } });
 }
 
 /** Shard `shard`'s stats: some shards all ok, some with one or two error rows. */
@@ -68,7 +57,7 @@ function countingFolder(spec: RunSpec): { folder: RunFolder; counts: { statsGets
       return Reflect.get(target, property, receiver) as unknown;
     },
   }) as ObjectStore;
-  return { folder: new RunFolder({ store, prefix: inner.prefix }, spec.runId), counts };
+  return { folder: openRunFolder({ output: { store, prefix: inner.prefix }, runId: spec.runId }), counts };
 }
 
 /** The counts the old path gave: every listed shard's stats read, one after the other. */

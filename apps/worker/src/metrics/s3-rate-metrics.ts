@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { RateLimiterEvent } from '@siglip-batch/pipeline';
+import type { RateLimiterEvent } from '@siglip-batch/io';
 
 /**
  * The fleet S3 rate limiter as seen by one worker (`--s3-rps`): tokens granted, how many of

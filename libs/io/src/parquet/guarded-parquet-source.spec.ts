@@ -10,24 +10,25 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, test } from 'vitest';
 import type { RandomAccessBlob } from '../object-store';
+import { float32VectorColumn, int64Column, tableOf, utf8Column } from './arrow-columns';
+import { encodeTable } from './parquet-encoder';
 import { mergeParquetFiles } from './parquet-merge';
 import { readParquetBatches, readParquetMetadata } from './parquet-reader';
-import { encodePartFile } from './parquet-shard-writer';
-import { shardFileMetadata } from './shard-schema';
 
 const D = 4;
 const ROWS = 300;
-const bytes = encodePartFile({
-  uri: Array.from({ length: ROWS }, (_, i) => `s3://b/${i}.jpg`),
-  etag: Array.from({ length: ROWS }, () => null),
-  sizeBytes: Array.from({ length: ROWS }, () => 1),
-  sha256: Array.from({ length: ROWS }, () => '0'.repeat(64)),
-  width: Int32Array.from({ length: ROWS }, () => 1),
-  height: Int32Array.from({ length: ROWS }, () => 1),
-  embedding: Float32Array.from({ length: ROWS * D }, (_, i) => i),
-  dim: D,
-  metadata: shardFileMetadata({ runId: 'g', model: { checkpoint: 't', hash: 'ab', variant: 'fp32' }, preprocessingVersion: 'v', labels: null, templates: ['{}'] }),
-});
+const metadata = new Map([['siglip_batch.run_id', 'g']]);
+const bytes = encodeTable(
+  tableOf(
+    [
+      utf8Column('uri', Array.from({ length: ROWS }, (_, i) => `s3://b/${i}.jpg`), false),
+      int64Column('size_bytes', Array.from({ length: ROWS }, () => 1), true),
+      float32VectorColumn('embedding', Float32Array.from({ length: ROWS * D }, (_, i) => i), D, ROWS),
+    ],
+    metadata,
+  ),
+  { metadata },
+);
 const work = mkdtempSync(join(tmpdir(), 'guarded-parquet-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

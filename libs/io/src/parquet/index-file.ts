@@ -3,9 +3,11 @@
  * one row per (uri, model hash), sorted by uri. And `deletions.parquet` of an incremental run:
  * objects the index knew under the source that the listing no longer has.
  */
-import { tableOf, utf8Column } from './arrow-columns';
-import { encodeTable } from './parquet-encoder';
-import { METADATA_KEYS, PARQUET_SCHEMA_VERSION } from './shard-schema';
+import type { Readable } from 'node:stream';
+import { tableOf, utf8Column, type Column } from './arrow-columns';
+import { encodeTable, type EncodeTableOptions } from './parquet-encoder';
+import { encodeTableStream } from './parquet-stream-writer';
+import { METADATA_KEYS, PARQUET_SCHEMA_VERSION } from './file-metadata';
 
 export interface IndexFileInput {
   uri: readonly string[];
@@ -18,10 +20,35 @@ export interface IndexFileInput {
 }
 
 export function encodeIndexFile(input: IndexFileInput, metadata: Readonly<Record<string, string>> = {}): Uint8Array {
+  const kv = indexMetadata(metadata);
+  return encodeTable(tableOf(indexColumns(input), kv), indexEncoding(kv));
+}
+
+/** Rows per row group of an index file written by {@link encodeIndexFileStream}. */
+export const INDEX_ROW_GROUP_SIZE = 8192;
+
+/**
+ * An index file written as its rows come (parquet-stream-writer.ts): each input becomes one
+ * record batch; an input of `rowGroupSize` rows is exactly one row group (the unit a reader of a
+ * key range skips). Memory holds one input and the row group being written.
+ */
+export function encodeIndexFileStream(inputs: AsyncIterable<IndexFileInput>, metadata: Readonly<Record<string, string>> = {}, rowGroupSize = INDEX_ROW_GROUP_SIZE): Readable {
+  const kv = indexMetadata(metadata);
+  const tables = (async function* () {
+    for await (const input of inputs) yield tableOf(indexColumns(input), kv);
+  })();
+  return encodeTableStream(tables, { ...indexEncoding(kv), rowGroupSize });
+}
+
+function indexMetadata(metadata: Readonly<Record<string, string>>): Map<string, string> {
   const kv = new Map(Object.entries(metadata));
   kv.set(METADATA_KEYS.schemaVersion, String(PARQUET_SCHEMA_VERSION));
   kv.set(METADATA_KEYS.fileKind, 'index');
-  const columns = [
+  return kv;
+}
+
+function indexColumns(input: IndexFileInput): Column[] {
+  return [
     utf8Column('uri', input.uri, false),
     utf8Column('etag', input.etag, true),
     utf8Column('model_hash', input.modelHash, false),
@@ -30,11 +57,10 @@ export function encodeIndexFile(input: IndexFileInput, metadata: Readonly<Record
     utf8Column('status', input.status, false),
     utf8Column('finalized_at', input.finalizedAt, false),
   ];
-  return encodeTable(tableOf(columns, kv), {
-    metadata: kv,
-    dictionaryColumns: ['model_hash', 'run', 'file', 'status', 'finalized_at'],
-    statisticsColumns: ['uri'],
-  });
+}
+
+function indexEncoding(kv: Map<string, string>): EncodeTableOptions {
+  return { metadata: kv, dictionaryColumns: ['model_hash', 'run', 'file', 'status', 'finalized_at'], statisticsColumns: ['uri'] };
 }
 
 export interface DeletionsFileInput {

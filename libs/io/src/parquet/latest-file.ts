@@ -4,9 +4,11 @@
  * `row_id` is the row's id in its run (null for rows of runs written before row ids); with `run`
  * it maps back to the run's files. Embeddings are float32 whatever the runs stored.
  */
-import { float32VectorColumn, int32Column, int64Column, tableOf, utf8Column, utf8ListColumn } from './arrow-columns';
-import { encodeTable } from './parquet-encoder';
-import { METADATA_KEYS, PARQUET_SCHEMA_VERSION } from './shard-schema';
+import type { Readable } from 'node:stream';
+import { float32VectorColumn, int32Column, int64Column, tableOf, utf8Column, utf8ListColumn, type Column } from './arrow-columns';
+import { encodeTable, type EncodeTableOptions } from './parquet-encoder';
+import { encodeTableStream } from './parquet-stream-writer';
+import { METADATA_KEYS, PARQUET_SCHEMA_VERSION } from './file-metadata';
 
 export interface LatestFileInput {
   rowId: ArrayLike<bigint | null>;
@@ -25,12 +27,36 @@ export interface LatestFileInput {
 }
 
 export function encodeLatestFile(input: LatestFileInput): Uint8Array {
-  const rows = input.uri.length;
-  const kv = new Map(Object.entries(input.metadata));
+  const kv = latestMetadata(input.metadata, input.dim);
+  return encodeTable(tableOf(latestColumns(input), kv), latestEncoding(kv));
+}
+
+/** The rows of a {@link LatestFileInput}; the file's metadata and width are given once. */
+export type LatestRowsInput = Omit<LatestFileInput, 'metadata' | 'dim'>;
+
+/**
+ * A `latest` file written as its rows come (parquet-stream-writer.ts), in row groups of 8192:
+ * memory holds one input and the row group being written, whatever the file's size.
+ */
+export function encodeLatestFileStream(inputs: AsyncIterable<LatestRowsInput>, metadata: Readonly<Record<string, string>>, dim: number): Readable {
+  const kv = latestMetadata(metadata, dim);
+  const tables = (async function* () {
+    for await (const input of inputs) yield tableOf(latestColumns({ ...input, metadata, dim }), kv);
+  })();
+  return encodeTableStream(tables, latestEncoding(kv));
+}
+
+function latestMetadata(metadata: Readonly<Record<string, string>>, dim: number): Map<string, string> {
+  const kv = new Map(Object.entries(metadata));
   kv.set(METADATA_KEYS.schemaVersion, String(PARQUET_SCHEMA_VERSION));
   kv.set(METADATA_KEYS.fileKind, 'latest');
-  kv.set(METADATA_KEYS.embeddingDim, String(input.dim));
-  const columns = [
+  kv.set(METADATA_KEYS.embeddingDim, String(dim));
+  return kv;
+}
+
+function latestColumns(input: LatestFileInput): Column[] {
+  const rows = input.uri.length;
+  return [
     int64Column('row_id', input.rowId, true),
     utf8Column('uri', input.uri, false),
     utf8Column('etag', input.etag, true),
@@ -43,5 +69,8 @@ export function encodeLatestFile(input: LatestFileInput): Uint8Array {
     utf8Column('run', input.run, false),
     utf8Column('finalized_at', input.finalizedAt, false),
   ];
-  return encodeTable(tableOf(columns, kv), { metadata: kv, dictionaryColumns: ['run', 'finalized_at'], statisticsColumns: ['uri'] });
+}
+
+function latestEncoding(kv: Map<string, string>): EncodeTableOptions {
+  return { metadata: kv, dictionaryColumns: ['run', 'finalized_at'], statisticsColumns: ['uri'] };
 }

@@ -10,10 +10,11 @@ import { Readable } from 'node:stream';
 import * as parquet from 'parquet-wasm';
 import type { RandomAccessBlob } from '../object-store';
 import { guardParquetSource, unlessReadFailed, type GuardedParquetSource } from './guarded-parquet-source';
-import { writerProperties } from './parquet-encoder';
+import { writerProperties, type EncodeTableOptions } from './parquet-encoder';
 import { readParquetMetadata } from './parquet-reader';
-import { ERRORS_FILE_ENCODING, PART_FILE_ENCODING } from './parquet-shard-writer';
-import { METADATA_KEYS } from './shard-schema';
+
+/** Per-column encoding of a file (see parquet-encoder.ts). */
+export type ColumnEncoding = Pick<EncodeTableOptions, 'dictionaryColumns' | 'statisticsColumns'>;
 
 export interface MergeParquetOptions {
   /**
@@ -23,6 +24,11 @@ export interface MergeParquetOptions {
   rowGroupSize?: number;
   /** Rows per batch read from the sources. @defaultValue 1024 */
   batchSize?: number;
+  /**
+   * The output's per-column encoding, from the sources' key-value metadata (the writer of their
+   * kind knows it: libs/run-format `mergeShardFiles`). @defaultValue none (see parquet-encoder.ts)
+   */
+  encoding?: (keyValueMetadata: Readonly<Record<string, string>>) => ColumnEncoding;
 }
 
 /** A source: opened when the merge reaches it (a store's `openBlob`), not before. */
@@ -39,8 +45,7 @@ export class ParquetMergeError extends Error {
 /**
  * Checks that the sources can be merged (same columns and types, same key-value metadata:
  * the files of one run) and returns the bytes of the merged file as a stream, with the
- * encoding of the shard writer for their kind (`siglip_batch.file_kind`). Footers only are
- * read by the check.
+ * encoding `options.encoding` gives. Footers only are read by the check.
  */
 export async function mergeParquetFiles(sources: readonly MergeSource[], options: MergeParquetOptions = {}): Promise<Readable> {
   if (sources.length === 0) throw new ParquetMergeError('nothing to merge');
@@ -56,8 +61,7 @@ export async function mergeParquetFiles(sources: readonly MergeSource[], options
       throw new ParquetMergeError(`source ${i + 1} has other file metadata than the first (not files of one run?)`);
     }
   }
-  const kind = first.keyValueMetadata[METADATA_KEYS.fileKind];
-  const encoding = kind === 'errors' ? ERRORS_FILE_ENCODING : kind === 'part' ? PART_FILE_ENCODING : {};
+  const encoding = options.encoding?.(first.keyValueMetadata) ?? {};
   const properties = writerProperties({
     metadata: new Map(Object.entries(first.keyValueMetadata)),
     ...(options.rowGroupSize !== undefined ? { rowGroupSize: options.rowGroupSize } : {}),

@@ -1,6 +1,7 @@
 /**
- * Per-test stores for the io specs, over the harness of test/support: an S3 store on this
- * test's own moto bucket, or a local store on a fresh temp directory.
+ * Per-test stores for the io and run-format specs (`@siglip-batch/io/testing`), over the harness
+ * of test/support: an S3 store on this test's own moto bucket, or a local store on a fresh temp
+ * directory.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -66,14 +67,8 @@ export const STORE_KINDS: readonly (readonly ['s3' | 'file', StoreTest])[] = [
   ['file', localStoreTest as unknown as StoreTest],
 ];
 
-/** Runs `task` over `items` with at most `concurrency` at a time. */
-export async function forEachBounded<T>(items: readonly T[], concurrency: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await task(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-}
+/** Runs `task` over `items` with at most `concurrency` at a time (bounded-concurrency.ts). */
+export { forEachBounded } from '../bounded-concurrency';
 
 /** Deterministic pseudo-random bytes (so a mismatch shows where, not just that). */
 export function patternBytes(length: number, seed = 1): Buffer {

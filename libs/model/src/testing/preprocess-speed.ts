@@ -29,6 +29,7 @@ async function time(label: string, one: (bytes: Buffer) => Promise<void>, concur
   await Promise.all(images.slice(0, 3).map(one)); // warm up
   const started = performance.now();
   for (let r = 0; r < rounds; r++) {
+    // A lane pool of its own: libs/model imports no other lib (elsewhere, libs/io's forEachBounded).
     let next = 0;
     await Promise.all(
       Array.from({ length: concurrency }, async () => {

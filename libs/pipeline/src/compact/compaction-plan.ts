@@ -11,7 +11,7 @@
  * run's `parts/` and `errors/` folders, also when the run is older than them.
  */
 import { createHash } from 'node:crypto';
-import type { RunFileRow } from '@siglip-batch/io';
+import type { RunFileRow } from '@siglip-batch/run-format';
 import { RUN_LAYOUT, type ManifestFileEntry } from '@siglip-batch/jobs';
 
 export type ListedKind = 'part' | 'errors';

@@ -11,7 +11,7 @@
  * not after the row's shard (files are never split and groups are runs of consecutive shards),
  * found by a cursor that walks the new listing once alongside.
  */
-import { compareRunFileRows, runFiles, shardOfFileKey, type RunFileKind, type RunFileRow, type RunFolder } from '@siglip-batch/io';
+import { compareRunFileRows, runFiles, shardOfFileKey, type RunFileKind, type RunFileRow, type RunFolder } from '@siglip-batch/run-format';
 import type { RunManifest } from '@siglip-batch/jobs';
 import { groupFiles, type ListedKind } from './compaction-plan';
 

@@ -3,7 +3,8 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalObjectStore, RunFolder, collectRunFiles, encodePartFile, readParquetBatches, readVectorColumn, shardFileMetadata, writeRunFilesTable } from '@siglip-batch/io';
+import { LocalObjectStore, readParquetBatches, readVectorColumn } from '@siglip-batch/io';
+import { collectRunFiles, encodePartFile, openRunFolder, type RunFolder, shardFileMetadata, writeRunFilesTable } from '@siglip-batch/run-format';
 import { partKey, rowId, rowIdsOf, type ManifestFileEntry, type RunManifest } from '@siglip-batch/jobs';
 import { DEFAULT_COMPACT_GRACE_MS, compactRun } from './run-compactor';
 import { runFileMap } from './run-file-map';
@@ -16,7 +17,7 @@ let folder: RunFolder;
 
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'siglip-compact-'));
-  folder = new RunFolder({ store: new LocalObjectStore(root), prefix: 'out/' }, 'run-1');
+  folder = openRunFolder({ output: { store: new LocalObjectStore(root), prefix: 'out/' }, runId: 'run-1' });
 });
 afterEach(async () => {
   await rm(root, { recursive: true, force: true });

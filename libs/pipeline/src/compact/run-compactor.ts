@@ -27,12 +27,13 @@
  * file holding its rows now, composed over repeated compactions: the processed index keeps the
  * old names (its entries are immutable), and `latest` maps them through it (run-file-map.ts).
  *
- * Memory: files are streamed row group by row group (libs/io `mergeParquetFiles`) into a
+ * Memory: files are streamed row group by row group (libs/run-format `mergeShardFiles`) into a
  * multipart upload, and the run's file table is walked as a stream (a few passes: token,
  * merges, new table, cleanup; see compaction-table.ts): nothing holds a whole file, nor the
  * run's list of files.
  */
-import { mergeParquetFiles, readParquetMetadata, runFileCounts, runFiles, writeRunFilesTable, type RunFolder } from '@siglip-batch/io';
+import { readParquetMetadata } from '@siglip-batch/io';
+import { mergeShardFiles, runFileCounts, runFiles, writeRunFilesTable, type RunFolder } from '@siglip-batch/run-format';
 import { RUN_FILES_DIR, type RunManifest } from '@siglip-batch/jobs';
 import { compactionToken, groupFiles } from './compaction-plan';
 import { compactionTableRows } from './compaction-table';
@@ -94,7 +95,7 @@ export async function compactRun(options: CompactOptions): Promise<CompactResult
     for await (const { merge } of groupFiles(runFiles(folder, manifest, { kind }), kind, token, targetRows)) {
       if (!merge) continue;
       const sources = merge.sources.map((source) => () => folder.store.openBlob(folder.keyOf(source.key)));
-      const bytes = await mergeParquetFiles(sources, options.rowGroupSize ? { rowGroupSize: options.rowGroupSize } : {});
+      const bytes = await mergeShardFiles(sources, options.rowGroupSize ? { rowGroupSize: options.rowGroupSize } : {});
       await folder.store.put(folder.keyOf(merge.key), bytes, { contentType: 'application/vnd.apache.parquet' });
       const rows = (await readParquetMetadata(await folder.store.openBlob(folder.keyOf(merge.key)))).numRows;
       if (rows !== merge.rows) {

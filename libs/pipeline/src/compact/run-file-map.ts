@@ -8,7 +8,7 @@
  * grace has passed, or at once with a grace of 0): a lookup that fails then re-reads the run's
  * manifest and, when it names another table, goes on with that one (see manifest-retry.ts).
  */
-import { openReplacedLookup, type RunFolder } from '@siglip-batch/io';
+import { openReplacedLookup, type RunFolder } from '@siglip-batch/run-format';
 import type { RunManifest } from '@siglip-batch/jobs';
 
 export type RunFileMap = (key: string) => Promise<string>;

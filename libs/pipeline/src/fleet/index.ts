@@ -1,8 +1,5 @@
-export * from './hub-model-cache';
-export * from './hub-model-files';
-export * from './hub-model-pull';
-export * from './hub-model-ref';
-export * from './model-cache';
+export { ModelCache, resolveModelLocation, type CachedModel, type ModelCacheOptions } from './model-cache';
 export { defaultModelCacheRoot } from './model-cache-layout';
-export * from './rate-limiter-unavailable-error';
-export * from './s3-rate-limiter';
+export { HubPullError, hubClientOptionsFromEnv, pullHubModel, type HubClientOptions, type HubPullResult } from './hub-model-pull';
+export { HUB_VARIANTS, type HubVariant } from './hub-model-files';
+export { validateRepoId, validateRevision, type HubModelRef } from './hub-model-ref';

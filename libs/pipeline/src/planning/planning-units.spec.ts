@@ -2,8 +2,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalObjectStore, RunFolder, compareKeys } from '@siglip-batch/io';
+import { LocalObjectStore, compareKeys } from '@siglip-batch/io';
+import { openRunFolder, type RunFolder } from '@siglip-batch/run-format';
 import { MAX_SHARD, PLAN_UNITS_DIR, ROW_ID_SHARD_BITS, unitShardsFor, type RunSpec } from '@siglip-batch/jobs';
+import { runSpecFixture } from '@siglip-batch/jobs/testing';
 import { plannedShardRanges, readPlanUnit } from '../planned-shards';
 import { planRun } from '../run-planner';
 import { listSource } from '../source-lister';
@@ -14,24 +16,11 @@ let dir: string;
 const KEYS = Array.from({ length: 640 }, (_, i) => `d${String(i % 64).padStart(2, '0')}/${String(i).padStart(6, '0')}.jpg`);
 
 function spec(shardSize: number, source = `file://${dir}/src`, sourceKind: RunSpec['sourceKind'] = 'file'): RunSpec {
-  return {
-    schemaVersion: 1,
-    runId: 'r1',
-    source,
-    sourceKind,
-    output: `file://${dir}/out`,
-    model: { hash: 'ab'.repeat(32), variant: 'fp32', checkpoint: 'x', embedDim: 4, textLength: 16, imageSize: { height: 1, width: 1 } },
-    labels: null,
-    templates: ['{}'],
-    shardSize,
-    priority: 0,
-    filters: { suffixes: [], maxBytes: 1000, maxPixels: 1000 },
-    createdAt: new Date().toISOString(),
-  };
+  return runSpecFixture({ source, sourceKind, output: `file://${dir}/out`, shardSize, filters: { maxBytes: 1000, maxPixels: 1000 } });
 }
 
 function folderAt(name: string): RunFolder {
-  return new RunFolder({ store: new LocalObjectStore(join(dir, name)), prefix: '' }, 'r1');
+  return openRunFolder({ output: { store: new LocalObjectStore(join(dir, name)), prefix: '' }, runId: 'r1' });
 }
 
 /** Every planned object, shard by shard through plannedShardRanges, with its shard id. */
@@ -140,6 +129,8 @@ describe('planRun with planning units', () => {
       }),
     ).rejects.toThrow('killed');
     expect(await readPlanUnit(folder, 1)).toMatchObject({ complete: false, shardsPlanned: 3 });
+    expect(await folder.readPlan(block + 2)).toBeDefined();
+    expect(await folder.readPlan(block + 3)).toBeUndefined();
     expect((await folder.readListing())!.complete).toBe(false);
     const resumed: Array<[number, boolean]> = [];
     await planRun({ folder, spec: spec(25), units: 1, onShard: async (shard, info) => void resumed.push([shard, info.resumed]) });

@@ -9,7 +9,7 @@
  * A split is computed once per run, by the producer holding the run's planning lock, and frozen
  * as one object per unit before any unit is planned; a resumed run never splits again.
  */
-import { S3ObjectStore, compareKeys, openLocation, type ObjectStore, type S3Options } from '@siglip-batch/io';
+import { S3ObjectStore, compareKeys, mapBounded, openLocation, type ObjectStore, type S3Options } from '@siglip-batch/io';
 import type { SourceKind } from '@siglip-batch/jobs';
 
 /** One key range of a prefix split: the keys `k` with `after < k ≤ upTo` (null: unbounded). */
@@ -140,20 +140,6 @@ async function firstKeyAfter(store: ObjectStore, prefix: string, after: string |
     return info.key;
   }
   return undefined;
-}
-
-async function mapBounded<T, R>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      while (next < items.length) {
-        const index = next++;
-        results[index] = await fn(items[index]!);
-      }
-    }),
-  );
-  return results;
 }
 
 /** True for a source naming several manifests by a `*` in its last path segment. */

@@ -2,8 +2,8 @@
  * Planning one unit of a run: its slice of the source listed into frozen shard plans in the
  * unit's own block of shard ids, resuming from the unit's own cursor.
  */
-import type { RunFolder } from '@siglip-batch/io';
-import { MAX_SHARD, firstShardOfUnit, type ListingState, type PlanFile, type PlanUnit, type PlannedObject, type RunSpec } from '@siglip-batch/jobs';
+import type { RunFolder } from '@siglip-batch/run-format';
+import { MAX_SHARD, encodePlanFile, firstShardOfUnit, planKey, type ListingState, type PlanFile, type PlanUnit, type PlannedObject, type RunSpec } from '@siglip-batch/jobs';
 import { readPlanUnit, writePlanUnit } from '../planned-shards';
 import { openInventorySource } from '../inventory-source';
 import { excludedFolders, listSource, type ListSourceOptions, type SourceListing } from '../source-lister';
@@ -28,6 +28,13 @@ export interface PlanUnitOptions {
   /** A filter of this unit's listing (incremental runs); one per unit, never shared. */
   listingFilter?: ListingFilter;
 }
+
+/**
+ * Plans between two writes of a unit's state. Every plan: a producer joining a running run sets
+ * the run's planned counts from the unit states (plannedTotals), so a state that lagged its plans
+ * would set them back (a PUT per shard is the price; the listing page dominates anyway).
+ */
+const STATE_EVERY = 1;
 
 /** How far a unit got, whichever object holds it. */
 interface UnitCursor {
@@ -54,10 +61,10 @@ interface UnitAccess {
  * Lists the unit into frozen shard plans (`_plan/<shard>.json`), resuming where an earlier
  * listing of it stopped.
  *
- * Order of writes per shard: plan → unit state → `onShard` (the producer enqueues there).
- * A crash between the first two leaves a plan the unit state does not count yet: it is adopted
- * as it is, never rewritten, because nothing may have been enqueued for it but its content is
- * already final. Two planners that both run a unit (a lock that expired under a live planner)
+ * Order of writes per shard: plan → `onShard` (the producer enqueues there), and the unit state
+ * after every {@link STATE_EVERY}th plan. The plans are the truth: a unit resumed after a crash
+ * adopts, as they are, the plans written after its last state (they may have been enqueued; their
+ * content is final), in order, and goes on from the last one's cursor. Two planners that both run a unit (a lock that expired under a live planner)
  * write the same plans, the listing being the same.
  */
 export async function planUnit(options: PlanUnitOptions): Promise<PlanProgress> {
@@ -65,13 +72,15 @@ export async function planUnit(options: PlanUnitOptions): Promise<PlanProgress> 
   const access = await unitAccess(options);
   let state = await access.read();
 
-  // Adopt plans written after the last state update (crash in between).
+  // Adopt plans written after the last state update (at most STATE_EVERY, or a crash in between).
+  let adopted = false;
   for (;;) {
     const orphan = await folder.readPlan(access.first + state.shardsPlanned);
     if (!orphan) break;
     state = advance(state, orphan);
-    await access.write(state);
+    adopted = true;
   }
+  if (adopted) await access.write(state);
   for (let i = 0; i < state.shardsPlanned; i++) {
     await options.onShard(access.first + i, { objects: -1, resumed: true });
   }
@@ -96,9 +105,10 @@ export async function planUnit(options: PlanUnitOptions): Promise<PlanProgress> 
       cursor: cursor!,
     };
     await options.listingFilter?.beforePlan(plan.shard);
-    await folder.writePlan(plan);
+    // Encoded without validating each object against the schema (they come from the listing).
+    await folder.store.put(folder.keyOf(planKey(plan.shard)), encodePlanFile(plan), { contentType: 'application/json' });
     state = advance(state, plan);
-    await access.write(state);
+    if (state.shardsPlanned % STATE_EVERY === 0) await access.write(state);
     batch = [];
     await options.onShard(plan.shard, { objects: plan.objects.length, resumed: false });
     options.onProgress?.(progressOf(state));

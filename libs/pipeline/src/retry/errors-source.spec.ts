@@ -2,8 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalObjectStore, RunFolder, encodeErrorsFile } from '@siglip-batch/io';
+import { LocalObjectStore } from '@siglip-batch/io';
+import { encodeErrorsFile, openRunFolder, type RunFolder } from '@siglip-batch/run-format';
 import type { ExtraColumn, RunManifest, RunSpec } from '@siglip-batch/jobs';
+import { runSpecFixture } from '@siglip-batch/jobs/testing';
 import { listErrorsSource, readRetriedRun } from './errors-source';
 
 let dir: string;
@@ -28,7 +30,7 @@ interface Row {
 
 /** A finalised run `out/<runId>/` whose errors files hold `files` (one per shard), with pass-through columns. */
 async function finishedRun(runId: string, files: Row[][], options: { spec?: Partial<RunSpec>; manifest?: boolean } = {}): Promise<RunFolder> {
-  const folder = new RunFolder({ store, prefix: 'out/' }, runId);
+  const folder = openRunFolder({ output: { store, prefix: 'out/' }, runId: runId });
   const entries = [];
   for (const [shard, rows] of files.entries()) {
     const key = `errors-${String(shard).padStart(8, '0')}.parquet`;
@@ -47,21 +49,9 @@ async function finishedRun(runId: string, files: Row[][], options: { spec?: Part
     entries.push({ shard, key, rows: rows.length });
   }
   const count = files.flat().length;
-  await folder.writeRunSpec({
-    schemaVersion: 1,
-    runId,
-    source: 's3://b/src/',
-    sourceKind: 's3',
-    output: `file://${dir}/out`,
-    model: MODEL,
-    labels: null,
-    templates: ['{}'],
-    shardSize: 10,
-    priority: 0,
-    filters: { suffixes: [], maxBytes: 1, maxPixels: 1 },
-    createdAt: '2026-01-01T00:00:00Z',
-    ...options.spec,
-  });
+  await folder.writeRunSpec(
+    runSpecFixture({ runId, output: `file://${dir}/out`, model: MODEL, filters: { maxBytes: 1, maxPixels: 1 }, createdAt: '2026-01-01T00:00:00Z', ...options.spec }),
+  );
   if (options.manifest === false) return folder;
   const manifest = {
     schemaVersion: 1,

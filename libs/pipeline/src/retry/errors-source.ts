@@ -8,10 +8,10 @@
  * listing resumes at the same place after the run was compacted; whole files before the cursor
  * are skipped from their manifest row counts without being read.
  */
-import { ERRORS_COLUMNS, METADATA_KEYS, extraTypeOf, readParquetBatches, readParquetMetadata, runFiles, type RunFolder, type S3Options } from '@siglip-batch/io';
+import { METADATA_KEYS, readParquetBatches, readParquetMetadata, type S3Options } from '@siglip-batch/io';
+import { ERRORS_COLUMNS, extraTypeOf, openRunFolder, runFiles, type RunFolder } from '@siglip-batch/run-format';
 import { extraColumnSchema, type ExtraColumn, type ExtraValue, type ObjectSourceKind, type RunManifest } from '@siglip-batch/jobs';
 import { z } from 'zod';
-import { openRunFolderUri } from '../retrieval/run-folder-uri';
 import { objectSourceOf } from '../source-access';
 import { sourceKindOf } from '../source-kind';
 import type { SourceEntry, SourceListing } from '../source-lister';
@@ -30,7 +30,7 @@ export interface RetriedRun {
 
 /** Reads what a retry needs of a run; refuses a run without a manifest (not finalised). */
 export async function readRetriedRun(runUri: string, s3: S3Options = {}): Promise<RetriedRun> {
-  const folder = openRunFolderUri(runUri, s3);
+  const folder = openRunFolder(runUri, s3);
   try {
     const manifest = await readRetryManifest(folder);
     const spec = await folder.readRunSpec();
@@ -69,7 +69,7 @@ export interface ErrorsListingOptions {
 
 /** Streams the error rows of the finalised run at `runUri` as planned objects. */
 export async function listErrorsSource(runUri: string, options: ErrorsListingOptions): Promise<SourceListing> {
-  const folder = openRunFolderUri(runUri, options.s3);
+  const folder = openRunFolder(runUri, options.s3);
   let manifest: RunManifest;
   let extraColumns: ExtraColumn[];
   try {

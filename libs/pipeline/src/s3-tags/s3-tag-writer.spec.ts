@@ -26,6 +26,9 @@ describe('writeS3Tags (moto)', () => {
       expect(await tagsOf('full.png')).toEqual(ten);
       expect(await writeS3Tags(resolver, rows.slice(0, 2))).toEqual({ tagged: 1, full: 1, failed: 0, failures: [] });
       expect(await tagsOf('a.png')).toEqual([{ Key: 'siglip:cat', Value: '0.7500' }]);
+      // A local file has no tags: counted as a failure, never thrown.
+      const local = await writeS3Tags(resolver, [{ uri: 'file:///tmp/not-tagged.png', labels: [{ label: 'cat', score: 0.5 }] }]);
+      expect(local).toEqual({ tagged: 0, full: 0, failed: 1, failures: ['file:///tmp/not-tagged.png: not an S3 object: only S3 objects have tags'] });
     } finally {
       resolver.close();
       vi.unstubAllEnvs();

@@ -1,4 +1,4 @@
-import { S3ObjectStore } from '@siglip-batch/io';
+import { forEachBounded } from '@siglip-batch/io';
 import type { StoreResolver } from '../store-resolver';
 import { mergeTags, type ScoredLabel } from './s3-tag-merge';
 
@@ -33,7 +33,6 @@ export async function writeS3Tags(resolver: StoreResolver, rows: ReadonlyArray<{
     counts.failed++;
     if (counts.failures.length < MAX_FAILURE_MESSAGES) counts.failures.push(`${uri}: ${message}`);
   };
-  let next = 0;
   const tagOne = async (row: { uri: string; labels: ScoredLabel[] }): Promise<void> => {
     let target;
     try {
@@ -42,7 +41,7 @@ export async function writeS3Tags(resolver: StoreResolver, rows: ReadonlyArray<{
       return fail(row.uri, (error as Error).message);
     }
     const { store, key } = target;
-    if (!(store instanceof S3ObjectStore)) return fail(row.uri, 'not an S3 object: only S3 objects have tags');
+    if (!store.getTags || !store.putTags) return fail(row.uri, 'not an S3 object: only S3 objects have tags');
     try {
       const merged = mergeTags(await store.getTags(key, signalOf(options)), row.labels);
       if (merged.action === 'full') counts.full++;
@@ -55,13 +54,10 @@ export async function writeS3Tags(resolver: StoreResolver, rows: ReadonlyArray<{
       fail(row.uri, (error as Error).message);
     }
   };
-  const lane = async (): Promise<void> => {
-    while (next < rows.length) {
-      if (options.signal?.aborted) throw options.signal.reason;
-      await tagOne(rows[next++]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 8, rows.length)) }, lane));
+  await forEachBounded(rows, Math.max(1, options.concurrency ?? 8), async (row) => {
+    if (options.signal?.aborted) throw options.signal.reason;
+    await tagOne(row);
+  });
   return counts;
 }
 

@@ -1,0 +1,111 @@
+/**
+ * The index update and `latest` of the scale bench alone (issue 13, item 5): for each size, a run
+ * planned over the synthetic listing (16 planners), completed and finalised once, then the index
+ * update and `latest` measured, each in a process of its own (phase.ts), as in scale-bench.ts.
+ * With `--reuse`, a size whose run is already there (kept by an earlier `--keep`) only has its
+ * output index and `_latest/` deleted and the two phases measured again.
+ *
+ *   npx tsx bench/scale/index-phases.ts --sizes 1e5,1e6 --keep
+ *   npx tsx bench/scale/index-phases.ts --sizes 1e5,1e6 --reuse --keep
+ *
+ * Writes under bench/out/scale-index/ (deleted at the end unless --keep). Needs Redis.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import type { PhaseArgs, PhaseResult } from './phase';
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '1e5,1e6' },
+    keep: { type: 'boolean', default: false },
+    reuse: { type: 'boolean', default: false },
+    'page-ms': { type: 'string', default: '5' },
+  },
+});
+const sizes = values.sizes.split(',').map(Number);
+const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const OUT = resolve('bench/out/scale-index');
+const label = (n: number) => n.toExponential(0).replace('+', '');
+const log = (message: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+
+process.env['AWS_ACCESS_KEY_ID'] ??= 'scale-bench';
+process.env['AWS_SECRET_ACCESS_KEY'] ??= 'scale-bench';
+process.env['AWS_REGION'] ??= 'us-east-1';
+
+function startEndpoint(): Promise<{ endpoint: string; stop(): void }> {
+  const pageMs = values['page-ms'];
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve('bench/scale/list-endpoint.ts'), pageMs, pageMs], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((done, fail) => {
+    child.once('exit', (code) => fail(new Error(`endpoint exited (${code})`)));
+    child.stdout.once('data', (data: Buffer) => done({ endpoint: (JSON.parse(String(data)) as { endpoint: string }).endpoint, stop: () => child.kill() }));
+  });
+}
+
+async function phase(args: PhaseArgs): Promise<PhaseResult> {
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve('bench/scale/phase.ts'), JSON.stringify(args)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, AWS_ENDPOINT_URL_S3: args.endpoint },
+  });
+  let stdout = '';
+  child.stdout.on('data', (data: Buffer) => (stdout += String(data)));
+  const code: number = await new Promise((done) => child.once('exit', (c) => done(c ?? 1)));
+  if (code !== 0) throw new Error(`phase ${args.phase} of ${args.runId} failed (exit ${code})`);
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as PhaseResult;
+}
+
+async function main(): Promise<void> {
+  const { endpoint, stop } = await startEndpoint();
+  const rows: string[] = [];
+  try {
+    const baseline = await phase({ phase: 'baseline', root: OUT, runId: 'baseline', endpoint, redisUrl, prefix: `scaleindex-${process.pid}` });
+    for (const objects of sizes) {
+      const root = join(OUT, `n${label(objects)}`);
+      const common = { root, runId: 'run', endpoint, redisUrl, prefix: `scaleindex-${process.pid}-${label(objects)}` };
+      if (values.reuse && existsSync(join(root, 'run', '_manifest.json'))) {
+        for (const dir of ['_index', '_latest', 'run/_index/tmp']) rmSync(join(root, dir), { recursive: true, force: true });
+      } else {
+        rmSync(root, { recursive: true, force: true });
+        mkdirSync(root, { recursive: true });
+        const bucket = `src-${label(objects)}`;
+        await fetch(`${endpoint}/__bucket/${bucket}?objects=${objects}`, { method: 'PUT' });
+        log(`${label(objects)}: plan`);
+        await phase({ ...common, phase: 'plan', source: `s3://${bucket}/`, units: 16 });
+        log(`${label(objects)}: complete`);
+        await phase({ ...common, phase: 'complete', concurrency: 4 });
+        log(`${label(objects)}: finalise`);
+        await phase({ ...common, phase: 'finalize' });
+      }
+      log(`${label(objects)}: index update`);
+      const index = await phase({ ...common, phase: 'index' });
+      log(`${label(objects)}: latest`);
+      const latest = await phase({ ...common, phase: 'latest' });
+      for (const [name, r] of [
+        ['index update', index],
+        ['latest', latest],
+      ] as const) {
+        rows.push(`| ${label(objects)} | ${name} | ${(r.ms / 1000).toFixed(1)} s | ${(r.cpuMs / 1000).toFixed(1)} s | ${mb(r.peakRssBytes)} | ${r.counts.requests} | ${mb(r.counts.indexPutBytes)} |`);
+      }
+    }
+    process.stdout.write(`idle process: ${mb(baseline.peakRssBytes)}\n\n| objects | process | wall | CPU | peak RSS | store requests | index bytes put |\n|---|---|---:|---:|---:|---:|---:|\n${rows.join('\n')}\n`);
+  } finally {
+    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `scaleindex-${process.pid}-*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== '0');
+    redis.disconnect();
+    stop();
+    if (!values.keep) rmSync(OUT, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});
