@@ -34,6 +34,8 @@ export {
 } from './parquet/arrow-columns';
 export { float32ToFloat16Bits, float16BitsToFloat32, vectorFloats, vectorDtypeOf, EMBEDDING_DTYPES, type EmbeddingDtype } from './parquet/float16';
 export { encodeTable, writerProperties, type ParquetWriteOptions } from './parquet/parquet-encoder';
+export { encodeTableStream } from './parquet/parquet-stream-writer';
+export { embeddedObjectColumns, fileKindMetadata, type EmbeddedObjectInput } from './parquet/embedded-object-columns';
 export { readParquetBatches, readParquetMetadata, readVectorColumn, type ParquetSource } from './parquet/parquet-reader';
 export { mergeParquetFiles, type ColumnEncoding, type MergeParquetOptions, type MergeSource, ParquetMergeError } from './parquet/parquet-merge';
 // JSON documents, S3 Inventory reports, the index and latest files
@@ -55,3 +57,4 @@ export {
 export { encodeIndexFile, encodeIndexFileStream, encodeDeletionsFile, INDEX_ROW_GROUP_SIZE } from './parquet/index-file';
 export { encodeLatestFileStream, type LatestRowsInput } from './parquet/latest-file';
 export { Arrow, preloadArrow } from './lazy-arrow';
+export { parquet, preloadParquet } from './lazy-parquet';

@@ -10,6 +10,7 @@
  * fits the 8-digit shard keys and the 27 shard bits of row ids (row-id.ts), unchanged.
  */
 import { z } from 'zod';
+import { lazySchema } from './lazy-schema';
 import { RUN_ID_PATTERN, assertRunId } from './run-id';
 import { MAX_SHARD, padShard } from './shard-key';
 
@@ -34,33 +35,35 @@ export function firstShardOfUnit(unit: number, unitShards: number): number {
   return unit * unitShards;
 }
 
-export const planUnitKindSchema = z.enum(['key-range', 'manifest-file', 'inventory-file']);
+export const planUnitKindSchema = lazySchema(() => z.enum(['key-range', 'manifest-file', 'inventory-file']));
 export type PlanUnitKind = z.infer<typeof planUnitKindSchema>;
 
 /**
  * `_plan/units/<unit>.json`: one unit's definition (frozen by the split) and how far it got.
  * One small object per unit, so nothing in the run folder grows with the number of units.
  */
-export const planUnitSchema = z.object({
-  schemaVersion: z.literal(1),
-  runId: z.string().regex(RUN_ID_PATTERN),
-  unit: z.number().int().nonnegative(),
-  kind: planUnitKindSchema,
-  /**
-   * `key-range`: the unit plans the source keys `k` with `after < k ≤ upTo` (byte order; null:
-   * unbounded). Consecutive units share their bound, so the units partition the key space.
-   */
-  after: z.string().nullable().optional(),
-  upTo: z.string().nullable().optional(),
-  /** `manifest-file`, `inventory-file`: the URI of the file this unit plans. */
-  file: z.string().optional(),
-  /** Where the unit's listing resumes (a source key or `#<position>`); null: from its start. */
-  cursor: z.string().nullable(),
-  shardsPlanned: z.number().int().nonnegative(),
-  objectsPlanned: z.number().int().nonnegative(),
-  complete: z.boolean(),
-  updatedAt: z.string(),
-});
+export const planUnitSchema = lazySchema(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    runId: z.string().regex(RUN_ID_PATTERN),
+    unit: z.number().int().nonnegative(),
+    kind: planUnitKindSchema,
+    /**
+     * `key-range`: the unit plans the source keys `k` with `after < k ≤ upTo` (byte order; null:
+     * unbounded). Consecutive units share their bound, so the units partition the key space.
+     */
+    after: z.string().nullable().optional(),
+    upTo: z.string().nullable().optional(),
+    /** `manifest-file`, `inventory-file`: the URI of the file this unit plans. */
+    file: z.string().optional(),
+    /** Where the unit's listing resumes (a source key or `#<position>`); null: from its start. */
+    cursor: z.string().nullable(),
+    shardsPlanned: z.number().int().nonnegative(),
+    objectsPlanned: z.number().int().nonnegative(),
+    complete: z.boolean(),
+    updatedAt: z.string(),
+  }),
+);
 export type PlanUnit = z.infer<typeof planUnitSchema>;
 
 export const PLAN_UNITS_DIR = '_plan/units/';
@@ -85,5 +88,5 @@ export function planUnitJobId(runId: string, unit: number): string {
   return `unit.${assertRunId(runId)}.${padShard(unit)}`;
 }
 
-export const planUnitJobDataSchema = z.object({ runId: z.string().regex(RUN_ID_PATTERN), unit: z.number().int().nonnegative() });
+export const planUnitJobDataSchema = lazySchema(() => z.object({ runId: z.string().regex(RUN_ID_PATTERN), unit: z.number().int().nonnegative() }));
 export type PlanUnitJobData = z.infer<typeof planUnitJobDataSchema>;

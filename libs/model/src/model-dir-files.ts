@@ -36,3 +36,13 @@ export function parseWith<T extends z.ZodType>(schema: T, value: unknown, file: 
   for (const issue of parsed.error.issues) problems.push(`${file}: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
   return undefined;
 }
+
+/**
+ * A value (a zod schema) built the first time it is asked for rather than at import: zod builds a
+ * schema's objects when its `z.object(…)` runs, and the model's schemas took ~60 ms of start-up in
+ * commands that never load a model. (libs/jobs has its own `lazySchema`; this lib cannot import it.)
+ */
+export function builtOnce<T>(build: () => T): () => T {
+  let built: T | undefined;
+  return () => (built ??= build());
+}

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import type { DecodeMode } from './decode-mode';
+import { builtOnce } from './model-dir-files';
 import type { InferenceFaults } from './inference-protocol';
 
 /** Where inference runs. */
@@ -107,40 +108,42 @@ export function formatDevice(device: Device): string {
   return device.kind === 'cpu' ? 'cpu' : `cuda:${device.deviceId}`;
 }
 
-const optionsSchema = z.object({
-  device: z
-    .string()
-    .default('cpu')
-    .superRefine((value, ctx) => {
-      try {
-        parseDevice(value);
-      } catch (error) {
-        ctx.addIssue({ code: 'custom', message: (error as Error).message });
-      }
-    }),
-  variant: z.enum(MODEL_VARIANTS).default('fp32'),
-  intraOpThreads: z.number().int().min(1).max(1024).optional(),
-  graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
-  verifyContentHash: z.boolean().default(true),
-  towers: z
-    .array(z.enum(['vision', 'text']))
-    .min(1, 'name at least one tower (vision, text)')
-    .refine((towers) => new Set(towers).size === towers.length, 'a tower is named twice')
-    .default(['vision', 'text']),
-  maxPixels: z.number().int().min(1).default(100_000_000),
-  decode: z
-    .discriminatedUnion('mode', [z.object({ mode: z.literal('exact') }), z.object({ mode: z.literal('fast'), reducingGap: z.number().min(1) })])
-    .default({ mode: 'exact' }),
-  lowercase: z.boolean().optional(),
-  faults: z.object({ visionDelayMs: z.number().int().min(0).optional(), visionError: z.string().optional() }).optional(),
-});
+const optionsSchema = builtOnce(() =>
+  z.object({
+    device: z
+      .string()
+      .default('cpu')
+      .superRefine((value, ctx) => {
+        try {
+          parseDevice(value);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        }
+      }),
+    variant: z.enum(MODEL_VARIANTS).default('fp32'),
+    intraOpThreads: z.number().int().min(1).max(1024).optional(),
+    graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
+    verifyContentHash: z.boolean().default(true),
+    towers: z
+      .array(z.enum(['vision', 'text']))
+      .min(1, 'name at least one tower (vision, text)')
+      .refine((towers) => new Set(towers).size === towers.length, 'a tower is named twice')
+      .default(['vision', 'text']),
+    maxPixels: z.number().int().min(1).default(100_000_000),
+    decode: z
+      .discriminatedUnion('mode', [z.object({ mode: z.literal('exact') }), z.object({ mode: z.literal('fast'), reducingGap: z.number().min(1) })])
+      .default({ mode: 'exact' }),
+    lowercase: z.boolean().optional(),
+    faults: z.object({ visionDelayMs: z.number().int().min(0).optional(), visionError: z.string().optional() }).optional(),
+  }),
+);
 
 /**
  * Validates options and applies defaults. Every problem is returned (not thrown one by one),
  * so that `SiglipModel.load` can report them with the model directory's problems.
  */
 export function resolveModelOptions(options: SiglipModelOptions): { options?: ResolvedModelOptions; problems: string[] } {
-  const parsed = optionsSchema.safeParse(options);
+  const parsed = optionsSchema().safeParse(options);
   if (!parsed.success) {
     return { problems: parsed.error.issues.map((issue) => `option ${issue.path.join('.') || '(options)'}: ${issue.message}`) };
   }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { computeContentHash } from './content-hash';
 import type { ImagePreprocessConfig } from './image-preprocessor';
 import { describeFamily, type ModelFamily, type TokenizerDescription } from './model-family';
-import { exists, parseWith, readJson, readText } from './model-dir-files';
+import { builtOnce, exists, parseWith, readJson, readText } from './model-dir-files';
 import { findLogit, type LogitSource } from './model-dir-logit';
 import { checkTowers, towerFile } from './model-dir-towers';
 import type { ModelVariant } from './model-options';
@@ -69,58 +69,64 @@ export interface LoadModelDirOptions {
 
 // transformers' SiglipTextConfig / SiglipVisionConfig defaults: config.json files written by
 // `to_diff_dict` leave out values equal to them (google/siglip-base-patch16-224 does).
-const textConfigSchema = z
-  .object({
-    hidden_size: z.number().int().positive().default(768),
-    max_position_embeddings: z.number().int().positive().default(64),
-    vocab_size: z.number().int().positive().default(32000),
-    projection_size: z.number().int().positive().nullish(),
-  })
-  .passthrough();
-const visionConfigSchema = z
-  .object({
-    hidden_size: z.number().int().positive().default(768),
-    image_size: z.number().int().positive().default(224),
-    patch_size: z.number().int().positive().default(16),
-    num_channels: z.number().int().positive().default(3),
-  })
-  .passthrough();
-const configSchema = z
-  .object({
-    model_type: z.string().optional(),
-    _name_or_path: z.string().optional(),
-    text_config: textConfigSchema.default(textConfigSchema.parse({})),
-    vision_config: visionConfigSchema.default(visionConfigSchema.parse({})),
-  })
-  .passthrough();
+const configSchema = builtOnce(() => {
+  const textConfigSchema = z
+    .object({
+      hidden_size: z.number().int().positive().default(768),
+      max_position_embeddings: z.number().int().positive().default(64),
+      vocab_size: z.number().int().positive().default(32000),
+      projection_size: z.number().int().positive().nullish(),
+    })
+    .passthrough();
+  const visionConfigSchema = z
+    .object({
+      hidden_size: z.number().int().positive().default(768),
+      image_size: z.number().int().positive().default(224),
+      patch_size: z.number().int().positive().default(16),
+      num_channels: z.number().int().positive().default(3),
+    })
+    .passthrough();
+  return z
+    .object({
+      model_type: z.string().optional(),
+      _name_or_path: z.string().optional(),
+      text_config: textConfigSchema.default(textConfigSchema.parse({})),
+      vision_config: visionConfigSchema.default(visionConfigSchema.parse({})),
+    })
+    .passthrough();
+});
 
-const rgb = z.union([z.number(), z.array(z.number()).length(3)]);
-const preprocessorSchema = z
-  .object({
-    size: z.object({ height: z.number().int().positive(), width: z.number().int().positive() }).optional(),
-    do_resize: z.boolean().default(true),
-    resample: z.number().int().default(3),
-    do_rescale: z.boolean().default(true),
-    rescale_factor: z.number().positive().default(1 / 255),
-    do_normalize: z.boolean().default(true),
-    image_mean: rgb.default([0.5, 0.5, 0.5]),
-    image_std: rgb.default([0.5, 0.5, 0.5]),
-  })
-  .passthrough();
+const preprocessorSchema = builtOnce(() => {
+  const rgb = z.union([z.number(), z.array(z.number()).length(3)]);
+  return z
+    .object({
+      size: z.object({ height: z.number().int().positive(), width: z.number().int().positive() }).optional(),
+      do_resize: z.boolean().default(true),
+      resample: z.number().int().default(3),
+      do_rescale: z.boolean().default(true),
+      rescale_factor: z.number().positive().default(1 / 255),
+      do_normalize: z.boolean().default(true),
+      image_mean: rgb.default([0.5, 0.5, 0.5]),
+      image_std: rgb.default([0.5, 0.5, 0.5]),
+    })
+    .passthrough();
+});
 
-const sidecarSchema = z
-  .object({
-    format: z.number().int(),
-    checkpoint: z.string().optional(),
-    logit_scale: z.number().optional(),
-    logit_bias: z.number().optional(),
-    embed_dim: z.number().int().optional(),
-    image_size: z.number().int().optional(),
-    text_length: z.number().int().optional(),
-    content_hash: z.string().optional(),
-    variants: z.array(z.string()).optional(),
-  })
-  .passthrough();
+const sidecarSchema = builtOnce(() =>
+  z
+    .object({
+      format: z.number().int(),
+      checkpoint: z.string().optional(),
+      logit_scale: z.number().optional(),
+      logit_bias: z.number().optional(),
+      embed_dim: z.number().int().optional(),
+      image_size: z.number().int().optional(),
+      text_length: z.number().int().optional(),
+      content_hash: z.string().optional(),
+      variants: z.array(z.string()).optional(),
+    })
+    .passthrough(),
+);
 
 /** Why NaFlex checkpoints are refused (libs/model/README.md, "Families", has the details). */
 const NAFLEX_UNSUPPORTED =
@@ -163,10 +169,10 @@ export async function loadModelDir(dirArg: string, options: LoadModelDirOptions 
     ? ((await readJson(dir, 'tokenizer_config.json', problems)) as Record<string, unknown> | undefined)
     : undefined;
 
-  const config = configJson === undefined ? undefined : parseWith(configSchema, configJson, 'config.json', problems);
+  const config = configJson === undefined ? undefined : parseWith(configSchema(), configJson, 'config.json', problems);
   const preprocessor =
-    preprocessorJson === undefined ? undefined : parseWith(preprocessorSchema, preprocessorJson, 'preprocessor_config.json', problems);
-  const sidecar = sidecarJson === undefined ? undefined : parseWith(sidecarSchema, sidecarJson, SIDECAR_FILE, problems);
+    preprocessorJson === undefined ? undefined : parseWith(preprocessorSchema(), preprocessorJson, 'preprocessor_config.json', problems);
+  const sidecar = sidecarJson === undefined ? undefined : parseWith(sidecarSchema(), sidecarJson, SIDECAR_FILE, problems);
   if (config?.model_type === 'siglip2') {
     problems.push(`config.json: model_type "siglip2" is SigLIP 2 NaFlex (Siglip2Model), which is not supported: ${NAFLEX_UNSUPPORTED}`);
   } else if (config?.model_type !== undefined && config.model_type !== 'siglip') {

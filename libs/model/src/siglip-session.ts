@@ -47,9 +47,10 @@ export class SiglipModel {
    * then creates the sessions of `options.towers` (both by default) on the inference thread. A CUDA device that cannot be used
    * fails with `DeviceUnavailableError`; there is no CPU fallback.
    * @param whileSessionsLoad Work for this thread, run once the inference thread has started and
-   *   while it loads ONNX Runtime and the sessions, when this thread would otherwise be idle.
+   *   while it loads ONNX Runtime and the sessions, when this thread would otherwise be idle. It is
+   *   given the validated model directory (its preprocessing, for threads started meanwhile).
    */
-  static async load(dir: string, options: SiglipModelOptions = {}, whileSessionsLoad?: () => void): Promise<SiglipModel> {
+  static async load(dir: string, options: SiglipModelOptions = {}, whileSessionsLoad?: (info: SiglipModelInfo) => void): Promise<SiglipModel> {
     const { options: resolved, problems } = resolveModelOptions(options);
     if (!resolved) throw new ModelLoadError(resolve(dir), problems);
     if (resolved.device.kind === 'cuda') assertCudaProviderInstalled(resolved.deviceName);
@@ -70,7 +71,7 @@ export class SiglipModel {
       info.dir,
     );
     try {
-      whileSessionsLoad?.();
+      whileSessionsLoad?.(info);
     } catch (error) {
       await starting.then(({ thread }) => thread.close(), () => undefined);
       throw error;

@@ -49,6 +49,8 @@ export interface InventorySource {
   units(): InventoryFile[];
   /** The objects of one data file, after `options.after` (a cursor of that file) or from its start. */
   listFile(file: InventoryFile, options: InventoryListOptions): AsyncGenerator<SourceEntry>;
+  /** {@link listFile} in arrays (never empty), one per chunk of the data file read. */
+  listFileBatches(file: InventoryFile, options: InventoryListOptions): AsyncGenerator<InventoryEntry[]>;
   /** The data files in the order of their first keys (empty files left out). */
   keyOrder(signal?: AbortSignal): Promise<InventoryFile[]>;
   close(): void;
@@ -67,13 +69,32 @@ export async function openInventorySource(manifestUri: string, s3?: S3Options): 
   return {
     manifest,
     units: () => inventoryUnits(manifest),
-    listFile: (file, options) => listFile(reader, prefix, file, options),
+    listFile: (file, options) => entriesOf(listFileBatches(reader, prefix, file, options)),
+    listFileBatches: (file, options) => listFileBatches(reader, prefix, file, options),
     keyOrder: (signal) => keyOrder(reader, manifest.files, signal),
     close: () => reader.close(),
   };
 }
 
-async function* listFile(reader: InventoryReader, prefix: string, file: InventoryFile, options: InventoryListOptions): AsyncGenerator<SourceEntry> {
+/** An object of a data file; its cursor is made only when asked for (a planner keeps one per shard). */
+export class InventoryEntry implements SourceEntry {
+  constructor(
+    readonly file: number,
+    readonly row: number,
+    readonly key: string,
+    readonly object: SourceEntry['object'],
+  ) {}
+
+  get cursor(): string {
+    return inventoryCursor(this.file, this.row, this.key);
+  }
+}
+
+async function* entriesOf(batches: AsyncIterable<SourceEntry[]>): AsyncGenerator<SourceEntry> {
+  for await (const entries of batches) yield* entries;
+}
+
+async function* listFileBatches(reader: InventoryReader, prefix: string, file: InventoryFile, options: InventoryListOptions): AsyncGenerator<InventoryEntry[]> {
   let afterRow = 0;
   if (options.after !== null) {
     const cursor = parseInventoryCursor(options.after);
@@ -82,17 +103,24 @@ async function* listFile(reader: InventoryReader, prefix: string, file: Inventor
   }
   const suffixes = options.suffixes.filter((s) => s !== '').map((s) => s.toLowerCase());
   const excluded = options.excluded ?? [];
-  for await (const row of reader.rows(file, { afterRow, ...(options.signal ? { signal: options.signal } : {}) })) {
-    // "Folder" marker objects are not images.
-    if (row.key.endsWith('/')) continue;
-    if (suffixes.length > 0) {
-      const lower = row.key.toLowerCase();
-      if (!suffixes.some((suffix) => lower.endsWith(suffix))) continue;
+  for await (const rows of reader.rowBatches(file, { afterRow, lastModified: false, ...(options.signal ? { signal: options.signal } : {}) })) {
+    const entries: InventoryEntry[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      // "Folder" marker objects are not images.
+      if (row.key.endsWith('/')) continue;
+      if (suffixes.length > 0 && !hasSuffix(row.key.toLowerCase(), suffixes)) continue;
+      const uri = prefix + row.key;
+      if (excluded.length > 0 && excluded.some((folder) => uri.startsWith(folder))) continue;
+      entries.push(new InventoryEntry(file.index, row.row, row.key, { uri, etag: row.etag, size: row.size }));
     }
-    const uri = `${prefix}${row.key}`;
-    if (excluded.some((folder) => uri.startsWith(folder))) continue;
-    yield { cursor: inventoryCursor(file.index, row.row, row.key), object: { uri, etag: row.etag, size: row.size } };
+    if (entries.length > 0) yield entries;
   }
+}
+
+function hasSuffix(lower: string, suffixes: readonly string[]): boolean {
+  for (let i = 0; i < suffixes.length; i++) if (lower.endsWith(suffixes[i]!)) return true;
+  return false;
 }
 
 const FIRST_KEY_READS = 8;
@@ -128,16 +156,18 @@ export async function listInventorySource(manifestUri: string, options: Inventor
         // incremental merge would only say the listing is out of order).
         let previous = cursor?.key;
         for (let i = start; i < files.length; i++) {
-          for await (const entry of source.listFile(files[i]!, { ...options, after: i === start && cursor !== null ? options.after : null })) {
-            const key = parseInventoryCursor(entry.cursor).key;
-            if (previous !== undefined && compareKeys(previous, key) >= 0) {
-              throw new InventoryError(
-                `${manifestUri} is not sorted by key: ${files[i]!.uri} lists ${JSON.stringify(key)} after ${JSON.stringify(previous)} ` +
-                  '(a report read in uri order, as an incremental run needs, must have each data file sorted by key and the files covering separate key ranges)',
-              );
+          for await (const entries of source.listFileBatches(files[i]!, { ...options, after: i === start && cursor !== null ? options.after : null })) {
+            for (const entry of entries) {
+              const key = entry.key;
+              if (previous !== undefined && compareKeys(previous, key) >= 0) {
+                throw new InventoryError(
+                  `${manifestUri} is not sorted by key: ${files[i]!.uri} lists ${JSON.stringify(key)} after ${JSON.stringify(previous)} ` +
+                    '(a report read in uri order, as an incremental run needs, must have each data file sorted by key and the files covering separate key ranges)',
+                );
+              }
+              previous = key;
+              yield entry;
             }
-            previous = key;
-            yield entry;
           }
         }
       } finally {

@@ -14,7 +14,7 @@ import {
   type ModelVariant,
   type SiglipModelInfo,
 } from '@siglip-batch/model';
-import { preloadArrow } from '@siglip-batch/io';
+import { preloadArrow, preloadParquet } from '@siglip-batch/io';
 import type { LabelSpec, ModelRef } from '@siglip-batch/jobs';
 import type { ImageEmbedder, ImageFailure, ShardScorer, ShardImage } from './embedder';
 import type { EncodedLabels, LoadedModel } from './loaded-model';
@@ -66,23 +66,42 @@ export async function inspectSiglipModel(dir: string, variant: ModelVariant = 'f
 export async function loadSiglipModel(dir: string, options: LoadSiglipOptions): Promise<LoadedModel> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   assertPixelLimit('the pixel ceiling (--max-pixels)', maxPixels);
-  const model = await SiglipModel.load(
-    dir,
-    {
-      device: options.device,
-      variant: options.variant,
-      ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
-      ...(options.faults ? { faults: options.faults } : {}),
-    } as Parameters<typeof SiglipModel.load>[1],
-    // This thread is idle while the inference thread loads ONNX Runtime and the sessions (~0.3–0.5
-    // s): load apache-arrow, which the run's first Parquet write (labels.parquet) needs, then
-    // rather than on the critical path after them (~0.4 s).
-    preloadArrow,
-  );
   const threads = options.preprocessThreads;
+  // Started while the sessions load, not after them: its threads start a Node environment and load
+  // sharp (~0.1 s of CPU each) at the same time as the inference thread loads ONNX Runtime.
+  let poolStarting: Promise<PreprocessPool> | undefined;
+  let model: SiglipModel;
+  try {
+    model = await SiglipModel.load(
+      dir,
+      {
+        device: options.device,
+        variant: options.variant,
+        ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
+        ...(options.faults ? { faults: options.faults } : {}),
+      } as Parameters<typeof SiglipModel.load>[1],
+      (info) => {
+        if (threads !== 0) {
+          poolStarting = PreprocessPool.start(info.preprocess, threads === undefined ? {} : { threads });
+          // Handled where it is awaited below; this keeps a failure meanwhile from being unhandled.
+          poolStarting.catch(() => undefined);
+        }
+        // This thread is idle while the inference thread loads ONNX Runtime and the sessions
+        // (~0.3–0.5 s): load apache-arrow and parquet-wasm, and run the wasm writer once, which
+        // the run's first Parquet write (labels.parquet) needs, then rather than on the critical
+        // path after them (~0.4 s for apache-arrow, 0.1–0.25 s for parquet-wasm's compile and
+        // first write).
+        preloadArrow();
+        preloadParquet();
+      },
+    );
+  } catch (error) {
+    await poolStarting?.then((pool) => pool.close(), () => undefined);
+    throw error;
+  }
   let pool: PreprocessPool | null = null;
   try {
-    if (threads !== 0) pool = await PreprocessPool.start(model.info.preprocess, threads === undefined ? {} : { threads });
+    if (poolStarting) pool = await poolStarting;
   } catch (error) {
     await model.close();
     throw error;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { csvLine, csvRecords, decodeInventoryKey, encodeInventoryKey } from './inventory-csv';
+import { csvLine, csvRecordBatches, csvRecords, decodeInventoryKey, encodeInventoryKey } from './inventory-csv';
 
 async function parse(chunks: string[]): Promise<string[][]> {
   const out: string[][] = [];
@@ -40,6 +40,24 @@ describe('csvRecords', () => {
   test('reads back what csvLine writes', async () => {
     const fields = ['b', 'a "quoted", key\r\nwith everything', '', '"'];
     expect(await parse([csvLine(fields), csvLine(['x'])])).toEqual([fields, ['x']]);
+  });
+
+  test('a line that looks like quoted fields is not split where a quoted newline or a lone CR ends it', async () => {
+    const text = '"b","a\n","c"\n"b","\n""\n","d"\n"b","x","1"\r"b","y","2"\n"b","z",""';
+    const expected = [['b', 'a\n', 'c'], ['b', '\n"\n', 'd'], ['b', 'x', '1'], ['b', 'y', '2'], ['b', 'z', '']];
+    for (let at = 0; at < text.length; at++) {
+      expect(await parse([text.slice(0, at), text.slice(at)]), `split at ${at}`).toEqual(expected);
+    }
+    expect(await parse(text.split(''))).toEqual(expected);
+  });
+
+  test('csvRecordBatches gives the records ended in each chunk as one array', async () => {
+    const batches: string[][][] = [];
+    for await (const records of csvRecordBatches((async function* () {
+      yield '"a","1"\n"b","2"\n"c",';
+      yield '"3"\n';
+    })())) batches.push(records);
+    expect(batches).toEqual([[['a', '1'], ['b', '2']], [['c', '3']]]);
   });
 
   test('fails on a file that ends inside a quoted field', async () => {

@@ -2,6 +2,7 @@
  * Rows of the data files of an S3 Inventory report, streamed: CSV.gz through gunzip and a
  * streaming CSV parser (keys URL-decoded), Parquet record batch by record batch over ranged
  * reads. One file is read at a time; nothing holds a file, let alone the report.
+ * Rows come in arrays (one per decompressed chunk or record batch) to spare a hand-off per row.
  *
  * Rows that name no current object are skipped (versioned inventories list every version:
  * only `IsLatest` rows that are not delete markers are objects one can GET without a version).
@@ -15,7 +16,7 @@ import { openLocation, s3OptionsFromEnv, type S3Options } from '../open-store';
 import type { ObjectStore } from '../object-store';
 import { isObjectStoreError } from '../object-store-error';
 import { readParquetBatches, readParquetMetadata } from '../parquet/parquet-reader';
-import { csvRecords, decodeInventoryKey } from './inventory-csv';
+import { csvRecordBatches, decodeInventoryKey } from './inventory-csv';
 import { InventoryError, parquetColumn, type InventoryFile, type InventoryManifest } from './inventory-manifest';
 
 export interface InventoryRow {
@@ -33,9 +34,13 @@ export interface InventoryRowsOptions {
   /** Only rows after this row number (a cursor). */
   afterRow?: number;
   signal?: AbortSignal;
+  /** Fill in `lastModified` (default true; a planner has no use for it). */
+  lastModified?: boolean;
 }
 
 const PARQUET_BATCH_ROWS = 4096;
+/** Bytes of CSV text per decompressed chunk (about 800 rows of a typical report). */
+const GUNZIP_CHUNK = 64 * 1024;
 /** Reads of a CSV.gz file (the first and retries after a broken connection). */
 const CSV_READ_ATTEMPTS = 4;
 
@@ -59,7 +64,12 @@ export class InventoryReader {
   }
 
   /** The rows of one data file that name current objects, in file order. */
-  rows(file: InventoryFile, options: InventoryRowsOptions = {}): AsyncGenerator<InventoryRow> {
+  async *rows(file: InventoryFile, options: InventoryRowsOptions = {}): AsyncGenerator<InventoryRow> {
+    for await (const rows of this.rowBatches(file, options)) yield* rows;
+  }
+
+  /** {@link rows} in arrays (never empty), one per decompressed chunk (CSV) or record batch (Parquet). */
+  rowBatches(file: InventoryFile, options: InventoryRowsOptions = {}): AsyncGenerator<InventoryRow[]> {
     return this.manifest.format === 'CSV' ? this.csvRows(file, options) : this.parquetRows(file, options);
   }
 
@@ -79,15 +89,15 @@ export class InventoryReader {
    * long (the planner's backpressure): a connection that breaks meanwhile is read again from
    * the start (gzip cannot seek), rows up to the last one given skipped, a few times.
    */
-  private async *csvRows(file: InventoryFile, options: InventoryRowsOptions): AsyncGenerator<InventoryRow> {
+  private async *csvRows(file: InventoryFile, options: InventoryRowsOptions): AsyncGenerator<InventoryRow[]> {
     let after = options.afterRow ?? 0;
     // The MD5 covers the file's bytes: checked when the file was read from its start (again on a retry).
     const checkMd5 = after === 0 && file.md5 !== null;
     for (let attempt = 1; ; attempt++) {
       try {
-        for await (const row of this.csvPass(file, after, checkMd5, options.signal)) {
-          after = row.row;
-          yield row;
+        for await (const rows of this.csvPass(file, after, checkMd5, options)) {
+          after = rows[rows.length - 1]!.row;
+          yield rows;
         }
         return;
       } catch (error) {
@@ -98,7 +108,8 @@ export class InventoryReader {
     }
   }
 
-  private async *csvPass(file: InventoryFile, after: number, checkMd5: boolean, signal: AbortSignal | undefined): AsyncGenerator<InventoryRow> {
+  private async *csvPass(file: InventoryFile, after: number, checkMd5: boolean, options: InventoryRowsOptions): AsyncGenerator<InventoryRow[]> {
+    const signal = options.signal;
     const raw = await this.store.getStream(file.key, signal ? { signal } : {});
     const md5 = checkMd5 ? createHash('md5') : undefined;
     const tap = new Transform({
@@ -107,33 +118,46 @@ export class InventoryReader {
         done(null, chunk);
       },
     });
-    const gunzip = createGunzip();
+    const gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK });
     const text: Readable = raw.pipe(tap).pipe(gunzip);
     text.setEncoding('utf8');
     raw.on('error', (error) => gunzip.destroy(error));
     const width = this.manifest.columns.length;
     const at = this.columnsAt();
+    const bucket = this.manifest.sourceBucket;
+    const withModified = options.lastModified !== false && at.lastModified !== undefined;
     let row = 0;
     try {
-      for await (const fields of csvRecords(text)) {
-        row++;
-        if (row <= after) continue;
-        if (fields.length !== width) {
-          throw new InventoryError(`${file.uri} row ${row} has ${fields.length} fields, but the manifest's fileSchema names ${width} (${this.manifest.columns.join(', ')})`);
+      for await (const records of csvRecordBatches(text)) {
+        const rows: InventoryRow[] = [];
+        for (let r = 0; r < records.length; r++) {
+          const fields = records[r]!;
+          row++;
+          if (row <= after) continue;
+          if (fields.length !== width) {
+            throw new InventoryError(`${file.uri} row ${row} has ${fields.length} fields, but the manifest's fileSchema names ${width} (${this.manifest.columns.join(', ')})`);
+          }
+          if (fields[at.bucket] !== bucket) this.checkBucket(file, row, fields[at.bucket]!);
+          if (at.latest !== undefined && fields[at.latest] === 'false') continue;
+          if (at.deleteMarker !== undefined && fields[at.deleteMarker] === 'true') continue;
+          let key: string;
+          try {
+            key = decodeInventoryKey(fields[at.key]!);
+          } catch (error) {
+            throw new InventoryError(`${file.uri} row ${row}: ${(error as Error).message}`);
+          }
+          const sizeText = at.size === undefined ? '' : fields[at.size]!;
+          const etagText = at.etag === undefined ? '' : fields[at.etag]!;
+          const modifiedText = withModified ? fields[at.lastModified!]! : '';
+          rows.push({
+            row,
+            key,
+            size: sizeText === '' ? null : Number(sizeText),
+            etag: etagText === '' ? null : stripQuotes(etagText),
+            lastModified: modifiedText === '' ? null : modifiedText,
+          });
         }
-        this.checkBucket(file, row, fields[at.bucket]!);
-        if (at.latest !== undefined && fields[at.latest] === 'false') continue;
-        if (at.deleteMarker !== undefined && fields[at.deleteMarker] === 'true') continue;
-        let key: string;
-        try {
-          key = decodeInventoryKey(fields[at.key]!);
-        } catch (error) {
-          throw new InventoryError(`${file.uri} row ${row}: ${(error as Error).message}`);
-        }
-        const size = at.size === undefined || fields[at.size] === '' ? null : Number(fields[at.size]);
-        const etag = at.etag === undefined || fields[at.etag] === '' ? null : stripQuotes(fields[at.etag]!);
-        const lastModified = at.lastModified === undefined || fields[at.lastModified] === '' ? null : fields[at.lastModified]!;
-        yield { row, key, size, etag, lastModified };
+        if (rows.length > 0) yield rows;
       }
     } catch (error) {
       if (error instanceof InventoryError) throw error;
@@ -151,7 +175,7 @@ export class InventoryReader {
     }
   }
 
-  private async *parquetRows(file: InventoryFile, options: InventoryRowsOptions): AsyncGenerator<InventoryRow> {
+  private async *parquetRows(file: InventoryFile, options: InventoryRowsOptions): AsyncGenerator<InventoryRow[]> {
     const after = options.afterRow ?? 0;
     const blob = await this.store.openBlob(file.key);
     if (blob.size !== file.size) throw new InventoryError(`${file.uri} has ${blob.size} bytes, the manifest says ${file.size}: a partial or altered report`);
@@ -173,7 +197,8 @@ export class InventoryReader {
       this.checkBucket(file, row + 1, String(buckets!.get(0)));
       // Integer columns as typed arrays (Int64 and TIMESTAMP_MILLIS: bigint), read without boxing per row.
       const sizeValues = numbers(sizes);
-      const modifiedValues = numbers(modified);
+      const modifiedValues = options.lastModified === false ? null : numbers(modified);
+      const rows: InventoryRow[] = [];
       const millis = modified ? millisPerUnit(modified.type as { unit?: number }) : 1;
       for (let i = 0; i < batch.numRows; i++) {
         row++;
@@ -183,14 +208,15 @@ export class InventoryReader {
         const key = keys!.get(i) as string | null;
         if (key === null) throw new InventoryError(`${file.uri} row ${row} has no key`);
         const etag = etags?.get(i) as string | null | undefined;
-        yield {
+        rows.push({
           row,
           key,
           size: sizeValues && sizes!.isValid(i) ? Number(sizeValues[i]) : null,
           etag: etag === null || etag === undefined || etag === '' ? null : stripQuotes(etag),
           lastModified: modifiedValues && modified!.isValid(i) ? new Date(Number(modifiedValues[i]) * millis).toISOString() : null,
-        };
+        });
       }
+      if (rows.length > 0) yield rows;
     }
   }
 
@@ -228,5 +254,5 @@ function millisPerUnit(type: { unit?: number }): number {
 }
 
 function stripQuotes(etag: string): string {
-  return etag.length >= 2 && etag.startsWith('"') && etag.endsWith('"') ? etag.slice(1, -1) : etag;
+  return etag.length >= 2 && etag.charCodeAt(0) === 0x22 && etag.charCodeAt(etag.length - 1) === 0x22 ? etag.slice(1, -1) : etag;
 }

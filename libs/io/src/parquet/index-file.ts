@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { tableOf, utf8Column, type Column } from './arrow-columns';
 import { encodeTable, type EncodeTableOptions } from './parquet-encoder';
 import { encodeTableStream } from './parquet-stream-writer';
-import { METADATA_KEYS, PARQUET_SCHEMA_VERSION } from './file-metadata';
+import { fileKindMetadata } from './embedded-object-columns';
 
 export interface IndexFileInput {
   uri: readonly string[];
@@ -41,9 +41,7 @@ export function encodeIndexFileStream(inputs: AsyncIterable<IndexFileInput>, met
 }
 
 function indexMetadata(metadata: Readonly<Record<string, string>>): Map<string, string> {
-  const kv = new Map(Object.entries(metadata));
-  kv.set(METADATA_KEYS.schemaVersion, String(PARQUET_SCHEMA_VERSION));
-  kv.set(METADATA_KEYS.fileKind, 'index');
+  const kv = fileKindMetadata(metadata, 'index');
   return kv;
 }
 
@@ -73,9 +71,7 @@ export interface DeletionsFileInput {
 }
 
 export function encodeDeletionsFile(input: DeletionsFileInput, metadata: Readonly<Record<string, string>> = {}): Uint8Array {
-  const kv = new Map(Object.entries(metadata));
-  kv.set(METADATA_KEYS.schemaVersion, String(PARQUET_SCHEMA_VERSION));
-  kv.set(METADATA_KEYS.fileKind, 'deletions');
+  const kv = fileKindMetadata(metadata, 'deletions');
   const columns = [
     utf8Column('uri', input.uri, false),
     utf8Column('etag', input.etag, true),

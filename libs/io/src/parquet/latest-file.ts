@@ -5,21 +5,14 @@
  * it maps back to the run's files. Embeddings are float32 whatever the runs stored.
  */
 import type { Readable } from 'node:stream';
-import { float32VectorColumn, int32Column, int64Column, tableOf, utf8Column, utf8ListColumn, type Column } from './arrow-columns';
+import { int64Column, tableOf, utf8Column, utf8ListColumn, type Column } from './arrow-columns';
+import { embeddedObjectColumns, fileKindMetadata, type EmbeddedObjectInput } from './embedded-object-columns';
 import { encodeTable, type EncodeTableOptions } from './parquet-encoder';
 import { encodeTableStream } from './parquet-stream-writer';
-import { METADATA_KEYS, PARQUET_SCHEMA_VERSION } from './file-metadata';
+import { METADATA_KEYS } from './file-metadata';
 
-export interface LatestFileInput {
+export interface LatestFileInput extends EmbeddedObjectInput {
   rowId: ArrayLike<bigint | null>;
-  uri: readonly string[];
-  etag: readonly (string | null)[];
-  sizeBytes: ArrayLike<number>;
-  sha256: readonly string[];
-  width: ArrayLike<number>;
-  height: ArrayLike<number>;
-  embedding: Float32Array;
-  dim: number;
   tags: readonly (readonly string[])[];
   run: readonly string[];
   finalizedAt: readonly string[];
@@ -47,24 +40,15 @@ export function encodeLatestFileStream(inputs: AsyncIterable<LatestRowsInput>, m
 }
 
 function latestMetadata(metadata: Readonly<Record<string, string>>, dim: number): Map<string, string> {
-  const kv = new Map(Object.entries(metadata));
-  kv.set(METADATA_KEYS.schemaVersion, String(PARQUET_SCHEMA_VERSION));
-  kv.set(METADATA_KEYS.fileKind, 'latest');
+  const kv = fileKindMetadata(metadata, 'latest');
   kv.set(METADATA_KEYS.embeddingDim, String(dim));
   return kv;
 }
 
 function latestColumns(input: LatestFileInput): Column[] {
-  const rows = input.uri.length;
   return [
     int64Column('row_id', input.rowId, true),
-    utf8Column('uri', input.uri, false),
-    utf8Column('etag', input.etag, true),
-    int64Column('size_bytes', input.sizeBytes, true),
-    utf8Column('sha256', input.sha256, true),
-    int32Column('width', input.width, true),
-    int32Column('height', input.height, true),
-    float32VectorColumn('embedding', input.embedding, input.dim, rows),
+    ...embeddedObjectColumns(input),
     utf8ListColumn('tags', input.tags),
     utf8Column('run', input.run, false),
     utf8Column('finalized_at', input.finalizedAt, false),

@@ -12,7 +12,7 @@
  */
 import type * as arrow from 'apache-arrow';
 import { Arrow } from '../lazy-arrow';
-import * as parquet from 'parquet-wasm';
+import { parquet } from '../lazy-parquet';
 
 export interface ParquetWriteOptions {
   /**

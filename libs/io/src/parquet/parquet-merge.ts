@@ -1,17 +1,19 @@
 /**
  * Streaming merge of Parquet files that share one schema (compaction of a run's part files):
  * the sources are read row group by row group, in order, and their record batches go straight
- * into parquet-wasm's streaming writer (`transformParquetStream`), whose output is a stream of
- * bytes written one row group at a time. Batches never leave wasm memory and are never
- * converted, so every value — embeddings included — is copied bit for bit. Memory holds one
- * source batch and the row group being written, whatever the number or size of the sources.
+ * into the streaming writer of parquet-stream-writer.ts (parquet-wasm's `transformParquetStream`),
+ * whose output is a stream of bytes written one row group at a time. Batches never leave wasm
+ * memory and are never converted, so every value — embeddings included — is copied bit for bit.
+ * Memory holds one source batch and the row group being written, whatever the number or size of
+ * the sources.
  */
-import { Readable } from 'node:stream';
-import * as parquet from 'parquet-wasm';
+import type { Readable } from 'node:stream';
+import { parquet } from '../lazy-parquet';
 import type { RandomAccessBlob } from '../object-store';
 import { guardParquetSource, unlessReadFailed, type GuardedParquetSource } from './guarded-parquet-source';
-import { writerProperties, type EncodeTableOptions } from './parquet-encoder';
+import type { EncodeTableOptions } from './parquet-encoder';
 import { readParquetMetadata } from './parquet-reader';
+import { encodeBatchStream } from './parquet-stream-writer';
 
 /** Per-column encoding of a file (see parquet-encoder.ts). */
 export type ColumnEncoding = Pick<EncodeTableOptions, 'dictionaryColumns' | 'statisticsColumns'>;
@@ -62,23 +64,13 @@ export async function mergeParquetFiles(sources: readonly MergeSource[], options
     }
   }
   const encoding = options.encoding?.(first.keyValueMetadata) ?? {};
-  const properties = writerProperties({
+  const batches = sourceBatches(sources, options.batchSize ?? 1024);
+  // A source that fails to read fails the output with its own error (parquet-stream-writer.ts).
+  return encodeBatchStream(batches.stream, () => batches.error(), {
     metadata: new Map(Object.entries(first.keyValueMetadata)),
     ...(options.rowGroupSize !== undefined ? { rowGroupSize: options.rowGroupSize } : {}),
     ...encoding,
   });
-  const batches = sourceBatches(sources, options.batchSize ?? 1024);
-  const bytes = (await parquet.transformParquetStream(batches.stream, properties)) as ReadableStream<Uint8Array>;
-  const merged = Readable.fromWeb(bytes as import('node:stream/web').ReadableStream<Uint8Array>);
-  // The writer ends its output quietly (a short file) when a source fails to read: that
-  // failure is raised at the end of the output instead.
-  return Readable.from(
-    (async function* () {
-      yield* merged;
-      const error = batches.error();
-      if (error) throw error;
-    })(),
-  );
 }
 
 function schemaShape(fields: ReadonlyArray<{ name: string; type: unknown; nullable: boolean }>): string {

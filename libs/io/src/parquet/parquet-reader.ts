@@ -10,7 +10,7 @@
  */
 import type * as arrow from 'apache-arrow';
 import { Arrow } from '../lazy-arrow';
-import * as parquet from 'parquet-wasm';
+import { parquet } from '../lazy-parquet';
 import type { RandomAccessBlob } from '../object-store';
 import { vectorDtypeOf, vectorFloats } from './float16';
 import { guardParquetSource, unlessReadFailed, type GuardedParquetSource } from './guarded-parquet-source';

@@ -8,7 +8,7 @@
  */
 import { Readable } from 'node:stream';
 import type * as arrow from 'apache-arrow';
-import * as parquet from 'parquet-wasm';
+import { parquet } from '../lazy-parquet';
 import { Arrow } from '../lazy-arrow';
 import { writerProperties, type EncodeTableOptions } from './parquet-encoder';
 
@@ -42,12 +42,29 @@ export function encodeTableStream(tables: AsyncIterable<arrow.Table>, options: E
     },
     { highWaterMark: 0 },
   );
+  return encodeBatchStream(batches, () => failure, options);
+}
+
+/**
+ * The Parquet bytes of wasm record batches pulled from `batches` (the streaming merge's source
+ * batches too). `failure` is the error the input stream failed with, if it did: it is raised in
+ * place of the writer's own report of it, or of its quiet end.
+ */
+export function encodeBatchStream(batches: ReadableStream<parquet.RecordBatch>, failure: () => Error | undefined, options: EncodeTableOptions): Readable {
   return Readable.from(
     (async function* () {
-      const bytes = (await parquet.transformParquetStream(batches, writerProperties(options))) as ReadableStream<Uint8Array>;
-      yield* Readable.fromWeb(bytes as import('node:stream/web').ReadableStream<Uint8Array>);
-      // The writer ends its output quietly (a short file) when the input fails: raised here instead.
-      if (failure) throw failure;
+      // The writer reports a failure of the input as its own ("Dyn casting error"): the input's error it is.
+      const bytes = (await parquet.transformParquetStream(batches, writerProperties(options)).catch((error: unknown) => {
+        throw failure() ?? error;
+      })) as ReadableStream<Uint8Array>;
+      try {
+        yield* Readable.fromWeb(bytes as import('node:stream/web').ReadableStream<Uint8Array>);
+      } catch (error) {
+        throw failure() ?? error;
+      }
+      // Or it ends its output quietly (a short file): raised here instead.
+      const error = failure();
+      if (error) throw error;
     })(),
     { objectMode: false },
   );

@@ -6,7 +6,7 @@ import type { RunFolder } from '@siglip-batch/run-format';
 import { MAX_SHARD, encodePlanFile, firstShardOfUnit, planKey, type ListingState, type PlanFile, type PlanUnit, type PlannedObject, type RunSpec } from '@siglip-batch/jobs';
 import { readPlanUnit, writePlanUnit } from '../planned-shards';
 import { openInventorySource } from '../inventory-source';
-import { excludedFolders, listSource, type ListSourceOptions, type SourceListing } from '../source-lister';
+import { excludedFolders, listSource, type ListSourceOptions, type SourceEntry, type SourceListing } from '../source-lister';
 import type { ListingFilter, PlanProgress } from '../run-planner';
 
 export interface PlanUnitOptions {
@@ -54,7 +54,7 @@ interface UnitAccess {
   upTo: string | null;
   read(): Promise<UnitCursor>;
   write(state: UnitCursor): Promise<void>;
-  open(cursor: string | null): Promise<SourceListing>;
+  open(cursor: string | null): Promise<SourceListing & { batches?: AsyncIterable<SourceEntry[]> }>;
 }
 
 /**
@@ -89,7 +89,8 @@ export async function planUnit(options: PlanUnitOptions): Promise<PlanProgress> 
 
   const listing = await access.open(state.cursor);
   let batch: PlannedObject[] = [];
-  let cursor = state.cursor;
+  /** The last object listed (its cursor is asked for once per plan). */
+  let last: SourceEntry | undefined;
   const flush = async () => {
     if (state.shardsPlanned >= access.limit) {
       throw new Error(
@@ -102,7 +103,7 @@ export async function planUnit(options: PlanUnitOptions): Promise<PlanProgress> 
       shard: access.first + state.shardsPlanned,
       extraColumns: listing.extraColumns,
       objects: batch,
-      cursor: cursor!,
+      cursor: last!.cursor,
     };
     await options.listingFilter?.beforePlan(plan.shard);
     // Encoded without validating each object against the schema (they come from the listing).
@@ -114,10 +115,22 @@ export async function planUnit(options: PlanUnitOptions): Promise<PlanProgress> 
     options.onProgress?.(progressOf(state));
   };
   const entries = options.listingFilter ? options.listingFilter.filter(listing.entries, state.cursor ?? access.after, access.upTo) : listing.entries;
-  for await (const entry of entries) {
-    batch.push(entry.object);
-    cursor = entry.cursor;
-    if (batch.length >= spec.shardSize) await flush();
+  // A listing that gives arrays of entries (an inventory file) is read an array per await.
+  const batches = options.listingFilter ? undefined : listing.batches;
+  if (batches) {
+    for await (const chunk of batches) {
+      for (const entry of chunk) {
+        batch.push(entry.object);
+        last = entry;
+        if (batch.length >= spec.shardSize) await flush();
+      }
+    }
+  } else {
+    for await (const entry of entries) {
+      batch.push(entry.object);
+      last = entry;
+      if (batch.length >= spec.shardSize) await flush();
+    }
   }
   if (batch.length > 0) await flush();
   await options.listingFilter?.beforePlan(access.first + state.shardsPlanned);
@@ -194,7 +207,7 @@ async function unitAccess(options: PlanUnitOptions): Promise<UnitAccess> {
 }
 
 /** One data file of the run's S3 Inventory report (its manifest.json is the run's source). */
-async function listInventoryFile(options: PlanUnitOptions, uri: string, cursor: string | null): Promise<SourceListing> {
+async function listInventoryFile(options: PlanUnitOptions, uri: string, cursor: string | null): Promise<SourceListing & { batches: AsyncIterable<SourceEntry[]> }> {
   const { folder, spec } = options;
   const inventory = await openInventorySource(spec.source, options.s3);
   const file = inventory.units().find((candidate) => candidate.uri === uri);
@@ -202,19 +215,24 @@ async function listInventoryFile(options: PlanUnitOptions, uri: string, cursor: 
     inventory.close();
     throw new Error(`${spec.source} no longer lists the data file ${uri} of this run's planning unit ${options.unit}`);
   }
+  // One of the two is read (entries: by an incremental filter); either closes the report.
+  const batches = (async function* () {
+    try {
+      yield* inventory.listFileBatches(file, {
+        after: cursor,
+        suffixes: spec.filters.suffixes,
+        excluded: excludedFolders('s3://', [spec.output, folder.uriOf('')]),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } finally {
+      inventory.close();
+    }
+  })();
   return {
     extraColumns: [],
+    batches,
     entries: (async function* () {
-      try {
-        yield* inventory.listFile(file, {
-          after: cursor,
-          suffixes: spec.filters.suffixes,
-          excluded: excludedFolders('s3://', [spec.output, folder.uriOf('')]),
-          ...(options.signal ? { signal: options.signal } : {}),
-        });
-      } finally {
-        inventory.close();
-      }
+      for await (const entries of batches) yield* entries;
     })(),
   };
 }

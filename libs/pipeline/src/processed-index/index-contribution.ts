@@ -17,7 +17,7 @@ import { padShard, type RunSpec } from '@siglip-batch/jobs';
 import { indexModelKey } from './index-entry';
 import { cachedLayout, partitionOf, type IndexLayout, type IndexOutput } from './index-layout';
 import { columnsOfBatch } from './index-files';
-import { emptyColumns, MERGE_BATCH, type EntryColumns } from './index-batches';
+import { emptyColumns, MERGE_BATCH, sliceColumns, type EntryColumns } from './index-batches';
 
 /** Folder of a run's contributions, relative to the run folder. */
 export const CONTRIBUTIONS_DIR = '_index/';
@@ -102,6 +102,52 @@ export async function* readContribution(source: ObjectStore | Uint8Array, key: s
   const slice: EntryColumns[] = [];
   for await (const batch of readParquetBatches(blob, { batchSize: 1024, rowsFromMetadata })) slice.push(columnsOfBatch(batch));
   yield* slice;
+}
+
+/**
+ * The rows of partitions `from` to `to` (exclusive) of a contribution file, decoded in one read,
+ * with each partition's row range (rows counted from the first decoded): a run's split decodes a
+ * file once per band of partitions and hands every partition of the band its slice
+ * ({@link contributionSlice}), instead of decoding the file once per partition.
+ */
+export interface DecodedContribution {
+  batches: EntryColumns[];
+  /** [partition, first row, rows], in partition order (at most one per partition). */
+  ranges: Array<[number, number, number]>;
+}
+
+export async function decodeContribution(bytes: Uint8Array, key: string, partitions: number, from = 0, to = partitions): Promise<DecodedContribution> {
+  let ranges: Array<[number, number, number]> = [];
+  // One open: the ranges from the metadata, then the band's rows (consecutive in the file).
+  const rowsFromMetadata = (metadata: Readonly<Record<string, string>>) => {
+    const band = partitionRanges(metadata, partitions, key).ranges.filter(([p]) => p >= from && p < to);
+    if (band.length === 0) return null;
+    const offset = band[0]![1];
+    ranges = band.map(([p, first, rows]) => [p, first - offset, rows]);
+    return { offset, limit: band.reduce((n, [, , rows]) => n + rows, 0) };
+  };
+  const batches: EntryColumns[] = [];
+  for await (const batch of readParquetBatches(bytes, { batchSize: MERGE_BATCH, rowsFromMetadata })) batches.push(columnsOfBatch(batch));
+  return { batches, ranges };
+}
+
+/** The rows of one partition in a decoded contribution, as slices of its batches. */
+export async function* contributionSlice(decoded: DecodedContribution, partition: number): AsyncGenerator<EntryColumns> {
+  const range = decoded.ranges.find(([p]) => p === partition);
+  if (!range) return;
+  let start = range[1];
+  const end = start + range[2];
+  let batchStart = 0;
+  for (const batch of decoded.batches) {
+    const batchEnd = batchStart + batch.length;
+    if (batchEnd > start) {
+      const to = Math.min(end, batchEnd);
+      yield sliceColumns(batch, start - batchStart, to - batchStart);
+      start = to;
+      if (start >= end) return;
+    }
+    batchStart = batchEnd;
+  }
 }
 
 /** Where a run's planner put its deletions files: the per-kind folder, or the top (older runs). */

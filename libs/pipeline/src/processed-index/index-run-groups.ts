@@ -16,11 +16,18 @@ import { forEachBounded, getJson, putJson } from '@siglip-batch/io';
 import type { RunFolder } from '@siglip-batch/run-format';
 import { mergeBatches, type EntryColumns } from './index-batches';
 import { readChunkBatches, writeChunkBatches } from './index-files';
-import { CONTRIBUTIONS_DIR, readContribution } from './index-contribution';
+import { CONTRIBUTIONS_DIR, contributionSlice, decodeContribution, type DecodedContribution } from './index-contribution';
 import { FAN_IN } from './index-partition';
 
 export const GROUP_FILES = 128;
 export const GROUP_BYTES = 4 * 1024 * 1024;
+/** Bands of partitions a group is split in: each of its files is decoded once per band. */
+export const SPLIT_BANDS = 4;
+/**
+ * Rows per row group of the split files (temporary): a merge reading many of them, and a split
+ * writing them, hold one decoded row group each, in wasm memory that never shrinks.
+ */
+const SPLIT_ROW_GROUP = 1024;
 const GROUPS_DIR = `${CONTRIBUTIONS_DIR}tmp/`;
 
 const doneSchema = z.object({ schemaVersion: z.literal(1), files: z.number().int(), chunks: z.array(z.number().int().nonnegative()) });
@@ -64,19 +71,28 @@ export async function needsGroups(folder: RunFolder, fanIn = FAN_IN): Promise<bo
 
 /**
  * Reads a group's files (each sorted by partition, then uri) and writes one sorted file per
- * partition. The files are held as their Parquet bytes, at most {@link GROUP_BYTES}, and each
- * partition's rows are decoded from them when its file is written: a group's memory is its
- * compressed size, not its entries.
+ * partition. The files are held as their Parquet bytes (at most {@link GROUP_BYTES}); the
+ * partitions are taken in {@link SPLIT_BANDS} bands of consecutive partitions, each file decoded
+ * once per band (its band's rows are consecutive in it) and every partition's merge taking its
+ * slice of each. A group's memory is its bytes plus the decoded rows of one band, and each file
+ * is decoded SPLIT_BANDS times, not once per partition.
  */
 async function splitGroup(folder: RunFolder, group: number, keys: string[], partitions: number): Promise<void> {
   const store = folder.store;
   const files: Array<{ key: string; bytes: Uint8Array }> = [];
   for (const key of keys) files.push({ key, bytes: await store.get(key) });
   const chunks: number[] = [];
-  for (let p = 0; p < partitions; p++) {
-    const inputs = files.map((file) => readContribution(file.bytes, file.key, p, partitions));
-    const written = await writeChunkBatches(store, folder.keyOf(`${groupDir(group)}p-${String(p).padStart(4, '0')}`), mergeBatches(inputs), { keyTables: false });
-    chunks.push(written.chunks);
+  const bandSize = Math.ceil(partitions / SPLIT_BANDS);
+  for (let from = 0; from < partitions; from += bandSize) {
+    const to = Math.min(partitions, from + bandSize);
+    const decoded: DecodedContribution[] = [];
+    for (const file of files) decoded.push(await decodeContribution(file.bytes, file.key, partitions, from, to));
+    for (let p = from; p < to; p++) {
+      const inputs = decoded.map((file) => contributionSlice(file, p));
+      const base = folder.keyOf(`${groupDir(group)}p-${String(p).padStart(4, '0')}`);
+      const written = await writeChunkBatches(store, base, mergeBatches(inputs), { keyTables: false, rowGroupEntries: SPLIT_ROW_GROUP });
+      chunks.push(written.chunks);
+    }
   }
   await putJson(store, folder.keyOf(`${groupDir(group)}_done.json`), { schemaVersion: 1, files: keys.length, chunks }, doneSchema);
 }

@@ -101,6 +101,18 @@ describe('the partitioned processed index', () => {
     expect((await keysUnder('out/r1/_index/tmp/')).some((f) => f.key.endsWith('/_done.json'))).toBe(true);
   });
 
+  it('splits by bands of partitions, slices cut across decoded batches (files of 3,000 rows, 8 partitions)', async () => {
+    await ensureLayout(output(), 8);
+    const shards = Array.from({ length: 3 }, (_, s) => Array.from({ length: 3000 }, (_, i) => key(i * 3 + s)));
+    const r1 = await contributedRun('r1', shards, '2026-01-01T00:00:00Z');
+    expect(await indexFinalizedRun(r1.folder, r1.manifest, undefined, { fanIn: 2 })).toEqual({ partitions: 8, merged: 8 });
+    const all = await entries();
+    expect(all).toEqual(Array.from({ length: 9000 }, (_, i) => `${key(i)} r1 ok`));
+    for (let p = 0; p < 8; p++) {
+      for await (const e of new ProcessedIndex(output()).partition(p).batches()) expect(e.uri.every((u) => partitionOf(u, 8) === p)).toBe(true);
+    }
+  });
+
   it('writes about the size of a 1% nightly run, not the index, and keeps few segments per partition', async () => {
     await ensureLayout(output(), 2);
     const shards = Array.from({ length: 40 }, (_, s) => Array.from({ length: 1000 }, (_, i) => key(s * 1000 + i)));

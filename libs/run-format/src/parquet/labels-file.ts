@@ -3,7 +3,7 @@
  * embedding, so that stored image embeddings can be re-scored against new labels without
  * touching an image again.
  */
-import { METADATA_KEYS, PARQUET_SCHEMA_VERSION, encodeTable, float32VectorColumn, float64Column, tableOf, utf8Column, utf8ListColumn } from '@siglip-batch/io';
+import { METADATA_KEYS, encodeTable, fileKindMetadata, float32VectorColumn, float64Column, tableOf, utf8Column, utf8ListColumn } from '@siglip-batch/io';
 
 export interface LabelsFileInput {
   labels: readonly string[];
@@ -20,9 +20,7 @@ export function encodeLabelsFile(input: LabelsFileInput): Uint8Array {
   const rows = input.labels.length;
   if (rows === 0) throw new RangeError('a labels file needs at least one label');
   if (input.prompts.length !== rows || input.thresholds.length !== rows) throw new RangeError('labels, prompts and thresholds differ in length');
-  const metadata = new Map(Object.entries(input.metadata));
-  metadata.set(METADATA_KEYS.schemaVersion, String(PARQUET_SCHEMA_VERSION));
-  metadata.set(METADATA_KEYS.fileKind, 'labels');
+  const metadata = fileKindMetadata(input.metadata, 'labels');
   metadata.set(METADATA_KEYS.embeddingDim, String(input.dim));
   const columns = [
     utf8Column('label', input.labels, false),

@@ -9,18 +9,18 @@
  */
 import {
   METADATA_KEYS,
-  PARQUET_SCHEMA_VERSION,
   boolColumn,
+  embeddedObjectColumns,
   encodeTable,
-  float16VectorColumn,
+  fileKindMetadata,
   float32VectorColumn,
   float64Column,
-  int32Column,
   int64Column,
   tableOf,
   utf8Column,
   utf8ListColumn,
   type Column,
+  type EmbeddedObjectInput,
   type EmbeddingDtype,
   type ParquetWriteOptions,
 } from '@siglip-batch/io';
@@ -33,20 +33,9 @@ export interface ExtraColumnsInput {
   values: readonly (readonly ExtraValue[])[];
 }
 
-export interface PartFileInput {
+export interface PartFileInput extends EmbeddedObjectInput {
   /** Stable row ids (libs/jobs `rowIdsOf`); absent only for rows of files written before them. */
   rowId?: ArrayLike<bigint>;
-  uri: readonly string[];
-  etag: readonly (string | null)[];
-  sizeBytes: ArrayLike<number>;
-  /** Hex SHA-256 of the object's bytes. */
-  sha256: readonly string[];
-  /** After EXIF orientation. */
-  width: ArrayLike<number>;
-  height: ArrayLike<number>;
-  /** rows × dim, row-major, L2-normalised. */
-  embedding: Float32Array;
-  dim: number;
   /** Storage type of `embedding`: float16 halves the bytes per row. @defaultValue 'float32' */
   embeddingDtype?: EmbeddingDtype;
   /** rows × labels.length sigmoid probabilities; required with labels. */
@@ -79,17 +68,7 @@ export const ERRORS_FILE_ENCODING = { dictionaryColumns: ['error_code'], statist
 export function encodePartFile(input: PartFileInput, options: ParquetWriteOptions = {}): Uint8Array {
   const rows = input.uri.length;
   const dtype = input.embeddingDtype ?? 'float32';
-  const vectorColumn = dtype === 'float16' ? float16VectorColumn : float32VectorColumn;
-  const columns: Column[] = [
-    ...rowIdColumn(input.rowId),
-    utf8Column('uri', input.uri, false),
-    utf8Column('etag', input.etag, true),
-    int64Column('size_bytes', input.sizeBytes, true),
-    utf8Column('sha256', input.sha256, true),
-    int32Column('width', input.width, true),
-    int32Column('height', input.height, true),
-    vectorColumn('embedding', input.embedding, input.dim, rows),
-  ];
+  const columns: Column[] = [...rowIdColumn(input.rowId), ...embeddedObjectColumns(input, dtype)];
   const labels = input.labels;
   if (labels !== undefined) {
     if (labels.length === 0) throw new RangeError('labels, when given, must not be empty (architecture §3)');
@@ -129,9 +108,7 @@ export function encodeErrorsFile(input: ErrorsFileInput, options: ParquetWriteOp
 }
 
 function fileMetadata(given: Readonly<Record<string, string>>, kind: 'part' | 'errors', extra: ExtraColumnsInput | undefined, rowIds: boolean): Map<string, string> {
-  const metadata = new Map(Object.entries(given));
-  metadata.set(METADATA_KEYS.schemaVersion, String(PARQUET_SCHEMA_VERSION));
-  metadata.set(METADATA_KEYS.fileKind, kind);
+  const metadata = fileKindMetadata(given, kind);
   metadata.set(METADATA_KEYS.extraColumns, JSON.stringify(extra?.columns ?? []));
   if (rowIds) metadata.set(METADATA_KEYS.rowIdLayout, ROW_ID_LAYOUT);
   else metadata.delete(METADATA_KEYS.rowIdLayout);

@@ -5,23 +5,20 @@
  * `retired_at` when it left the manifest). It replaces the manifest's inline lists, so the
  * manifest's size no longer grows with the run.
  *
- * Written as a stream (parquet-wasm's `transformParquetStream`, one batch of rows at a time,
- * straight into a streaming put) and read as one: neither side holds the table. Row order: the
+ * Written as a stream (libs/io `encodeTableStream`, one batch of rows at a time, straight into a
+ * streaming put) and read as one: neither side holds the table. Row order: the
  * finaliser writes shard order (part and errors rows of a shard together, then deletions);
  * `compact` writes every kind in turn, each in shard order, replaced rows sorted by
  * (kind, shard, key) — the order {@link compareRunFileRows} defines, which lookups rely on.
  */
 import { Readable } from 'node:stream';
-import * as parquet from 'parquet-wasm';
 import {
-  Arrow,
-  METADATA_KEYS,
-  PARQUET_SCHEMA_VERSION,
+  encodeTableStream,
+  fileKindMetadata,
   int64Column,
   readParquetBatches,
   tableOf,
   utf8Column,
-  writerProperties,
   type ObjectStore,
   type ParquetSource,
 } from '@siglip-batch/io';
@@ -60,8 +57,8 @@ export function compareRunFileRows(a: Pick<RunFileRow, 'kind' | 'shard' | 'key'>
   return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }
 
-function batchOf(rows: readonly RunFileRow[], metadata: Map<string, string>): parquet.RecordBatch {
-  const table = tableOf(
+function tableOfRows(rows: readonly RunFileRow[], metadata: Map<string, string>): ReturnType<typeof tableOf> {
+  return tableOf(
     [
       utf8Column('kind', rows.map((row) => row.kind), false),
       int64Column('shard', rows.map((row) => row.shard), true),
@@ -73,12 +70,6 @@ function batchOf(rows: readonly RunFileRow[], metadata: Map<string, string>): pa
     ],
     metadata,
   );
-  const wasm = parquet.Table.fromIPCStream(Arrow.tableToIPC(table, 'stream'));
-  try {
-    return wasm.recordBatch(0)!;
-  } finally {
-    wasm.free();
-  }
 }
 
 export interface WriteRunFilesOptions {
@@ -102,60 +93,34 @@ export interface WrittenRunFiles {
  */
 export async function writeRunFilesTable(store: ObjectStore, key: string, rows: AsyncIterable<RunFileRow>, options: WriteRunFilesOptions = {}): Promise<WrittenRunFiles> {
   const rowGroupSize = options.rowGroupSize ?? RUN_FILES_ROW_GROUP;
-  const metadata = new Map(Object.entries(options.metadata ?? {}));
-  metadata.set(METADATA_KEYS.schemaVersion, String(PARQUET_SCHEMA_VERSION));
-  metadata.set(METADATA_KEYS.fileKind, 'files');
+  const metadata = fileKindMetadata(options.metadata ?? {}, 'files');
   const byKind = Object.fromEntries(RUN_FILE_KINDS.map((kind) => [kind, 0])) as Record<RunFileKind, number>;
-  const iterator = rows[Symbol.asyncIterator]();
   let count = 0;
-  let ended = false;
-  let failure: Error | undefined;
-  const batches = new ReadableStream<parquet.RecordBatch>(
-    {
-      async pull(controller) {
-        try {
-          const chunk: RunFileRow[] = [];
-          while (!ended && chunk.length < rowGroupSize) {
-            const next = await iterator.next();
-            if (next.done) ended = true;
-            else chunk.push(next.value);
-          }
-          // An empty table still gets its one (empty) batch: the writer needs a schema.
-          if (chunk.length > 0 || count === 0) {
-            for (const row of chunk) byKind[row.kind]++;
-            count += chunk.length;
-            controller.enqueue(batchOf(chunk, metadata));
-          }
-          if (ended) controller.close();
-        } catch (error) {
-          failure ??= error instanceof Error ? error : new Error(String(error));
-          throw failure;
-        }
-      },
-      async cancel() {
-        await iterator.return?.();
-      },
-    },
-    { highWaterMark: 0 },
-  );
-  const properties = writerProperties({ metadata, rowGroupSize, dictionaryColumns: ['kind'], statisticsColumns: ['shard'] });
-  const encoded = (await parquet.transformParquetStream(batches, properties).catch((error: unknown) => {
-    throw failure ?? error;
-  })) as ReadableStream<Uint8Array>;
+  const tables = (async function* () {
+    let chunk: RunFileRow[] = [];
+    for await (const row of rows) {
+      chunk.push(row);
+      if (chunk.length === rowGroupSize) {
+        yield counted(chunk);
+        chunk = [];
+      }
+    }
+    // An empty table still gets its one (empty) batch: the writer needs a schema.
+    if (chunk.length > 0 || count === 0) yield counted(chunk);
+  })();
+  function counted(chunk: readonly RunFileRow[]) {
+    for (const row of chunk) byKind[row.kind]++;
+    count += chunk.length;
+    return tableOfRows(chunk, metadata);
+  }
+  const encoded = encodeTableStream(tables, { metadata, rowGroupSize, dictionaryColumns: ['kind'], statisticsColumns: ['shard'] });
   let bytes = 0;
   const body = Readable.from(
     (async function* () {
-      try {
-        for await (const chunk of Readable.fromWeb(encoded as import('node:stream/web').ReadableStream<Uint8Array>)) {
-          bytes += (chunk as Uint8Array).length;
-          yield chunk as Uint8Array;
-        }
-      } catch (error) {
-        // The writer reports a failure of the rows as its own ("Dyn casting error"): the rows' error it is.
-        throw failure ?? error;
+      for await (const chunk of encoded) {
+        bytes += (chunk as Uint8Array).length;
+        yield chunk as Uint8Array;
       }
-      // Or it ends its output quietly: that failure fails the put all the same.
-      if (failure) throw failure;
     })(),
   );
   await store.put(key, body, { contentType: 'application/vnd.apache.parquet' });
