@@ -115,11 +115,15 @@ export async function writeRunFilesTable(store: ObjectStore, key: string, rows: 
   }
   const encoded = encodeTableStream(tables, { metadata, rowGroupSize, dictionaryColumns: ['kind'], statisticsColumns: ['shard'] });
   let bytes = 0;
+  // The writer starts (and takes its first rows) before the put does: rows that fail at once (a
+  // run that cannot be finalised) then leave nothing in the store, not even an empty folder.
+  const output = encoded[Symbol.asyncIterator]();
+  const first = await output.next();
   const body = Readable.from(
     (async function* () {
-      for await (const chunk of encoded) {
-        bytes += (chunk as Uint8Array).length;
-        yield chunk as Uint8Array;
+      for (let next = first; !next.done; next = await output.next()) {
+        bytes += (next.value as Uint8Array).length;
+        yield next.value as Uint8Array;
       }
     })(),
   );
