@@ -1,6 +1,7 @@
 /**
- * `search-bench.ts --mixture`: synthetic 1,152-d embeddings with the geometry of image embeddings
- * instead of uniform random directions, for measuring an ANN index where it will be used.
+ * The search bench's default data (`search-bench.ts --data mixture`): synthetic 1,152-d embeddings
+ * with the geometry of image embeddings instead of uniform random directions, for measuring an ANN
+ * index where it will be used.
  *
  * Uniform random unit vectors in 1,152-d are the worst case of any index: a query's ten nearest
  * rows sit at cosine ~0.12 among a million at 0 ± 0.03, so every row is about as far as every
@@ -12,7 +13,7 @@
  *   Levi & Gilboa 2024), so two unrelated images are at a clearly positive cosine;
  * - low effective dimensionality: the variance is concentrated in a few hundred directions
  *   (an anisotropic spectrum, here coordinate variances ∝ rank^−0.75, coordinates shuffled so
- *   that no block of them — a PQ sub-vector — holds all of it; participation ratio ≈ 200);
+ *   that no block of them — a PQ sub-vector — holds all of it; participation ratio ≈ 155 of 1,152);
  * - hierarchy: topics (1,000), concepts within them (20,000, of very unequal popularity: a
  *   concept's share of rows ∝ 1/√rank), then the image's own variation;
  * - text queries are in another cone: a new image of a concept plus the modality-gap vector
@@ -22,7 +23,8 @@
  * The variance split (mean 0.43, topic 0.3, concept 0.4, image 0.3 of the rest) puts a random pair
  * at cosine ~0.3, two images of a topic at ~0.5 and of a concept at ~0.8. These figures are our
  * choice, not measured on SigLIP so400m (no weights can be downloaded here): `describeMixture`
- * prints what the generated data has, and the bench's uniform-random rows stay as the worst case.
+ * prints what the generated data has, and the bench's uniform-random rows (`--data uniform`) stay as
+ * the worst case.
  */
 
 const TOPICS = 1000;

@@ -7,38 +7,26 @@
  * manifest's put and the deletions (injected: it cannot be made for real) leaves a readable run,
  * and a rerun finishes the job; a run that is not finalised is refused.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { runManifestSchema, type RunManifest } from '@siglip-batch/jobs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { RunManifest } from '@siglip-batch/jobs';
 import { RunRegistry, compactRun, type CompactionStep } from '@siglip-batch/pipeline';
 import { openRunFolder } from '@siglip-batch/run-format';
 import { TINY_MODEL, runCli, startWorker, waitForRunEnd, waitForWorkerStart, type WorkerProcess } from './support/cli';
-import { TEST_AWS_ENV, deleteKeysWithPrefix, emptyAndDeleteBucket, makeS3Client, uniqueName } from './support/harness';
+import { TEST_AWS_ENV, deleteKeysWithPrefix } from './support/harness';
 import { manifestFiles, type ListedFile, type ManifestFiles } from './support/run-files';
 import { BROKEN_OBJECTS, makeSampleImage, type SampleImage } from './support/sample-images';
+import { SuiteWorld } from './support/suite-world';
 
 const IMAGES = 58;
 const SHARD_SIZE = 5;
 const TARGET_ROWS = 20;
-const s3Endpoint = inject('s3Endpoint');
-const redisUrl = inject('redisUrl');
-const prefix = uniqueName('compact');
-const bucket = uniqueName('compact').toLowerCase();
-const work = mkdtempSync(join(tmpdir(), 'siglip-compact-'));
-const env: NodeJS.ProcessEnv = {
-  ...process.env,
-  ...TEST_AWS_ENV,
-  AWS_ENDPOINT_URL_S3: s3Endpoint,
-  REDIS_URL: redisUrl,
-  SIGLIP_BATCH_PREFIX: prefix,
-  SIGLIP_BATCH_CACHE: join(work, 'cache'),
-};
-
+const world = new SuiteWorld('compact', { cache: true });
+const { prefix, bucket, work, env, readObject, keysUnder, readManifest } = world;
 let s3: S3Client;
 let redis: Redis;
 let worker: WorkerProcess;
@@ -46,9 +34,7 @@ let images: SampleImage[];
 let downloads = 0;
 
 beforeAll(async () => {
-  s3 = makeS3Client(s3Endpoint);
-  redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  ({ s3, redis } = await world.open());
   images = await Promise.all(Array.from({ length: IMAGES }, (_, i) => makeSampleImage(i)));
   // Broken objects spread over several shards: several errors files to merge too.
   const broken = BROKEN_OBJECTS.map((object, i) => ({ name: `img-${String(i * 15 + 3).padStart(5, '0')}-${object.name}`, bytes: object.bytes }));
@@ -67,28 +53,7 @@ beforeAll(async () => {
   for (const run of ['c1', 'c2']) expect(await waitForRunEnd(() => registry.get(run))).toBe('completed');
 }, 300_000);
 
-afterAll(async () => {
-  await worker?.stop();
-  await emptyAndDeleteBucket(s3, bucket).catch(() => undefined);
-  await deleteKeysWithPrefix(redis, prefix).catch(() => undefined);
-  redis.disconnect();
-  s3.destroy();
-  rmSync(work, { recursive: true, force: true });
-});
-
-async function readObject(key: string): Promise<Buffer> {
-  const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return Buffer.from(await response.Body!.transformToByteArray());
-}
-
-async function keysUnder(keyPrefix: string): Promise<string[]> {
-  const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: keyPrefix }));
-  return (listed.Contents ?? []).map((object) => object.Key!);
-}
-
-async function readManifest(run: string): Promise<RunManifest> {
-  return runManifestSchema.parse(JSON.parse((await readObject(`out/${run}/_manifest.json`)).toString()));
-}
+afterAll(() => world.close(worker));
 
 async function query<T>(sql: string): Promise<T[]> {
   const db = await DuckDBInstance.create(':memory:');
@@ -231,7 +196,7 @@ describe('compact', () => {
       if (reached === step) throw new Error(`simulated crash at ${step}`);
     };
     const compact = async (afterStep?: (step: CompactionStep) => Promise<void>) => {
-      const folder = openRunFolder(`s3://${bucket}/out/c2/`, { endpoint: s3Endpoint });
+      const folder = openRunFolder(`s3://${bucket}/out/c2/`, { endpoint: world.s3Endpoint });
       try {
         // Grace 0: the old files go as soon as the manifest no longer lists them (the grace
         // period itself is covered above and in run-compactor.spec.ts).

@@ -10,14 +10,13 @@
  *   files at once (`--grace-seconds 0`, the hardest case): every reader exits 0 with the results
  *   it had before; a reader holding a manifest from before a compaction re-reads it and retries.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { collectRunFiles, openRunFolder } from '@siglip-batch/run-format';
 import { finalizeJobId, runDoneBitmapKey, runFailedKey, runManifestSchema, runRecordKey, type RunManifest } from '@siglip-batch/jobs';
 import { RunRegistry, compactRun } from '@siglip-batch/pipeline';
@@ -25,24 +24,14 @@ import { searchRun, type SearchEngine } from '@siglip-batch/retrieval';
 import { manifestFiles } from './support/run-files';
 import { probe } from './support/hardening-report';
 import { TINY_MODEL, runCli, startWorker, waitForQueueAtRest, waitForRunEnd, waitForWorkerStart, type CliResult, type WorkerProcess } from './support/cli';
-import { TEST_AWS_ENV, deleteKeysWithPrefix, emptyAndDeleteBucket, makeS3Client, uniqueName } from './support/harness';
+import { TEST_AWS_ENV } from './support/harness';
+import { SuiteWorld } from './support/suite-world';
 import { makeSampleImage, type SampleImage } from './support/sample-images';
 
 const AREA = 'run states';
 const FINALIZE_DELAY_MS = 10_000;
-const s3Endpoint = inject('s3Endpoint');
-const redisUrl = inject('redisUrl');
-const prefix = uniqueName('states');
-const bucket = uniqueName('states').toLowerCase();
-const work = mkdtempSync(join(tmpdir(), 'siglip-states-'));
-const env: NodeJS.ProcessEnv = {
-  ...process.env,
-  ...TEST_AWS_ENV,
-  AWS_ENDPOINT_URL_S3: s3Endpoint,
-  REDIS_URL: redisUrl,
-  SIGLIP_BATCH_PREFIX: prefix,
-  SIGLIP_BATCH_CACHE: join(work, 'cache'),
-};
+const world = new SuiteWorld('states', { cache: true });
+const { prefix, bucket, work, env, readObject, exists, readManifest } = world;
 const OUT = `s3://${bucket}/out/`;
 
 let s3: S3Client;
@@ -52,34 +41,13 @@ let images: SampleImage[];
 let worker: WorkerProcess | undefined;
 
 beforeAll(async () => {
-  s3 = makeS3Client(s3Endpoint);
-  redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+  ({ s3, redis } = await world.open());
   registry = new RunRegistry(redis, prefix);
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   images = await Promise.all(Array.from({ length: 30 }, (_, i) => makeSampleImage(700 + i)));
   await Promise.all(images.map((image) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: `src/${image.name}`, Body: image.bytes }))));
 }, 120_000);
 
-afterAll(async () => {
-  await worker?.stop();
-  await emptyAndDeleteBucket(s3, bucket).catch(() => undefined);
-  await deleteKeysWithPrefix(redis, prefix).catch(() => undefined);
-  redis.disconnect();
-  s3.destroy();
-  rmSync(work, { recursive: true, force: true });
-});
-
-async function exists(key: string): Promise<boolean> {
-  return s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).then(
-    () => true,
-    () => false,
-  );
-}
-
-async function readObject(key: string): Promise<Buffer> {
-  const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return Buffer.from(await response.Body!.transformToByteArray());
-}
+afterAll(() => world.close(worker));
 
 /** `code`: the exit code, which tells how the run ended (5 cancelled, 0 completed or not over yet). */
 async function statusJson(runId: string, extra: string[] = [], code = 0): Promise<{ state: string; reason: string | null; source: string }> {
@@ -290,7 +258,7 @@ describe('compact beside readers', () => {
       async () => {
         // In this process: the test's AWS credentials for the S3 client.
         for (const [name, value] of Object.entries(TEST_AWS_ENV)) vi.stubEnv(name, value);
-        const folder = openRunFolder(RUN, { endpoint: s3Endpoint });
+        const folder = openRunFolder(RUN, { endpoint: world.s3Endpoint });
         try {
           const stale = (await folder.readManifest())!;
           // Its files, read before the compaction deletes its table with them (grace 0).
@@ -365,7 +333,7 @@ describe('compact beside readers', () => {
           // The retag loop's n starts at 1: its run is many-rt-<n>.
           expect(await partRows(i + 1, manifest!)).toBe(baselineRows);
         }
-        const final = runManifestSchema.parse(JSON.parse((await readObject('out/many/_manifest.json')).toString()));
+        const final = await readManifest('many');
         return (
           `${written} of ${compactions.length} compactions switched the manifest (${final.files!.parts} part file(s) now); ` +
           `${searches.length}/${searches.length} searches, ${latests.length}/${latests.length} latest, ${retags.length}/${retags.length} retag exited 0 with the baseline's results`

@@ -4,51 +4,33 @@
  * deletions; finalising updates the output's processed index (`<out>/_index/`); `latest`
  * writes the newest row per object across runs.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { runManifestSchema } from '@siglip-batch/jobs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ObjectStore } from '@siglip-batch/io';
 import { ProcessedIndex, RunRegistry } from '@siglip-batch/pipeline';
 import { manifestFiles } from './support/run-files';
 import { TINY_MODEL, runCli, startWorker, waitForRunEnd, waitForWorkerStart, type WorkerProcess } from './support/cli';
-import { TEST_AWS_ENV, deleteKeysWithPrefix, emptyAndDeleteBucket, makeS3Client, uniqueName } from './support/harness';
+import { SuiteWorld } from './support/suite-world';
 import { makeSampleImage } from './support/sample-images';
 
-const s3Endpoint = inject('s3Endpoint');
-const redisUrl = inject('redisUrl');
-const prefix = uniqueName('incr');
-const bucket = uniqueName('incremental').toLowerCase();
-const work = mkdtempSync(join(tmpdir(), 'siglip-incremental-'));
-const env: NodeJS.ProcessEnv = { ...process.env, ...TEST_AWS_ENV, AWS_ENDPOINT_URL_S3: s3Endpoint, REDIS_URL: redisUrl, SIGLIP_BATCH_PREFIX: prefix };
+const world = new SuiteWorld('incremental');
+const { prefix, bucket, env, readObject, readManifest } = world;
 let s3: S3Client;
 let redis: Redis;
 let registry: RunRegistry;
 let worker: WorkerProcess;
 
 beforeAll(async () => {
-  s3 = makeS3Client(s3Endpoint);
-  redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+  ({ s3, redis } = await world.open());
   registry = new RunRegistry(redis, prefix);
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   for (let i = 0; i < 12; i++) await put(i);
   worker = startWorker(['--model', TINY_MODEL, '--threads', '1', '--batch-size', '8'], env);
   await waitForWorkerStart(worker);
 }, 300_000);
 
-afterAll(async () => {
-  await worker?.stop();
-  await emptyAndDeleteBucket(s3, bucket).catch(() => undefined);
-  await deleteKeysWithPrefix(redis, prefix).catch(() => undefined);
-  redis.disconnect();
-  s3.destroy();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => world.close(worker));
 
 function name(i: number): string {
   return `img-${String(i).padStart(5, '0')}.png`;
@@ -59,23 +41,7 @@ async function put(i: number, variant = i): Promise<void> {
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `src/${name(i)}`, Body: image.bytes }));
 }
 
-async function readObject(key: string): Promise<Buffer> {
-  const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return Buffer.from(await response.Body!.transformToByteArray());
-}
-
-async function rows<T>(key: string, sql: (file: string) => string): Promise<T[]> {
-  const path = join(work, key.replace(/\//g, '_'));
-  writeFileSync(path, await readObject(key));
-  const db = await DuckDBInstance.create(':memory:');
-  const connection = await db.connect();
-  try {
-    return (await connection.runAndReadAll(sql(`read_parquet('${path}')`))).getRowObjectsJS() as T[];
-  } finally {
-    connection.closeSync();
-    db.closeSync();
-  }
-}
+const rows = world.parquetRows;
 
 async function nightly(run: string, extra: string[] = []): Promise<Record<string, unknown>> {
   const result = await runCli(
@@ -144,7 +110,7 @@ describe('incremental runs', () => {
     expect(summary['incremental']).toEqual({ listed: 12, planned: 3, unchanged: 9, deleted: 2 });
     expect(summary['objectsPlanned']).toBe(3);
 
-    const manifest = runManifestSchema.parse(JSON.parse((await readObject('out/night-2/_manifest.json')).toString()));
+    const manifest = await readManifest('night-2');
     const listed = await manifestFiles(manifest, (key) => readObject(`out/night-2/${key}`));
     expect(manifest.counts.ok).toBe(3);
     expect(manifest.files!.deletions).toBe(listed.deletions.length);

@@ -4,7 +4,8 @@
  * goes through it and finds an image of the run first; `--exact` gives what search gave before
  * the index existed; a later incremental run (`embed --incremental`: only changed and new objects
  * embedded, vanished ones recorded as deletions) is added with `index --incremental` (a changed
- * object replaced, new ones appended, the run's deletions applied); the output's `latest` view is
+ * object replaced, new ones appended, the run's deletions applied); a small run's own table (no ANN
+ * index) is searched only when named, the exact scan staying its default; the output's `latest` view is
  * indexed with `--latest` and merged into a run table (rows replaced by uri, an object that left
  * the view — its newest run made an error row of it — deleted). The table is read back with LanceDB itself.
  */
@@ -120,6 +121,19 @@ describe('index on S3 (moto)', () => {
     }
   });
 
+  it('files lists the run on S3: part files as s3:// URIs under parts/, the same files and rows the manifest lists', async () => {
+    const parts = (await cli(['files', '--run', run()])).split('\n').filter(Boolean);
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'out/r1/parts/' }));
+    expect([...parts].sort()).toEqual((listed.Contents ?? []).map((object) => `s3://${bucket}/${object.Key!}`).sort());
+    expect(parts.length).toBe(2); // 10 objects in shards of 5
+    const json = (await cli(['files', '--run', run(), '--kind', 'part', '--json']))
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { uri: string; rows: number });
+    expect(json.map((file) => file.uri).sort()).toEqual([...parts].sort());
+    expect(json.reduce((sum, file) => sum + file.rows, 0)).toBe(10);
+  });
+
   it('--exact searches as before the index existed', async () => {
     const exact = await search(run(), ['--image', imageFile(images[4]!), '-k', '10', '--exact']);
     expect(exact.index).toBeUndefined();
@@ -173,6 +187,18 @@ describe('index on S3 (moto)', () => {
       expect(found.hits[0]!.score).toBeCloseTo(1, 3);
     }
   }, 600_000);
+
+  it('a small run keeps the exact scan: its own table (no ANN index below 10,000 rows) is used only when named', async () => {
+    const r2 = `s3://${bucket}/out/r2/`;
+    const built = JSON.parse(await cli(['index', '--run', r2, '--json'])) as { rows: number; index: { type: string } };
+    expect(built).toMatchObject({ rows: 4, index: { type: 'none' } });
+    const scanned = await search(r2, ['--image', imageFile(images[10]!), '-k', '2']);
+    expect(scanned.index).toBeUndefined();
+    expect(scanned.hits[0]!.uri).toBe(srcUri(images[10]!.name));
+    const named = await search(r2, ['--image', imageFile(images[10]!), '-k', '2', '--index', `${r2}_lancedb/`]);
+    expect(named.index?.type).toBe('none');
+    expect(named.hits.map((hit) => hit.uri)).toEqual(scanned.hits.map((hit) => hit.uri));
+  }, 300_000);
 
   it('indexes the latest view with --latest, and merges it into a run table by uri, deleting what left the view', async () => {
     // r3, incremental again: img 0's object is no image any more (a new ETag), so r3 plans it

@@ -4,26 +4,23 @@
  * error code exactly as `siglip-batch status --json` does, its histograms saw every batch and
  * shard, and its `/healthz` answers 200 while it runs with Redis, 503 while Redis is away.
  */
-import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunRegistry, inspectSiglipModel } from '@siglip-batch/pipeline';
 import { queueNameForModel } from '@siglip-batch/jobs';
 import { TINY_MODEL, runCli, startWorker, waitForRunEnd, waitForWorkerStart, type StatusJson, type WorkerProcess } from './support/cli';
 import { freePort } from './support/free-port';
-import { TEST_AWS_ENV, deleteKeysWithPrefix, emptyAndDeleteBucket, makeS3Client, uniqueName } from './support/harness';
 import { parsePrometheusText, sumOf, type Sample } from './support/prometheus-text';
 import { startPrivateRedis, type PrivateRedis } from './support/private-redis';
 import { BROKEN_OBJECTS, makeSampleImage } from './support/sample-images';
+import { SuiteWorld } from './support/suite-world';
 
 const IMAGES = 45;
 const SHARD_SIZE = 10;
 const BATCH_SIZE = 4;
-const s3Endpoint = inject('s3Endpoint');
-const redisUrl = inject('redisUrl');
-const prefix = uniqueName('metrics');
-const bucket = uniqueName('metrics').toLowerCase();
-const env: NodeJS.ProcessEnv = { ...process.env, ...TEST_AWS_ENV, AWS_ENDPOINT_URL_S3: s3Endpoint, REDIS_URL: redisUrl, SIGLIP_BATCH_PREFIX: prefix };
+const world = new SuiteWorld('metrics');
+const { prefix, bucket, env } = world;
 
 let s3: S3Client;
 let redis: Redis;
@@ -58,9 +55,7 @@ async function waitForHealth(url: string, status: number, timeoutMs = 60_000): P
 }
 
 beforeAll(async () => {
-  s3 = makeS3Client(s3Endpoint);
-  redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  ({ s3, redis } = await world.open());
   const objects = [...(await Promise.all(Array.from({ length: IMAGES }, (_, i) => makeSampleImage(i)))), ...BROKEN_OBJECTS];
   await Promise.all(objects.map((object) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: `src/${object.name}`, Body: object.bytes }))));
   const port = await freePort();
@@ -72,13 +67,7 @@ beforeAll(async () => {
   await waitForWorkerStart(worker);
 }, 180_000);
 
-afterAll(async () => {
-  await worker?.stop();
-  await emptyAndDeleteBucket(s3, bucket).catch(() => undefined);
-  await deleteKeysWithPrefix(redis, prefix).catch(() => undefined);
-  redis.disconnect();
-  s3.destroy();
-});
+afterAll(() => world.close(worker));
 
 describe('worker metrics (--metrics-port)', () => {
   it('answers /healthz 200 once running, and describes itself in an info gauge', async () => {

@@ -5,32 +5,27 @@
  * `rps + burst` requests in a second; both workers took tokens from the one budget, as their
  * `/metrics` say. Bad values of the flag are refused at start.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runManifestSchema } from '@siglip-batch/jobs';
 import { RunRegistry } from '@siglip-batch/pipeline';
 import { readGrantCounts } from '@siglip-batch/io';
 import { manifestFiles } from './support/run-files';
 import { TINY_MODEL, runCli, startWorker, waitForRunEnd, waitForWorkerStart, type WorkerProcess } from './support/cli';
 import { freePort } from './support/free-port';
-import { TEST_AWS_ENV, deleteKeysWithPrefix, emptyAndDeleteBucket, makeS3Client, uniqueName } from './support/harness';
 import { parsePrometheusText, sumOf } from './support/prometheus-text';
 import { BROKEN_OBJECTS, makeSampleImage } from './support/sample-images';
+import { SuiteWorld } from './support/suite-world';
 
 const IMAGES = 36;
 const RPS = 12;
 const BURST = 4;
-const s3Endpoint = inject('s3Endpoint');
-const redisUrl = inject('redisUrl');
-const prefix = uniqueName('s3rps');
-const bucket = uniqueName('s3rps').toLowerCase();
-const work = mkdtempSync(join(tmpdir(), 'siglip-s3rps-'));
-const env: NodeJS.ProcessEnv = { ...process.env, ...TEST_AWS_ENV, AWS_ENDPOINT_URL_S3: s3Endpoint, REDIS_URL: redisUrl, SIGLIP_BATCH_PREFIX: prefix };
+const world = new SuiteWorld('s3rps');
+const { prefix, bucket, work, env, readObject } = world;
 
 let s3: S3Client;
 let redis: Redis;
@@ -39,9 +34,7 @@ let ports: number[] = [];
 let uris: string[] = [];
 
 beforeAll(async () => {
-  s3 = makeS3Client(s3Endpoint);
-  redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  ({ s3, redis } = await world.open());
   const objects = [...(await Promise.all(Array.from({ length: IMAGES }, (_, i) => makeSampleImage(i)))).map((image) => ({ name: image.name, bytes: image.bytes })), ...BROKEN_OBJECTS.slice(0, 2)];
   await Promise.all(objects.map((object) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: `src/${object.name}`, Body: object.bytes }))));
   uris = objects.map((object) => `s3://${bucket}/src/${object.name}`).sort();
@@ -57,17 +50,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(workers.map((worker) => worker.stop()));
-  await emptyAndDeleteBucket(s3, bucket).catch(() => undefined);
-  await deleteKeysWithPrefix(redis, prefix).catch(() => undefined);
-  redis.disconnect();
-  s3.destroy();
-  rmSync(work, { recursive: true, force: true });
+  await world.close();
 });
-
-async function readObject(key: string): Promise<Buffer> {
-  const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return Buffer.from(await response.Body!.transformToByteArray());
-}
 
 async function query<T>(sql: string): Promise<T[]> {
   const db = await DuckDBInstance.create(':memory:');

@@ -4,26 +4,18 @@
  * tags `siglip:<label>` = score, keeping foreign tags, never more than 10 in all; an object whose
  * foreign tags use all 10 is left alone and counted; a later run replaces our tags.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, GetObjectTaggingCommand, PutObjectCommand, PutObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { GetObjectTaggingCommand, PutObjectCommand, PutObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { runManifestSchema } from '@siglip-batch/jobs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunRegistry } from '@siglip-batch/pipeline';
-import { manifestFiles } from './support/run-files';
 import { TINY_MODEL, runCli, startWorker, waitForRunEnd, waitForWorkerStart, type WorkerProcess } from './support/cli';
-import { TEST_AWS_ENV, deleteKeysWithPrefix, emptyAndDeleteBucket, makeS3Client, uniqueName } from './support/harness';
+import { SuiteWorld } from './support/suite-world';
 import { makeSampleImage } from './support/sample-images';
 
-const s3Endpoint = inject('s3Endpoint');
-const redisUrl = inject('redisUrl');
-const prefix = uniqueName('tags');
-const bucket = uniqueName('s3-tags').toLowerCase();
-const work = mkdtempSync(join(tmpdir(), 'siglip-s3-tags-'));
-const env: NodeJS.ProcessEnv = { ...process.env, ...TEST_AWS_ENV, AWS_ENDPOINT_URL_S3: s3Endpoint, REDIS_URL: redisUrl, SIGLIP_BATCH_PREFIX: prefix };
+const world = new SuiteWorld('s3-tags');
+const { prefix, bucket, work, env, readManifest, runFiles, parquetRows } = world;
 let s3: S3Client;
 let redis: Redis;
 let registry: RunRegistry;
@@ -35,10 +27,8 @@ const foreign = (n: number): Tag[] => Array.from({ length: n }, (_, i) => ({ key
 const FOREIGN_BEFORE: Tag[][] = [[], foreign(2), foreign(10), foreign(9)];
 
 beforeAll(async () => {
-  s3 = makeS3Client(s3Endpoint);
-  redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+  ({ s3, redis } = await world.open());
   registry = new RunRegistry(redis, prefix);
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   for (let i = 0; i < FOREIGN_BEFORE.length; i++) {
     const image = await makeSampleImage(i);
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `src/${name(i)}`, Body: image.bytes }));
@@ -52,22 +42,10 @@ beforeAll(async () => {
   await waitForWorkerStart(worker);
 }, 300_000);
 
-afterAll(async () => {
-  await worker?.stop();
-  await emptyAndDeleteBucket(s3, bucket).catch(() => undefined);
-  await deleteKeysWithPrefix(redis, prefix).catch(() => undefined);
-  redis.disconnect();
-  s3.destroy();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => world.close(worker));
 
 function name(i: number): string {
   return `img-${String(i).padStart(5, '0')}.png`;
-}
-
-async function readObject(key: string): Promise<Buffer> {
-  const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return Buffer.from(await response.Body!.transformToByteArray());
 }
 
 async function tagsOf(i: number): Promise<Tag[]> {
@@ -79,26 +57,11 @@ const byKey = (tags: Tag[]) => [...tags].sort((a, b) => a.key.localeCompare(b.ke
 
 /** Each row's tags (best first) with their scores, from the run's part files (read with DuckDB). */
 async function rowTags(run: string): Promise<Map<string, Array<{ label: string; score: number }>>> {
-  const manifest = runManifestSchema.parse(JSON.parse((await readObject(`out/${run}/_manifest.json`)).toString()));
-  const listed = await manifestFiles(manifest, (key) => readObject(`out/${run}/${key}`));
-  const labels = manifest.labels!.map((l) => l.label);
+  const labels = (await readManifest(run)).labels!.map((l) => l.label);
   const result = new Map<string, Array<{ label: string; score: number }>>();
-  for (const part of listed.parts) {
-    const path = join(work, `${run}-${part.key.replace(/\//g, '_')}`);
-    writeFileSync(path, await readObject(`out/${run}/${part.key}`));
-    const db = await DuckDBInstance.create(':memory:');
-    const connection = await db.connect();
-    try {
-      const rows = (await connection.runAndReadAll(`SELECT uri, tags, scores FROM read_parquet('${path}')`)).getRowObjectsJS() as Array<{
-        uri: string;
-        tags: string[];
-        scores: number[];
-      }>;
-      for (const row of rows) result.set(row.uri, row.tags.map((label) => ({ label, score: row.scores[labels.indexOf(label)]! })));
-    } finally {
-      connection.closeSync();
-      db.closeSync();
-    }
+  for (const part of (await runFiles(run)).parts) {
+    const rows = await parquetRows<{ uri: string; tags: string[]; scores: number[] }>(`out/${run}/${part.key}`, (from) => `SELECT uri, tags, scores FROM ${from}`);
+    for (const row of rows) result.set(row.uri, row.tags.map((label) => ({ label, score: row.scores[labels.indexOf(label)]! })));
   }
   return result;
 }
@@ -147,7 +110,7 @@ describe('--write-s3-tags', () => {
     const status = await runCli(['status', 'first', '--json'], env);
     expect(status.code, status.stderr).toBe(0);
     expect((JSON.parse(status.stdout) as { s3Tags: unknown }).s3Tags).toEqual({ tagged: 3, full: 1, failed: 0 });
-    const manifest = runManifestSchema.parse(JSON.parse((await readObject('out/first/_manifest.json')).toString()));
+    const manifest = await readManifest('first');
     expect(manifest.counts.s3Tags).toEqual({ tagged: 3, full: 1, failed: 0 });
   });
 

@@ -9,26 +9,16 @@
  * after SIGTERM. The scheduler now closes it; the last test checks the exit.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { runManifestSchema } from '@siglip-batch/jobs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunRegistry } from '@siglip-batch/pipeline';
-import { manifestFiles } from './support/run-files';
 import { CLI, REPO_ROOT, TINY_MODEL, runCli, startWorker, waitForRunEnd, waitForWorkerStart, type WorkerProcess } from './support/cli';
-import { TEST_AWS_ENV, deleteKeysWithPrefix, emptyAndDeleteBucket, makeS3Client, uniqueName } from './support/harness';
+import { SuiteWorld } from './support/suite-world';
 import { makeSampleImage } from './support/sample-images';
 
-const s3Endpoint = inject('s3Endpoint');
-const redisUrl = inject('redisUrl');
-const prefix = uniqueName('sched');
-const bucket = uniqueName('schedule').toLowerCase();
-const work = mkdtempSync(join(tmpdir(), 'siglip-schedule-'));
-const env: NodeJS.ProcessEnv = { ...process.env, ...TEST_AWS_ENV, AWS_ENDPOINT_URL_S3: s3Endpoint, REDIS_URL: redisUrl, SIGLIP_BATCH_PREFIX: prefix };
+const world = new SuiteWorld('schedule');
+const { prefix, bucket, work, env, readManifest, runFiles, parquetRows } = world;
 const runFlags = ['--source', `s3://${bucket}/src/`, '--out', `s3://${bucket}/out/`, '--model', TINY_MODEL, '--labels', 'cat,dog', '--shard-size', '2'];
 let s3: S3Client;
 let redis: Redis;
@@ -94,21 +84,15 @@ async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T 
 }
 
 beforeAll(async () => {
-  s3 = makeS3Client(s3Endpoint);
-  redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+  ({ s3, redis } = await world.open());
   registry = new RunRegistry(redis, prefix);
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   for (let i = 0; i < 4; i++) await put(i);
 }, 120_000);
 
 afterAll(async () => {
   await scheduler?.stop().catch(() => scheduler?.child.kill('SIGKILL'));
   await worker?.stop();
-  await emptyAndDeleteBucket(s3, bucket).catch(() => undefined);
-  await deleteKeysWithPrefix(redis, prefix).catch(() => undefined);
-  redis.disconnect();
-  s3.destroy();
-  rmSync(work, { recursive: true, force: true });
+  await world.close();
 });
 
 const name = (i: number) => `img-${String(i).padStart(5, '0')}.png`;
@@ -119,28 +103,11 @@ async function put(i: number): Promise<void> {
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `src/${name(i)}`, Body: image.bytes }));
 }
 
-async function readObject(key: string): Promise<Buffer> {
-  const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return Buffer.from(await response.Body!.transformToByteArray());
-}
-
 /** URIs of the rows in the part files a run's manifest lists. */
 async function partUris(run: string): Promise<string[]> {
-  const manifest = runManifestSchema.parse(JSON.parse((await readObject(`out/${run}/_manifest.json`)).toString()));
-  const listed = await manifestFiles(manifest, (key) => readObject(`out/${run}/${key}`));
   const uris: string[] = [];
-  for (const part of listed.parts) {
-    const path = join(work, `${run}-${part.key.replace(/\//g, '_')}`);
-    writeFileSync(path, await readObject(`out/${run}/${part.key}`));
-    const db = await DuckDBInstance.create(':memory:');
-    const connection = await db.connect();
-    try {
-      const rows = (await connection.runAndReadAll(`SELECT uri FROM read_parquet('${path}')`)).getRowObjectsJS() as Array<{ uri: string }>;
-      uris.push(...rows.map((row) => row.uri));
-    } finally {
-      connection.closeSync();
-      db.closeSync();
-    }
+  for (const part of (await runFiles(run)).parts) {
+    uris.push(...(await parquetRows<{ uri: string }>(`out/${run}/${part.key}`, (from) => `SELECT uri FROM ${from}`)).map((row) => row.uri));
   }
   return uris.sort();
 }
@@ -216,7 +183,7 @@ describe('schedule and scheduler', () => {
     expect(first.incremental).toEqual({ listed: 4, planned: 4, unchanged: 0, deleted: 0, retried: 0 });
     expect(await waitForRunEnd(() => registry.get(first.run!))).toBe('completed');
     expect(await partUris(first.run!)).toEqual([0, 1, 2, 3].map(uri));
-    const manifest = runManifestSchema.parse(JSON.parse((await readObject(`out/${first.run!}/_manifest.json`)).toString()));
+    const manifest = await readManifest(first.run!);
     expect(manifest.decode).toEqual({ mode: 'fast', reducingGap: 3 });
   });
 

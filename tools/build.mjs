@@ -58,6 +58,7 @@ const result = await build({
     '@siglip-batch/io/secret-redaction': join(root, 'libs/io/src/secret-redaction.ts'),
     '@siglip-batch/jobs/error-message': join(root, 'libs/jobs/src/error-message.ts'),
     '@siglip-batch/pipeline/start-up-errors': join(root, 'libs/pipeline/src/start-up-errors.ts'),
+    '@siglip-batch/model/inference-prestart': join(root, 'libs/model/src/inference-prestart.ts'),
     '@siglip-batch/run-format': join(root, 'libs/run-format/src/index.ts'),
     '@siglip-batch/model': join(root, 'libs/model/src/index.ts'),
     '@siglip-batch/pipeline': join(root, 'libs/pipeline/src/index.ts'),

@@ -3,3 +3,4 @@ export type Entry = 'bundle' | 'source';
 export function chooseEntry(root: string, app: string, env?: NodeJS.ProcessEnv): Entry;
 export function bundleIsCurrent(root: string, app: string): boolean;
 export function runApp(root: string, app: string): Promise<void>;
+export function shareCompileCache(cache: { status: number; directory?: string; message?: string } | undefined, env?: Record<string, string | undefined>): void;

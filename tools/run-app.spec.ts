@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chooseEntry } from './run-app.mjs';
+import module from 'node:module';
+import { chooseEntry, shareCompileCache } from './run-app.mjs';
 
 const APP = 'apps/producer';
 const BUILT_AT = Date.parse('2026-01-01T00:00:00Z');
@@ -65,5 +66,29 @@ describe('which entry the siglip-batch bin runs', () => {
     expect(() => chooseEntry(root, APP, { SIGLIP_BATCH_RUN_FROM: 'tsx' })).toThrow(/must be bundle or source/);
     rmSync(join(root, 'dist'), { recursive: true });
     expect(() => chooseEntry(root, APP, { SIGLIP_BATCH_RUN_FROM: 'bundle' })).toThrow(/npm run build/);
+  });
+});
+
+describe("the bundle's compile cache, shared with worker threads", () => {
+  // Node ≥ 22.1 (the project's Node 24); this @types/node does not declare them yet.
+  type Statuses = Record<'ENABLED' | 'DISABLED' | 'FAILED' | 'ALREADY_ENABLED', number>;
+  const { ENABLED, DISABLED, FAILED, ALREADY_ENABLED } = (module as unknown as { constants: { compileCacheStatus: Statuses } }).constants.compileCacheStatus;
+
+  it('names the directory it enabled, for the threads the app starts', () => {
+    const env: Record<string, string | undefined> = {};
+    shareCompileCache({ status: ENABLED, directory: '/tmp/cache' }, env);
+    expect(env.NODE_COMPILE_CACHE).toBe('/tmp/cache');
+  });
+
+  it('names nothing when the cache is off, failed, or is named already', () => {
+    for (const cache of [{ status: DISABLED, message: 'Disabled by NODE_DISABLE_COMPILE_CACHE' }, { status: FAILED, message: 'EACCES' }, undefined]) {
+      const env: Record<string, string | undefined> = {};
+      shareCompileCache(cache, env);
+      expect(env).toEqual({});
+    }
+    const env: Record<string, string | undefined> = { NODE_COMPILE_CACHE: '/mine' };
+    shareCompileCache({ status: ALREADY_ENABLED, directory: '/mine' }, env);
+    shareCompileCache({ status: ENABLED, directory: '/other' }, env);
+    expect(env).toEqual({ NODE_COMPILE_CACHE: '/mine' });
   });
 });

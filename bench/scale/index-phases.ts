@@ -7,11 +7,17 @@
  *
  *   npx tsx bench/scale/index-phases.ts --sizes 1e5,1e6 --keep
  *   npx tsx bench/scale/index-phases.ts --sizes 1e5,1e6 --reuse --keep
+ *   npx tsx bench/scale/index-phases.ts --sizes 1e5,1e6 --reuse --keep --only index --node-flags=--max-semi-space-size=16
  *
- * Writes under bench/out/scale-index/ (deleted at the end unless --keep). Needs Redis.
+ * `--only index` (or `latest`) measures one of the two; `--node-flags` are given to node for the
+ * measured phases (V8 flags, space-separated). Beside each peak RSS, the largest young generation,
+ * old generation, buffers outside the heap and the rest of the RSS seen (phase.ts `memory`).
+ *
+ * Writes under bench/out/scale-index/ (or `--out`; deleted at the end unless --keep). Needs Redis.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
@@ -23,11 +29,14 @@ const { values } = parseArgs({
     keep: { type: 'boolean', default: false },
     reuse: { type: 'boolean', default: false },
     'page-ms': { type: 'string', default: '5' },
+    only: { type: 'string' },
+    'node-flags': { type: 'string', default: '' },
+    out: { type: 'string', default: 'bench/out/scale-index' },
   },
 });
 const sizes = values.sizes.split(',').map(Number);
 const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-const OUT = resolve('bench/out/scale-index');
+const OUT = resolve(values.out);
 const label = (n: number) => n.toExponential(0).replace('+', '');
 const log = (message: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
@@ -45,8 +54,12 @@ function startEndpoint(): Promise<{ endpoint: string; stop(): void }> {
   });
 }
 
+const nodeFlags = values['node-flags'].split(' ').filter((flag) => flag !== '');
+const measured = new Set(values.only ? [values.only] : ['index', 'latest']);
+
 async function phase(args: PhaseArgs): Promise<PhaseResult> {
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve('bench/scale/phase.ts'), JSON.stringify(args)], {
+  const flags = args.phase === 'index' || args.phase === 'latest' ? nodeFlags : [];
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', resolve('bench/scale/phase.ts'), JSON.stringify(args)], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, AWS_ENDPOINT_URL_S3: args.endpoint },
   });
@@ -79,18 +92,26 @@ async function main(): Promise<void> {
         log(`${label(objects)}: finalise`);
         await phase({ ...common, phase: 'finalize' });
       }
-      log(`${label(objects)}: index update`);
-      const index = await phase({ ...common, phase: 'index' });
-      log(`${label(objects)}: latest`);
-      const latest = await phase({ ...common, phase: 'latest' });
-      for (const [name, r] of [
-        ['index update', index],
-        ['latest', latest],
-      ] as const) {
-        rows.push(`| ${label(objects)} | ${name} | ${(r.ms / 1000).toFixed(1)} s | ${(r.cpuMs / 1000).toFixed(1)} s | ${mb(r.peakRssBytes)} | ${r.counts.requests} | ${mb(r.counts.indexPutBytes)} |`);
+      const results: Array<[string, PhaseResult]> = [];
+      if (measured.has('index')) {
+        log(`${label(objects)}: index update`);
+        results.push(['index update', await phase({ ...common, phase: 'index' })]);
+      }
+      if (measured.has('latest')) {
+        log(`${label(objects)}: latest`);
+        results.push(['latest', await phase({ ...common, phase: 'latest' })]);
+      }
+      for (const [name, r] of results) {
+        const m = r.memory;
+        rows.push(
+          `| ${label(objects)} | ${name} | ${(r.ms / 1000).toFixed(1)} s | ${(r.cpuMs / 1000).toFixed(1)} s | ${mb(r.peakRssBytes)} | ${mb(m.newSpace)} | ${mb(m.oldSpace)} | ${mb(m.external)} | ${mb(m.otherRss)} | ${mb(m.wasm)} | ${r.counts.requests} | ${mb(r.counts.indexPutBytes)} |`,
+        );
       }
     }
-    process.stdout.write(`idle process: ${mb(baseline.peakRssBytes)}\n\n| objects | process | wall | CPU | peak RSS | store requests | index bytes put |\n|---|---|---:|---:|---:|---:|---:|\n${rows.join('\n')}\n`);
+    const load = loadavg().map((x) => x.toFixed(1)).join(' ');
+    process.stdout.write(
+      `idle process: ${mb(baseline.peakRssBytes)}; node flags: ${nodeFlags.join(' ') || 'none'}; load at the end: ${load}\n\n| objects | process | wall | CPU | peak RSS | young gen | old gen | external | other RSS | wasm | store requests | index bytes put |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n${rows.join('\n')}\n`,
+    );
   } finally {
     const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
     let cursor = '0';

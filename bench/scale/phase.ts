@@ -7,6 +7,8 @@
  *   node --import tsx bench/scale/phase.ts '<json PhaseArgs>'
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { Redis } from 'ioredis';
 import { LocalObjectStore } from '@siglip-batch/io';
 import { openRunFolder } from '@siglip-batch/run-format';
@@ -39,7 +41,64 @@ export interface PhaseResult {
   cpuMs: number;
   peakRssBytes: number;
   counts: ReturnType<typeof emptyCounts>;
+  /**
+   * The largest value of each part of the process's memory, sampled every {@link SAMPLE_MS}
+   * (bytes): V8's young generation (`newSpace`: both semi-spaces and new large objects), old
+   * generation (`oldSpace`: old, code, large-object spaces), buffers outside the heap
+   * (`external`, of which `arrayBuffers`), and the RSS not in any of them (`otherRss`: wasm
+   * memory, code, the runtime's own, freed memory malloc keeps), of which `wasm` (parquet-wasm's
+   * memory, which never shrinks).
+   */
+  memory: MemoryPeaks;
   result: unknown;
+}
+
+export interface MemoryPeaks {
+  newSpace: number;
+  oldSpace: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  otherRss: number;
+  wasm: number;
+}
+
+const require = createRequire(import.meta.url);
+
+/** The size of parquet-wasm's memory, 0 until the process has loaded it (never loaded here). */
+function wasmBytes(): number {
+  const loaded = require.cache[require.resolve('parquet-wasm')]?.exports as { wasmMemory?: () => { buffer: ArrayBuffer } } | undefined;
+  return loaded?.wasmMemory?.().buffer.byteLength ?? 0;
+}
+
+const SAMPLE_MS = 100;
+
+/** Samples the parts of the process's memory until stopped; returns each one's largest value. */
+function sampleMemory(): () => MemoryPeaks {
+  const peaks: MemoryPeaks = { newSpace: 0, oldSpace: 0, heapUsed: 0, external: 0, arrayBuffers: 0, otherRss: 0, wasm: 0 };
+  const sample = () => {
+    let newSpace = 0;
+    let oldSpace = 0;
+    for (const space of getHeapSpaceStatistics()) {
+      if (space.space_name.startsWith('new_')) newSpace += space.space_size;
+      else oldSpace += space.space_size;
+    }
+    const usage = process.memoryUsage();
+    peaks.newSpace = Math.max(peaks.newSpace, newSpace);
+    peaks.oldSpace = Math.max(peaks.oldSpace, oldSpace);
+    peaks.heapUsed = Math.max(peaks.heapUsed, usage.heapUsed);
+    peaks.external = Math.max(peaks.external, usage.external);
+    peaks.arrayBuffers = Math.max(peaks.arrayBuffers, usage.arrayBuffers);
+    peaks.otherRss = Math.max(peaks.otherRss, usage.rss - usage.heapTotal - usage.external);
+    peaks.wasm = Math.max(peaks.wasm, wasmBytes());
+  };
+  const timer = setInterval(sample, SAMPLE_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    sample();
+    return peaks;
+  };
 }
 
 function peakRss(): number {
@@ -56,6 +115,7 @@ async function main(): Promise<void> {
   const caps = capabilities();
   const s3 = { endpoint: args.endpoint, maxAttempts: 3 };
   const redis = new Redis(args.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
+  const stopSampling = sampleMemory();
   const startedAtMs = Date.now();
   const started = performance.now();
   const cpuStart = process.cpuUsage();
@@ -82,7 +142,8 @@ async function main(): Promise<void> {
   }
   const ms = performance.now() - started;
   const cpu = process.cpuUsage(cpuStart);
-  const out: PhaseResult = { phase: args.phase, startedAtMs, ms, cpuMs: (cpu.user + cpu.system) / 1000, peakRssBytes: peakRss(), counts, result };
+  const memory = stopSampling();
+  const out: PhaseResult = { phase: args.phase, startedAtMs, ms, cpuMs: (cpu.user + cpu.system) / 1000, peakRssBytes: peakRss(), counts, memory, result };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 

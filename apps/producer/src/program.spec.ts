@@ -1,3 +1,5 @@
+import { Worker } from 'node:worker_threads';
+import { takePrestartedInferenceThread } from '@siglip-batch/model/inference-prestart';
 import { describe, expect, it } from 'vitest';
 import { buildProgram, COMMAND_NAMES } from './program';
 
@@ -16,7 +18,21 @@ describe('buildProgram', () => {
     expect(names(await buildProgram(['node', 'siglip-batch', 'model', 'inspect']))).toEqual(['model']);
   }, 60_000);
 
+  it('starts the inference thread ahead for embed only, not for its help', async () => {
+    takePrestartedInferenceThread();
+    await buildProgram(['node', 'siglip-batch', 'status', '--json']);
+    expect(takePrestartedInferenceThread()).toBeUndefined();
+    await buildProgram(['node', 'siglip-batch', 'embed', '--help']);
+    expect(takePrestartedInferenceThread()).toBeUndefined();
+    await buildProgram(['node', 'siglip-batch', 'embed', '--source', 'photos/']);
+    const thread = takePrestartedInferenceThread();
+    expect(thread).toBeInstanceOf(Worker);
+    await (thread as Worker).terminate();
+  }, 60_000);
+
   it('registers each subcommand under the name it is loaded by', async () => {
     for (const name of COMMAND_NAMES) expect(names(await buildProgram(['node', 'siglip-batch', name]))).toEqual([name]);
+    const prestarted = takePrestartedInferenceThread(); // `embed`'s, unused here
+    if (prestarted instanceof Worker) await prestarted.terminate();
   }, 60_000);
 });

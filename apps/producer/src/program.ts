@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { prestartInferenceThread } from '@siglip-batch/model/inference-prestart';
 import packageJson from '../package.json' with { type: 'json' };
 import { addCommandPlaceholders, addSummariesAndExamples, wantsListingOnly } from './command-help';
 import { LOG_LEVELS, LOG_LEVEL_ENV, setLogLevel, type LogLevel } from './shared/cli-log';
@@ -69,6 +70,10 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
     return program;
   }
   const first = argv[2];
+  // `embed` loads a model: its inference thread starts a Node environment and loads ONNX Runtime
+  // while this thread loads the subcommand's modules and checks its options (bench/README.md,
+  // issue 18), instead of after them. Unused (a usage error, --help), it ends with the process.
+  if (first === 'embed' && !argv.includes('--help') && !argv.includes('-h')) prestartInferenceThread();
   const names = first !== undefined && Object.hasOwn(COMMANDS, first) ? [first] : COMMAND_NAMES;
   const registers = await Promise.all(names.map((name) => COMMANDS[name]!()));
   for (const register of registers) register(program);

@@ -8,8 +8,6 @@ import { isAbortError, ObjectStoreError } from './object-store-error';
 
 type Fetch = (key: string, options: GetOptions) => Promise<StoredObject>;
 
-type Settled<T> = { kind: 'result'; id: number; result: FetchResult<T> } | { kind: 'next'; next: IteratorResult<T> };
-
 export async function* fetchMany<T extends { key: string }>(
   fetch: Fetch,
   items: Iterable<T> | AsyncIterable<T>,
@@ -21,43 +19,66 @@ export async function* fetchMany<T extends { key: string }>(
   // Our own controller stops in-flight fetches when the consumer stops early.
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-  const aborted = new Promise<never>((_, reject) => {
-    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-  });
-  aborted.catch(() => undefined);
 
   const iterator = Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : toAsync(items[Symbol.iterator]());
-  const inFlight = new Map<number, Promise<Settled<T>>>();
-  let pendingNext: Promise<Settled<T>> | undefined;
+  // Settled fetches in the order they settled, not yet yielded. Each fetch and each pull of the
+  // next item wakes the loop once: no Promise.race over everything in flight per object, whose
+  // reactions piled up on the promises still pending (CPU per object on the shard's thread).
+  const settled: Array<FetchResult<T>> = [];
+  // Started and not yet yielded: bounded by `concurrency`.
+  let active = 0;
+  let pulling = false;
   let exhausted = false;
-  let nextId = 0;
+  let pullFailure: { error: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  const notify = (): void => {
+    const resolve = wake;
+    wake = undefined;
+    resolve?.();
+  };
+  signal.addEventListener('abort', notify, { once: true });
 
   const start = (item: T): void => {
-    const id = nextId++;
-    const settled = fetchOne(fetch, item, { maxBytes, signal }).then((result): Settled<T> => ({ kind: 'result', id, result }));
-    inFlight.set(id, settled);
+    active++;
+    void fetchOne(fetch, item, { maxBytes, signal }).then((result) => {
+      settled.push(result);
+      notify();
+    });
+  };
+  const pull = (): void => {
+    pulling = true;
+    iterator.next().then(
+      (next) => {
+        pulling = false;
+        if (next.done) exhausted = true;
+        else if (!signal.aborted) start(next.value);
+        notify();
+      },
+      (error: unknown) => {
+        pulling = false;
+        pullFailure = { error };
+        notify();
+      },
+    );
   };
 
   try {
     for (;;) {
-      if (!exhausted && !pendingNext && inFlight.size < concurrency) {
-        pendingNext = iterator.next().then((next): Settled<T> => ({ kind: 'next', next }));
-      }
-      if (!pendingNext && inFlight.size === 0) return;
-      const contenders: Promise<Settled<T>>[] = [...inFlight.values(), aborted];
-      if (pendingNext) contenders.push(pendingNext);
-      const settled = await Promise.race(contenders);
-      if (settled.kind === 'next') {
-        pendingNext = undefined;
-        if (settled.next.done) exhausted = true;
-        else start(settled.next.value);
+      signal.throwIfAborted();
+      if (pullFailure) throw pullFailure.error;
+      if (settled.length > 0) {
+        active--;
+        yield settled.shift()!;
         continue;
       }
-      inFlight.delete(settled.id);
-      signal.throwIfAborted();
-      yield settled.result;
+      if (!exhausted && !pulling && active < concurrency) pull();
+      if (exhausted && !pulling && active === 0) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
     }
   } finally {
+    signal.removeEventListener('abort', notify);
     stop.abort();
     if (!exhausted) await iterator.return?.();
   }

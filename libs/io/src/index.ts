@@ -7,6 +7,7 @@
 export { parseLocation, isWithin, folderOf, type Location } from './location';
 export { parsePositiveInteger } from './positive-integer';
 export { forEachBounded, mapBounded, range } from './bounded-concurrency';
+export { lookaheadPages, type LookaheadOptions } from './lookahead-pages';
 export { realPathOf } from './real-path';
 export type { ObjectInfo, GetManyOptions, FetchResult, RandomAccessBlob, ObjectStore } from './object-store';
 export { isObjectStoreError, isAbortError } from './object-store-error';
@@ -56,5 +57,5 @@ export {
 } from './inventory';
 export { encodeIndexFile, encodeIndexFileStream, encodeDeletionsFile, INDEX_ROW_GROUP_SIZE } from './parquet/index-file';
 export { encodeLatestFileStream, type LatestRowsInput } from './parquet/latest-file';
-export { Arrow, preloadArrow } from './lazy-arrow';
+export { Arrow, preloadArrow, useSingleFileArrow } from './lazy-arrow';
 export { parquet, preloadParquet } from './lazy-parquet';

@@ -45,6 +45,26 @@ describe('LocalObjectStore', () => {
     await expect(localStore.put(`d/${LOCAL_TEMP_PREFIX}x`, Buffer.from('x'))).rejects.toMatchObject({ code: 'invalid_key' });
   });
 
+  it('getObject closes its file on every outcome: read, too large, empty, not a file', async ({ localStore }) => {
+    await localStore.put('fd/good.jpg', patternBytes(3000));
+    await localStore.put('fd/large.jpg', patternBytes(5000));
+    await localStore.put('fd/empty.jpg', new Uint8Array(0));
+    await mkdir(join(localStore.root, 'fd/dir.jpg'));
+    const openFiles = async () => (await readdir('/proc/self/fd')).length;
+    const before = await openFiles();
+    for (let round = 0; round < 20; round++) {
+      expect((await localStore.getObject('fd/good.jpg', { maxBytes: 4000 })).bytes.equals(patternBytes(3000))).toBe(true);
+      await expect(localStore.getObject('fd/large.jpg', { maxBytes: 4000 })).rejects.toMatchObject({ code: 'too_large_bytes' });
+      await expect(localStore.getObject('fd/empty.jpg')).rejects.toMatchObject({ code: 'empty_object' });
+      await expect(localStore.getObject('fd/dir.jpg')).rejects.toMatchObject({ code: 'not_found' });
+      await expect(localStore.getObject('fd/missing.jpg')).rejects.toMatchObject({ code: 'not_found' });
+    }
+    const aborted = new AbortController();
+    aborted.abort();
+    await expect(localStore.getObject('fd/good.jpg', { signal: aborted.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    expect(await openFiles()).toBe(before);
+  });
+
   it('etag is a hash of size and mtime: stable across list/head/get, changes when the file is touched', async ({ localStore }) => {
     await localStore.put('e/x.jpg', Buffer.from('12345'));
     const path = join(localStore.root, 'e/x.jpg');

@@ -29,6 +29,7 @@ import type {
 import { isAbortError, ObjectStoreError } from './object-store-error';
 import { classifyS3Error, s3StoreError } from './s3-error';
 import { S3RangeBlob } from './s3-range-blob';
+import { lookaheadPages } from './lookahead-pages';
 
 export interface S3ObjectStoreOptions {
   client: S3Client;
@@ -69,7 +70,7 @@ export function normalizeEtag(etag: string | undefined): string {
   return etag.startsWith('"') && etag.endsWith('"') && etag.length >= 2 ? etag.slice(1, -1) : etag;
 }
 
-/** Listing pages requested ahead of the caller (see `list`); measured in bench/README.md. */
+/** Listing pages requested ahead of the caller (`lookaheadPages`); measured in bench/README.md. */
 const LIST_LOOKAHEAD_PAGES = 3;
 
 export class S3ObjectStore implements ObjectStore {
@@ -106,8 +107,8 @@ export class S3ObjectStore implements ObjectStore {
     const pageSize = pageSizeOf(options);
     const stop = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-    const fetchPage = (token: string | undefined): Promise<ListObjectsV2CommandOutput> => {
-      const page = this.client.send(
+    const fetchPage = (token: string | undefined): Promise<ListObjectsV2CommandOutput> =>
+      this.client.send(
         new S3.ListObjectsV2Command({
           Bucket: this.bucket,
           Prefix: prefix === '' ? undefined : prefix,
@@ -117,37 +118,14 @@ export class S3ObjectStore implements ObjectStore {
         }),
         { abortSignal: signal },
       );
-      // Awaited below; until then a rejection must not count as unhandled.
-      page.catch(() => undefined);
-      return page;
-    };
     try {
-      // Pages are requested one after another (each needs the previous one's token), in the
-      // background, up to LIST_LOOKAHEAD_PAGES ahead of the caller: the listing goes on while the
-      // caller works through a page (the producer writes a shard plan per 1,000 keys), and memory
-      // stays bounded by those pages.
-      const queue: Array<Promise<ListObjectsV2CommandOutput | undefined>> = [];
-      let tail: Promise<ListObjectsV2CommandOutput | undefined> = fetchPage(undefined);
-      queue.push(tail);
-      const extend = () => {
-        while (queue.length < LIST_LOOKAHEAD_PAGES) {
-          tail = tail.then((page) => (page?.IsTruncated && page.NextContinuationToken ? fetchPage(page.NextContinuationToken) : undefined));
-          // Awaited in turn below; until then a rejection must not count as unhandled.
-          tail.catch(() => undefined);
-          queue.push(tail);
-        }
-      };
-      extend();
-      while (queue.length > 0) {
-        let page: ListObjectsV2CommandOutput | undefined;
-        try {
-          page = await queue.shift();
-        } catch (error) {
-          if (isAbortError(error)) throw error;
-          throw s3StoreError(error, prefix, `listing s3://${this.bucket}/${prefix}`);
-        }
-        if (!page) break;
-        extend();
+      const pages = lookaheadPages({
+        fetchPage,
+        nextToken: (page) => (page.IsTruncated && page.NextContinuationToken ? page.NextContinuationToken : undefined),
+        depth: LIST_LOOKAHEAD_PAGES,
+        mapError: (error) => (isAbortError(error) ? error : s3StoreError(error, prefix, `listing s3://${this.bucket}/${prefix}`)),
+      });
+      for await (const page of pages) {
         for (const object of page.Contents ?? []) {
           const info: ObjectInfo = {
             key: object.Key!,

@@ -2,7 +2,7 @@
 
 export type Tower = 'vision' | 'text';
 
-/** What the thread needs to create its sessions (`workerData`): one per tower given a path. */
+/** What the thread needs to create its sessions (its first message, `init`): one per tower given a path. */
 export interface InferenceThreadInit {
   readonly visionPath?: string;
   readonly textPath?: string;
@@ -40,6 +40,7 @@ export interface SessionDescription {
 }
 
 export type ToThread =
+  | { readonly type: 'init'; readonly init: InferenceThreadInit }
   | {
       readonly type: 'run';
       readonly id: number;

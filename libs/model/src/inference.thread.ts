@@ -4,14 +4,17 @@
  * other timer would starve (architecture §4.1). The main thread transfers input buffers here and gets
  * normalised embeddings back, transferred too.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { fromFloat16Bits, toFloat16Bits } from './float16';
 import { isOutOfMemoryMessage } from './inference-out-of-memory-error';
 import type { ErrorPayload, FromThread, InferenceThreadInit, SessionDescription, ToThread, Tower } from './inference-protocol';
 import { l2NormalizeRows } from './label-scorer';
 
-const init = workerData as InferenceThreadInit;
+// What to load comes in the first message (`init`), not in `workerData`: the thread can be started
+// before the model directory is even read (see `prestartInferenceThread`), loading ONNX Runtime's
+// module meanwhile.
+let init: InferenceThreadInit;
 const port = parentPort!;
 
 function post(message: FromThread, transfer: ArrayBuffer[] = []): void {
@@ -100,6 +103,11 @@ async function run(tower: Tower, buffer: ArrayBuffer, dims: readonly number[]): 
 }
 
 port.on('message', (message: ToThread) => {
+  if (message.type === 'init') {
+    init = message.init;
+    void createSessions();
+    return;
+  }
   if (message.type === 'close') {
     const open = sessions;
     sessions = undefined;
@@ -115,13 +123,15 @@ port.on('message', (message: ToThread) => {
   );
 });
 
-try {
-  const vision = init.visionPath === undefined ? undefined : await createSession(init.visionPath);
-  const text = init.textPath === undefined ? undefined : await createSession(init.textPath);
-  sessions = { ...(vision ? { vision } : {}), ...(text ? { text } : {}) };
-  post({ type: 'ready', ...(vision ? { vision: describe(vision) } : {}), ...(text ? { text: describe(text) } : {}) });
-} catch (error) {
-  const payload = errorPayload(error);
-  const deviceFailure = init.device.kind === 'cuda' && /cuda|provider|shared library|GPU|device/i.test(payload.message);
-  post({ type: 'init-error', error: payload, deviceFailure });
+async function createSessions(): Promise<void> {
+  try {
+    const vision = init.visionPath === undefined ? undefined : await createSession(init.visionPath);
+    const text = init.textPath === undefined ? undefined : await createSession(init.textPath);
+    sessions = { ...(vision ? { vision } : {}), ...(text ? { text } : {}) };
+    post({ type: 'ready', ...(vision ? { vision: describe(vision) } : {}), ...(text ? { text: describe(text) } : {}) });
+  } catch (error) {
+    const payload = errorPayload(error);
+    const deviceFailure = init.device.kind === 'cuda' && /cuda|provider|shared library|GPU|device/i.test(payload.message);
+    post({ type: 'init-error', error: payload, deviceFailure });
+  }
 }

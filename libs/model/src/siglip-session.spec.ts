@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -5,6 +6,7 @@ import { DeviceUnavailableError } from './device-unavailable-error';
 import { allocatePixelBatch } from './image-preprocessor';
 import { InferenceOutOfMemoryError } from './inference-out-of-memory-error';
 import { buildLabelSet } from './label-scorer';
+import { prestartInferenceThread, takePrestartedInferenceThread } from './inference-prestart';
 import { ModelLoadError } from './model-load-error';
 import { availableExecutionProviders, SiglipModel, toInferenceError } from './siglip-session';
 import { IMAGES_DIR, TINY_MODEL_DIR } from './testing/model-fixtures';
@@ -115,6 +117,33 @@ describe('SiglipModel.load', () => {
         throw new Error('hook failed');
       }),
     ).rejects.toThrow('hook failed');
+  });
+
+  it('adopts a thread started ahead (prestartInferenceThread) and embeds as a thread started by the load does', async () => {
+    prestartInferenceThread();
+    const ahead = await SiglipModel.load(TINY_MODEL_DIR, { intraOpThreads: 1 });
+    try {
+      // Taken by the load: nothing is left to adopt.
+      expect(takePrestartedInferenceThread()).toBeUndefined();
+      const pixels = allocatePixelBatch(model.preprocessor, 1);
+      await model.preprocessor.preprocessInto(readFileSync(join(IMAGES_DIR, 'chelsea.webp')), pixels, 0);
+      const expected = await model.embedImages(pixels.slice(), 1);
+      expect(Array.from(await ahead.embedImages(pixels, 1))).toEqual(Array.from(expected));
+      expect(Array.from(await ahead.embedTexts(['a photo of a cat']))).toEqual(Array.from(await model.embedTexts(['a photo of a cat'])));
+    } finally {
+      await ahead.close();
+    }
+  });
+
+  it('fails the load when a thread started ahead ended before it, and starts one of its own the next time', async () => {
+    const ahead = prestartInferenceThread();
+    expect(prestartInferenceThread()).toBe(ahead); // one at a time
+    const exited = once(ahead, 'exit');
+    await ahead.terminate();
+    await exited;
+    await expect(SiglipModel.load(TINY_MODEL_DIR, { towers: ['text'] })).rejects.toThrow(/inference thread exited during start/);
+    const next = await SiglipModel.load(TINY_MODEL_DIR, { towers: ['text'] });
+    await next.close();
   });
 
   it('refuses an empty or repeated tower list', async () => {

@@ -12,6 +12,7 @@ import { resolveModelOptions, type ResolvedModelOptions, type SiglipModelOptions
 import { loadModelDir, type SiglipModelInfo } from './siglip-config';
 import { loadTokenizer } from './load-tokenizer';
 import type { TextTokenizer } from './text-tokenizer';
+import { takePrestartedInferenceThread } from './inference-prestart';
 import { threadEntry } from './thread-entry';
 
 /**
@@ -55,8 +56,8 @@ export class SiglipModel {
     if (!resolved) throw new ModelLoadError(resolve(dir), problems);
     if (resolved.device.kind === 'cuda') assertCudaProviderInstalled(resolved.deviceName);
     const info = await loadModelDir(dir, { variant: resolved.variant, verifyContentHash: resolved.verifyContentHash });
-    const tokenizer = await loadTokenizer(info, resolved.lowercase === undefined ? {} : { lowercase: resolved.lowercase });
-    const preprocessor = new ImagePreprocessor(info.preprocess, { maxPixels: resolved.maxPixels, decode: resolved.decode });
+    // The sessions first: the tokenizer, the preprocessor and `whileSessionsLoad` are this
+    // thread's work while the inference thread creates them.
     const starting = InferenceThread.start(
       {
         ...(resolved.towers.includes('vision') ? { visionPath: join(info.dir, info.visionFile) } : {}),
@@ -70,8 +71,14 @@ export class SiglipModel {
       resolved.deviceName,
       info.dir,
     );
+    // Awaited below, after this thread's own (asynchronous) work: a failure meanwhile is not unhandled.
+    starting.catch(() => undefined);
+    let tokenizer: TextTokenizer;
+    let preprocessor: ImagePreprocessor;
     try {
       whileSessionsLoad?.(info);
+      tokenizer = await loadTokenizer(info, resolved.lowercase === undefined ? {} : { lowercase: resolved.lowercase });
+      preprocessor = new ImagePreprocessor(info.preprocess, { maxPixels: resolved.maxPixels, decode: resolved.decode });
     } catch (error) {
       await starting.then(({ thread }) => thread.close(), () => undefined);
       throw error;
@@ -209,7 +216,11 @@ class InferenceThread {
     deviceName: string,
     dir: string,
   ): Promise<{ thread: InferenceThread; sessions: Partial<Record<Tower, SessionDescription>> }> {
-    const worker = new Worker(threadEntry('inference'), { workerData: init });
+    // A thread started ahead (`prestartInferenceThread`) has loaded ONNX Runtime's module meanwhile.
+    const prestarted = takePrestartedInferenceThread();
+    if (prestarted instanceof Error) throw prestarted;
+    const worker = prestarted ?? new Worker(threadEntry('inference'));
+    worker.ref();
     const ready = await new Promise<FromThread>((resolveReady, rejectReady) => {
       const onExit = (code: number) => rejectReady(new Error(`the inference thread exited during start (code ${code})`));
       worker.once('error', rejectReady);
@@ -219,6 +230,7 @@ class InferenceThread {
         worker.off('exit', onExit);
         resolveReady(message);
       });
+      worker.postMessage({ type: 'init', init } satisfies ToThread);
     });
     if (ready.type !== 'ready') {
       await worker.terminate();

@@ -31,6 +31,7 @@ import {
   type S3Options,
 } from '@siglip-batch/io';
 import type { SourceEntry, SourceListing } from './source-lister';
+import { resolveManifestSource } from './source-kind-resolver';
 
 export interface InventoryListOptions {
   /** Resume after this cursor (of this file, for listFile), or from the start (null). */
@@ -197,16 +198,19 @@ export function inventoryListingScope(manifestUri: string, cursor: string | null
   return cursor === null ? { sourceUri } : { sourceUri, afterUri: `${sourceUri}${parseInventoryCursor(cursor).key}` };
 }
 
-/** What `--source-kind` may say: `auto` (from the name) or `inventory`. */
-export type SourceKindHint = 'auto' | 'inventory';
+/** What `--source-kind` may say: `auto` (from the name), `inventory` or `manifest` (source-kind-resolver.ts). */
+export type SourceKindHint = 'auto' | 'inventory' | 'manifest';
 
 /**
  * The source a run is made of: an inventory source (a manifest.json, or with `--source-kind
  * inventory` a configuration or report folder) becomes the manifest.json of one report, so that
  * the run, its resumes and its workers read that report and no other. `note` says which report
- * was picked from a configuration folder. Other sources are returned as they are.
+ * was picked from a configuration folder. With `manifest`, a folder of manifests becomes `<folder>/**`
+ * (resolveManifestSource). Other sources are returned as they are.
  */
 export async function resolveRunSource(source: string, hint: SourceKindHint, s3?: S3Options): Promise<{ source: string; note?: string }> {
+  // A folder of manifests → `<folder>/**`, frozen in the spec.
+  if (hint === 'manifest') return resolveManifestSource(source, s3);
   if (hint !== 'inventory' && !isInventoryManifestUri(source)) return { source };
   const resolved = await resolveInventoryManifest(source, s3);
   if (resolved.reports === undefined) return { source: resolved.manifestUri };

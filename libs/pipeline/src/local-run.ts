@@ -19,6 +19,12 @@ export interface LocalRunOptions {
    */
   allow?: string[];
   onProgress?(progress: { objectsPlanned: number; objectsDone: number; listingComplete: boolean }): void;
+  /**
+   * Called once every shard is processed, before the run is finalised (which needs no model): a
+   * caller done with its model can close it now, its threads ending while the run's files table,
+   * manifest and index are written.
+   */
+  onShardsDone?(): void;
 }
 
 /**
@@ -57,6 +63,7 @@ export async function runLocally(options: LocalRunOptions): Promise<RunManifest>
         report();
       },
     });
+    options.onShardsDone?.();
     const outcome = await finalizeRun({ folder: context.folder, spec });
     if (outcome.state !== 'completed') throw new Error(`run ${spec.runId} could not be finalised: ${JSON.stringify(outcome)}`);
     return outcome.manifest;

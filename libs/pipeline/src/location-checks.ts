@@ -1,6 +1,7 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { assertS3RegionConfigured, openLocation, openObject, parseLocation, readInventoryManifest, type S3Options } from '@siglip-batch/io';
 import { sourceKindOf } from './source-kind';
+import { checkManifestFilesExist, isManifestGlob } from './planning/source-splitter';
 
 /**
  * Checks at start that a source can be read: the bucket exists and answers (first page of the
@@ -28,6 +29,8 @@ export async function checkSourceReadable(source: string, s3: S3Options = {}, op
         'or the configuration folder with --source-kind inventory',
     );
   }
+  // A glob or prefix of manifests: at least one file (an empty prefix is a configuration error).
+  if (isManifestGlob(location.uri, kind)) return checkManifestFilesExist(location.uri, s3);
   if (kind === 'manifest-text' || kind === 'manifest-parquet') {
     const { store, key } = openObject(location.uri, s3);
     try {

@@ -17,7 +17,7 @@ import type { RunFolder } from '@siglip-batch/run-format';
 import { unitShardsFor, type ListingState, type PlanUnit, type RunSpec } from '@siglip-batch/jobs';
 import { openInventorySource } from './inventory-source';
 import { plannedTotals, writePlanUnit } from './planned-shards';
-import { isManifestGlob, manifestFilesOf, splitKeyRange } from './planning/source-splitter';
+import { isManifestGlob, manifestFilesOf, noManifestMessage, splitKeyRange } from './planning/source-splitter';
 import { planUnit } from './planning/unit-planner';
 import type { ListSourceOptions, SourceEntry } from './source-lister';
 
@@ -87,12 +87,18 @@ export async function prepareRunPlan(options: PrepareRunPlanOptions): Promise<Li
   let count = 0;
   let pending: Promise<void>[] = [];
   for await (const unit of units) {
+    // Refused at the first unit too many, not after writing a million unit objects for nothing.
+    try {
+      unitShardsFor(count + 1);
+    } catch (error) {
+      throw new Error(`${spec.source} names more files than a run may have planning units (${(error as Error).message}): merge manifests, or split the run`);
+    }
     pending.push(writePlanUnit(folder, { ...unit, unit: count++ }));
     if (pending.length >= UNIT_WRITES) await Promise.all(pending.splice(0));
   }
   await Promise.all(pending);
   pending = [];
-  if (count === 0) throw new Error(`${spec.source} names no manifest file: nothing to plan`);
+  if (count === 0) throw new Error(isManifestGlob(spec.source, spec.sourceKind) ? noManifestMessage(spec.source) : `${spec.source} names no file: nothing to plan`);
   const listing: ListingState = { ...initial, units: count, unitShards: unitShardsFor(count) };
   await folder.writeListing(listing);
   return listing;
@@ -118,7 +124,9 @@ function unitDefinitions(options: PrepareRunPlanOptions): AsyncIterable<UnitDefi
   }
   if (isManifestGlob(spec.source, spec.sourceKind)) {
     return (async function* () {
-      for await (const file of manifestFilesOf(spec.source, options.s3, options.signal)) yield { ...blank, kind: 'manifest-file' as const, file };
+      // An output root inside a prefix of manifests: its Parquet files are outputs, not manifests.
+      const exclude = [spec.output, options.folder.uriOf('')];
+      for await (const file of manifestFilesOf(spec.source, options.s3, options.signal, exclude)) yield { ...blank, kind: 'manifest-file' as const, file };
     })();
   }
   if ((spec.sourceKind !== 's3' && spec.sourceKind !== 'file') || (options.units ?? 1) <= 1) return undefined;

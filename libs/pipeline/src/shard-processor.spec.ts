@@ -4,7 +4,8 @@
  * that the faults that cannot be made for real here are exact: out of memory for a batch, and
  * transient fetch failures.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -172,6 +173,27 @@ describe('processShard', () => {
       ...names.slice(0, 10).map((n) => `${n} ok parts/part-00000000.parquet`),
       ...['bad.img', 'empty.img', 'missing.img'].map((n) => `${n} error errors/errors-00000000.parquet`),
     ].sort());
+  });
+
+  it('hands the model exactly the images of each batch, and records the SHA-256 of the bytes read', async () => {
+    const names = await prepareSource();
+    await writePlan(names.slice(0, 10));
+    const embedder = fakeEmbedder();
+    const batches: number[][] = [];
+    const embed = embedder.embedImages.bind(embedder);
+    embedder.embedImages = async (pixels, count) => {
+      expect(pixels.length).toBe(count * 2);
+      batches.push(Array.from(pixels));
+      return embed(pixels, count);
+    };
+    await processShard(context(embedder), 0, { workerId: 'w', attempt: 1, batchSize: 4 });
+    // Each batch is its images' pixels back to back ([value, 1] each), nothing else; every image once.
+    expect(batches.map((b) => b.length)).toEqual([8, 8, 4]);
+    const values = batches.flatMap((b) => b.filter((_, i) => i % 2 === 0));
+    expect(batches.flatMap((b) => b.filter((_, i) => i % 2 === 1))).toEqual(new Array(10).fill(1));
+    expect(values.sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const part = await rows('parts/part-00000000.parquet');
+    expect(part.map((row) => row['sha256'])).toEqual(names.slice(0, 10).map((name) => createHash('sha256').update(readFileSync(join(dir, 'src', name))).digest('hex')));
   });
 
   it('gives every row the id of its plan position, in whichever file it lands; float16 when the run says so', async () => {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ObjectStore } from '@siglip-batch/io';
 import type { PlanFile, ShardStats } from '@siglip-batch/jobs';
 import { AsyncQueue, Semaphore } from './async-pool';
@@ -93,7 +93,7 @@ async function runPass(
         kind: 'ok',
         etag,
         size: bytes.length,
-        sha256: createHash('sha256').update(bytes).digest('hex'),
+        sha256: hash('sha256', bytes, 'hex'),
         width: image.width,
         height: image.height,
       };
@@ -213,8 +213,8 @@ async function inferBatch(
   const perImage = embedder.pixelsPerImage;
   const dim = embedder.embedDim;
   const run = async (part: Decoded[]): Promise<void> => {
-    const pixels = new Float32Array(part.length * perImage);
-    part.forEach((image, i) => pixels.set(image.pixels, i * perImage));
+    const pixels = uninitialisedFloats(part.length * perImage);
+    for (let i = 0; i < part.length; i++) pixels.set(part[i]!.pixels, i * perImage);
     const started = performance.now();
     let result: Float32Array;
     try {
@@ -240,6 +240,16 @@ async function inferBatch(
     options.onBatch?.({ images: part.length, inferMs });
   };
   await run(images);
+}
+
+/**
+ * A float32 array of its own buffer (transferable), not zero-filled: every value is written
+ * before it is read. Zeroing 19 MB per batch of 32 at 224² was a pass over memory per batch on
+ * the shard's thread for nothing.
+ */
+function uninitialisedFloats(length: number): Float32Array {
+  const bytes = Buffer.allocUnsafeSlow(length * Float32Array.BYTES_PER_ELEMENT);
+  return new Float32Array(bytes.buffer, bytes.byteOffset, length);
 }
 
 function transientIndices(outcomes: Array<Outcome | undefined>): number[] {

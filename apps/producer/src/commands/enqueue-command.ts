@@ -45,7 +45,7 @@ export function registerEnqueueCommand(program: Command): void {
     .description('plan a run into its output folder and queue its shards for the workers (idempotent; resumable)')
     .option('--run <id>', 'run id ([a-z0-9][a-z0-9_-]{0,63})')
     .option('--resume <id>', 'continue run <id> from its folder in --out (after an interruption, or after Redis lost its data)')
-    .option('--source <uri>', 'S3 prefix, local directory, manifest (.txt of URIs, .parquet with a uri column; a * in its name: every matching file, one planning unit each) or S3 Inventory manifest.json; or --retry-errors <run>')
+    .option('--source <uri>', 'S3 prefix, local directory, manifest (.txt of URIs, .parquet with a uri column; a * in its name: every matching file; <folder>/** or a folder with --source-kind manifest: every manifest under it; one planning unit per file) or S3 Inventory manifest.json; or --retry-errors <run>')
     .addOption(sourceKindOption())
     .option('--out <uri>', 'output root (s3://bucket/prefix or a local directory); the run folder is <out>/<run>/');
   addRunOptions(command)
@@ -53,7 +53,7 @@ export function registerEnqueueCommand(program: Command): void {
     .option('--planners <n>', 'planning units this process plans at once (other producers enqueuing the same run share the units)', positiveInt('--planners'), 1)
     .option(
       '--planning-units <n>',
-      'S3 prefix or directory: split the listing into up to this many key ranges planned in parallel (first enqueue of a run only; manifest globs and S3 Inventory reports split by file)',
+      'S3 prefix or directory: split the listing into up to this many key ranges planned in parallel (first enqueue of a run only; manifest globs and prefixes, and S3 Inventory reports, split by file)',
       positiveInt('--planning-units'),
       1,
     )

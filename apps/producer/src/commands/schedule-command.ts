@@ -12,6 +12,7 @@ import {
   parseLabelList,
   readLabelFile,
   resolveRunSource,
+  sourceKindOf,
   type SourceKindHint,
 } from '@siglip-batch/pipeline';
 import {
@@ -155,7 +156,11 @@ async function resolveSchedule(options: ScheduleCliOptions): Promise<{ run: Sche
     problems.add(`--source ${options.source} is one S3 Inventory report: a schedule needs the inventory's configuration folder (<dest-prefix>/<source-bucket>/<config-id>/) with --source-kind inventory, whose newest report each firing takes`);
   } else if (options.source) {
     const found = await problems.check(`--source ${options.source}`, () => resolveRunSource(options.source!, options.sourceKind ?? 'auto', s3));
-    if (found) await problems.check(`--source ${options.source}`, () => checkSourceReadable(found.source, s3, { incremental: true }));
+    const kind = found ? sourceKindOf(found.source) : undefined;
+    if (kind === 'manifest-text' || kind === 'manifest-parquet') {
+      // Refused here, not at every firing (incremental-filter.ts refuses them when planning).
+      problems.add(`--source ${options.source}: a schedule's runs are incremental, which list an S3 prefix, a directory or an S3 Inventory report, not manifests`);
+    } else if (found) await problems.check(`--source ${options.source}`, () => checkSourceReadable(found.source, s3, { incremental: true }));
     resolved = found;
   }
   if (options.out) await problems.check(`--out ${options.out}`, () => checkOutputWritable(options.out!, s3));

@@ -31,14 +31,17 @@ export function embeddingDtypeOption(): Option {
 /**
  * `--source-kind`: taken by `enqueue` and `embed`. A source's kind is told from its name (a
  * manifest.json is an S3 Inventory report); `inventory` also takes an inventory configuration's
- * folder (`s3://dest/prefix/<source-bucket>/<config-id>/`), whose newest report is used.
+ * folder (`s3://dest/prefix/<source-bucket>/<config-id>/`), whose newest report is used;
+ * `manifest` also takes a folder of manifests (an S3 prefix or a directory), which becomes
+ * `<folder>/**` (libs/pipeline source-kind-resolver.ts).
  */
 export function sourceKindOption(): Option {
   return new Option(
     '--source-kind <kind>',
     "auto: from --source's name; inventory: --source is an S3 Inventory report's manifest.json, or its configuration folder " +
-      '(<dest-prefix>/<source-bucket>/<config-id>/: its newest report is used) (default: auto)',
-  ).choices(['auto', 'inventory']);
+      '(<dest-prefix>/<source-bucket>/<config-id>/: its newest report is used); manifest: --source is a manifest, or a folder of them ' +
+      '(s3://b/lists/ or a directory: every .txt/.lst/.list/.uris/.parquet file under it, one planning unit each) (default: auto)',
+  ).choices(['auto', 'inventory', 'manifest']);
 }
 
 /** `--decode` and `--reducing-gap`: taken by `enqueue`, `embed`, `schedule`, `model preprocess` and `model embed`. */

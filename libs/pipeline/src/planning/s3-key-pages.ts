@@ -6,7 +6,7 @@
  * still goes through the store's client (credentials, endpoint, retries, error classes): only the
  * body of a successful page is read here, and the SDK's deserialiser gets an empty page instead.
  */
-import { S3ObjectStore, normalizeEtag, s3StoreError, isAbortError } from '@siglip-batch/io';
+import { S3ObjectStore, lookaheadPages, normalizeEtag, s3StoreError, isAbortError } from '@siglip-batch/io';
 
 type ListCommand = typeof import('@aws-sdk/client-s3').ListObjectsV2Command;
 
@@ -41,36 +41,14 @@ export async function* s3KeyPages(store: S3ObjectStore, prefix: string, options:
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
   // Loaded on first use, as the store loads the SDK (a run over local files never does).
   const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
-  const fetchPage = (token: string | undefined): Promise<Page> => {
-    const page = requestPage(ListObjectsV2Command, store, prefix, token, token === undefined ? options.startAfter : undefined, signal);
-    // Awaited below; until then a rejection must not count as unhandled.
-    page.catch(() => undefined);
-    return page;
-  };
   try {
-    const queue: Array<Promise<Page | undefined>> = [];
-    let tail: Promise<Page | undefined> = fetchPage(undefined);
-    queue.push(tail);
-    const extend = () => {
-      while (queue.length < LOOKAHEAD_PAGES) {
-        tail = tail.then((page) => (page?.next !== undefined ? fetchPage(page.next) : undefined));
-        tail.catch(() => undefined);
-        queue.push(tail);
-      }
-    };
-    extend();
-    while (queue.length > 0) {
-      let page: Page | undefined;
-      try {
-        page = await queue.shift();
-      } catch (error) {
-        if (isAbortError(error)) throw error;
-        throw s3StoreError(error, prefix, `listing s3://${store.bucket}/${prefix}`);
-      }
-      if (!page) break;
-      extend();
-      if (page.keys.length > 0) yield page.keys;
-    }
+    const pages = lookaheadPages<Page>({
+      fetchPage: (token) => requestPage(ListObjectsV2Command, store, prefix, token, token === undefined ? options.startAfter : undefined, signal),
+      nextToken: (page) => page.next,
+      depth: LOOKAHEAD_PAGES,
+      mapError: (error) => (isAbortError(error) ? error : s3StoreError(error, prefix, `listing s3://${store.bucket}/${prefix}`)),
+    });
+    for await (const page of pages) if (page.keys.length > 0) yield page.keys;
   } finally {
     stop.abort();
   }

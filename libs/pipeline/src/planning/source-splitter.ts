@@ -3,6 +3,9 @@
  *
  * - an S3 prefix or a directory → key ranges `(after, upTo]`, found by start-after probes;
  * - a glob of manifests (`s3://b/lists/part-*.parquet`, `/data/lists/*.txt`) → one unit per file;
+ * - a prefix of manifests (`s3://b/lists/**`, `/data/lists/**`; `--source-kind manifest` turns
+ *   `s3://b/lists/` or a directory into that, see source-kind-resolver.ts) → one unit per
+ *   manifest file under it, at any depth;
  * - an S3 Inventory report → one unit per data file (the `inventory-file` kind), in the order
  *   of its manifest.json (inventory-source.ts reads them).
  *
@@ -11,6 +14,8 @@
  */
 import { S3ObjectStore, compareKeys, mapBounded, openLocation, type ObjectStore, type S3Options } from '@siglip-batch/io';
 import type { SourceKind } from '@siglip-batch/jobs';
+import { MANIFEST_PREFIX_SEGMENT, manifestFormatOfName } from '../source-kind';
+import { excludedFolders } from '../source-lister';
 
 /** One key range of a prefix split: the keys `k` with `after < k ≤ upTo` (null: unbounded). */
 export interface KeyRange {
@@ -142,33 +147,62 @@ async function firstKeyAfter(store: ObjectStore, prefix: string, after: string |
   return undefined;
 }
 
-/** True for a source naming several manifests by a `*` in its last path segment. */
+/**
+ * True for a source naming several manifests: a `*` in its last path segment (a glob), or that
+ * segment being `**` (every manifest under the folder).
+ */
 export function isManifestGlob(source: string, kind: SourceKind): boolean {
   if (kind !== 'manifest-text' && kind !== 'manifest-parquet') return false;
   const path = source.split('?')[0]!;
   return path.slice(path.lastIndexOf('/') + 1).includes('*');
 }
 
+/** A path segment (below a prefix of manifests) that is skipped, and all under it: Hadoop's hidden names. */
+const HIDDEN_SEGMENT = /(^|\/)[_.]/;
+
 /**
- * The manifest files a glob names (`*` matches any run of characters but `/`), as URIs in key
- * order, streamed: a glob over a million manifests holds one page at a time.
+ * The manifest files a source of several manifests names, as URIs in key order, streamed: a
+ * glob or a prefix over a million manifests holds one listing page at a time.
+ *
+ * - A glob (`part-*.parquet`): the files of its folder whose name matches (`*` matches any run
+ *   of characters but `/`).
+ * - A prefix (`<folder>/**`): every key under the folder, at any depth, whose name is a
+ *   manifest's (`.txt`, `.lst`, `.list`, `.uris`, `.parquet`, as a single manifest source is
+ *   told), except keys with a path segment below the folder starting with `_` or `.` (as
+ *   Hadoop, Spark and pyarrow skip them: `_SUCCESS`, `_temporary/…`, `.part-0.parquet.crc`);
+ *   anything else there (`_SUCCESS`, `.crc`, README files) is ignored.
+ *
+ * `exclude`: folders (URIs) never listed, such as an output root that lies inside the folder,
+ * whose Parquet files are a run's outputs, not manifests.
  */
-export async function* manifestFilesOf(source: string, s3?: S3Options, signal?: AbortSignal): AsyncGenerator<string> {
+export async function* manifestFilesOf(source: string, s3?: S3Options, signal?: AbortSignal, exclude: readonly string[] = []): AsyncGenerator<string> {
   const slash = source.lastIndexOf('/');
   const folder = source.slice(0, slash + 1);
   const pattern = source.slice(slash + 1);
   const { store, prefix } = openLocation(folder === '' ? '.' : folder, s3);
   const folderPrefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
-  const literal = pattern.slice(0, pattern.indexOf('*'));
-  const matcher = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('[^/]*')}$`);
+  const excluded = excludedFolders(store.uriOf(folderPrefix), exclude);
+  const wanted: (name: string) => boolean =
+    pattern === MANIFEST_PREFIX_SEGMENT
+      ? (name) => manifestFormatOfName(name) !== undefined && !HIDDEN_SEGMENT.test(name)
+      : matcherOf(pattern);
+  const literal = pattern === MANIFEST_PREFIX_SEGMENT ? '' : pattern.slice(0, pattern.indexOf('*'));
   try {
     for await (const info of store.list(folderPrefix + literal, signal ? { signal } : {})) {
       const name = info.key.slice(folderPrefix.length);
-      if (matcher.test(name)) yield store.uriOf(info.key);
+      if (!wanted(name)) continue;
+      const uri = store.uriOf(info.key);
+      if (excluded.length > 0 && excluded.some((skipped) => uri.startsWith(skipped))) continue;
+      yield uri;
     }
   } finally {
     store.close();
   }
+}
+
+function matcherOf(pattern: string): (name: string) => boolean {
+  const matcher = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('[^/]*')}$`);
+  return (name) => matcher.test(name);
 }
 
 function escapeRegExp(text: string): string {
@@ -178,4 +212,30 @@ function escapeRegExp(text: string): string {
 /** Whether `key` lies in `range` (byte order). */
 export function inKeyRange(key: string, range: KeyRange): boolean {
   return (range.after === null || compareKeys(key, range.after) > 0) && (range.upTo === null || compareKeys(key, range.upTo) <= 0);
+}
+
+/** What a source of several manifests that names none is told (an empty prefix or a glob matching nothing). */
+export function noManifestMessage(source: string): string {
+  const slash = source.lastIndexOf('/');
+  if (source.slice(slash + 1) === MANIFEST_PREFIX_SEGMENT) {
+    return (
+      `no manifest file under ${source.slice(0, slash + 1)} (a prefix of manifests plans every .txt, .lst, .list, .uris and .parquet file under it, ` +
+      'skipping names that start with _ or .): nothing to plan'
+    );
+  }
+  return `no file matches the manifest glob ${source}: nothing to plan`;
+}
+
+/**
+ * Checks at start that a source of several manifests names at least one (reads the listing up
+ * to the first match): an empty prefix or a glob matching nothing is a configuration error.
+ */
+export async function checkManifestFilesExist(source: string, s3?: S3Options, signal?: AbortSignal): Promise<void> {
+  const files = manifestFilesOf(source, s3, signal);
+  try {
+    const first = await files.next();
+    if (first.done) throw new Error(noManifestMessage(source));
+  } finally {
+    await files.return(undefined);
+  }
 }

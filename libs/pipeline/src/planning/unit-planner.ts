@@ -8,6 +8,7 @@ import { readPlanUnit, writePlanUnit } from '../planned-shards';
 import { openInventorySource } from '../inventory-source';
 import { excludedFolders, listSource, type ListSourceOptions, type SourceEntry, type SourceListing } from '../source-lister';
 import type { ListingFilter, PlanProgress } from '../run-planner';
+import { sourceKindOf } from '../source-kind';
 
 export interface PlanUnitOptions {
   folder: RunFolder;
@@ -200,7 +201,8 @@ async function unitAccess(options: PlanUnitOptions): Promise<UnitAccess> {
       return { ...base, after, upTo, open: (cursor) => listSource(spec.source, { ...listOptions(cursor ?? after), upTo }) };
     }
     case 'manifest-file':
-      return { ...base, after: null, upTo: null, open: (cursor) => listSource(definition.file!, listOptions(cursor)) };
+      // Each file read by its own name: a prefix of manifests may mix text and Parquet files.
+      return { ...base, after: null, upTo: null, open: (cursor) => listSource(definition.file!, { ...listOptions(cursor), kind: sourceKindOf(definition.file!) }) };
     case 'inventory-file':
       return { ...base, after: null, upTo: null, open: (cursor) => listInventoryFile(options, definition.file!, cursor) };
   }

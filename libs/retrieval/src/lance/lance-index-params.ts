@@ -6,8 +6,8 @@
  * - above, IVF_PQ: a partition per 4,096 rows (244 at 1M), one byte per 8 dimensions (1/32 of the
  *   float32 vectors), trained on a sample; a query probes 16 % of the partitions and re-ranks
  *   `refineFactor × k` = 100 candidates on their float32 vectors. On 1M × 1,152 rows shaped like
- *   image embeddings (search-bench.ts `--mixture`) that gives recall@10 1.000 for image queries and
- *   0.950 for text queries at p50 34 / 38 ms in process; probing 10 % gave 0.963 / 0.920, and
+ *   image embeddings (the search bench's default data, `--data mixture`) that gives recall@10
+ *   1.000 for image queries and 0.950 for text queries at p50 34 / 38 ms in process; probing 10 % gave 0.963 / 0.920, and
  *   re-ranking 20 × k or 40 × k did not help and cost time (the neighbours missed are in
  *   partitions not probed). Fewer, larger partitions than √rows: k-means
  *   over numPartitions × 64 samples costs numPartitions² — 16× less than 1,000 partitions — and
