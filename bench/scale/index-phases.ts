@@ -9,6 +9,7 @@
  *   npx tsx bench/scale/index-phases.ts --sizes 1e5,1e6 --reuse --keep
  *   npx tsx bench/scale/index-phases.ts --sizes 1e5,1e6 --reuse --keep --only index --node-flags=--max-semi-space-size=16
  *
+ * Without `--reuse`, the producer (planning the run, 16 units) and the finaliser get rows too.
  * `--only index` (or `latest`) measures one of the two; `--node-flags` are given to node for the
  * measured phases (V8 flags, space-separated). Beside each peak RSS, the largest young generation,
  * old generation, buffers outside the heap and the rest of the RSS seen (phase.ts `memory`).
@@ -73,6 +74,7 @@ async function phase(args: PhaseArgs): Promise<PhaseResult> {
 async function main(): Promise<void> {
   const { endpoint, stop } = await startEndpoint();
   const rows: string[] = [];
+  const setup: Array<[string, PhaseResult]> = [];
   try {
     const baseline = await phase({ phase: 'baseline', root: OUT, runId: 'baseline', endpoint, redisUrl, prefix: `scaleindex-${process.pid}` });
     for (const objects of sizes) {
@@ -86,13 +88,14 @@ async function main(): Promise<void> {
         const bucket = `src-${label(objects)}`;
         await fetch(`${endpoint}/__bucket/${bucket}?objects=${objects}`, { method: 'PUT' });
         log(`${label(objects)}: plan`);
-        await phase({ ...common, phase: 'plan', source: `s3://${bucket}/`, units: 16 });
+        setup.push(['producer (listing, 16 units)', await phase({ ...common, phase: 'plan', source: `s3://${bucket}/`, units: 16 })]);
         log(`${label(objects)}: complete`);
         await phase({ ...common, phase: 'complete', concurrency: 4 });
         log(`${label(objects)}: finalise`);
-        await phase({ ...common, phase: 'finalize' });
+        setup.push(['finaliser', await phase({ ...common, phase: 'finalize' })]);
       }
-      const results: Array<[string, PhaseResult]> = [];
+      // The producer and the finaliser are measured too when this run made the run (not --reuse).
+      const results: Array<[string, PhaseResult]> = setup.splice(0);
       if (measured.has('index')) {
         log(`${label(objects)}: index update`);
         results.push(['index update', await phase({ ...common, phase: 'index' })]);
