@@ -7,6 +7,7 @@
  *
  *   npx tsx bench/scale/index-phases.ts --sizes 1e5,1e6 --keep
  *   npx tsx bench/scale/index-phases.ts --sizes 1e5,1e6 --reuse --keep
+ *   npx tsx bench/scale/index-phases.ts --sizes 1e7 --nightly-only --keep   # after a run that kept 1e7
  *   npx tsx bench/scale/index-phases.ts --sizes 1e5,1e6 --reuse --keep --only index --node-flags=--max-semi-space-size=16
  *
  * Without `--reuse`, the producer (planning the run, 16 units) and the finaliser get rows too.
@@ -22,6 +23,7 @@ import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { indexBytesOf } from './index-bytes';
 import type { PhaseArgs, PhaseResult } from './phase';
 
 const { values } = parseArgs({
@@ -33,6 +35,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     'node-flags': { type: 'string', default: '' },
     out: { type: 'string', default: 'bench/out/scale-index' },
+    'nightly-only': { type: 'boolean', default: false },
   },
 });
 const sizes = values.sizes.split(',').map(Number);
@@ -77,7 +80,7 @@ async function main(): Promise<void> {
   const setup: Array<[string, PhaseResult]> = [];
   try {
     const baseline = await phase({ phase: 'baseline', root: OUT, runId: 'baseline', endpoint, redisUrl, prefix: `scaleindex-${process.pid}` });
-    for (const objects of sizes) {
+    for (const objects of values['nightly-only'] ? [] : sizes) {
       const root = join(OUT, `n${label(objects)}`);
       const common = { root, runId: 'run', endpoint, redisUrl, prefix: `scaleindex-${process.pid}-${label(objects)}` };
       if (values.reuse && existsSync(join(root, 'run', '_manifest.json'))) {
@@ -111,9 +114,10 @@ async function main(): Promise<void> {
         );
       }
     }
+    const nightly = values['nightly-only'] ? await nightlyRun(sizes.at(-1)!, endpoint) : '';
     const load = loadavg().map((x) => x.toFixed(1)).join(' ');
     process.stdout.write(
-      `idle process: ${mb(baseline.peakRssBytes)}; node flags: ${nodeFlags.join(' ') || 'none'}; load at the end: ${load}\n\n| objects | process | wall | CPU | peak RSS | young gen | old gen | external | other RSS | wasm | store requests | index bytes put |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n${rows.join('\n')}\n`,
+      `${nightly}idle process: ${mb(baseline.peakRssBytes)}; node flags: ${nodeFlags.join(' ') || 'none'}; load at the end: ${load}\n\n| objects | process | wall | CPU | peak RSS | young gen | old gen | external | other RSS | wasm | store requests | index bytes put |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n${rows.join('\n')}\n`,
     );
   } finally {
     const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
@@ -127,6 +131,38 @@ async function main(): Promise<void> {
     stop();
     if (!values.keep) rmSync(OUT, { recursive: true, force: true });
   }
+}
+
+/**
+ * `--nightly-only`: a nightly incremental run adding 1 % new objects to the source of the largest
+ * size, on the run and index an earlier run of this bench left there (`--keep`): planned with
+ * `--incremental` (16 units), completed, finalised and indexed. Returns its line: the bytes put
+ * under any `_index/` against the index's size before.
+ */
+async function nightlyRun(objects: number, endpoint: string): Promise<string> {
+  const root = join(OUT, `n${label(objects)}`);
+  if (!existsSync(join(root, '_index'))) throw new Error(`--nightly-only needs the index of an earlier run of ${label(objects)} under ${root} (--keep)`);
+  const grown = Math.round(objects * 1.01);
+  await fetch(`${endpoint}/__bucket/src-${label(objects)}?objects=${grown}`, { method: 'PUT' });
+  const before = indexBytesOf(root);
+  const common = { root, runId: 'nightly', endpoint, redisUrl, prefix: `scaleindex-${process.pid}-nightly` };
+  rmSync(join(root, 'nightly'), { recursive: true, force: true });
+  const byPhase: Array<[string, PhaseResult]> = [];
+  log(`nightly: plan (incremental, ${grown - objects} new objects)`);
+  byPhase.push(['producer', await phase({ ...common, phase: 'plan', source: `s3://src-${label(objects)}/`, incremental: true, units: 16 })]);
+  log('nightly: complete');
+  byPhase.push(['shard commits', await phase({ ...common, phase: 'complete', concurrency: 4 })]);
+  log('nightly: finalise');
+  byPhase.push(['finaliser', await phase({ ...common, phase: 'finalize' })]);
+  log('nightly: index update');
+  byPhase.push(['index update', await phase({ ...common, phase: 'index' })]);
+  const written = byPhase.reduce((sum, [, r]) => sum + r.counts.indexPutBytes, 0);
+  const planned = (byPhase[0]![1].result as { objectsPlanned: number }).objectsPlanned;
+  return (
+    `nightly run: +${grown - objects} new objects (1 %) on an index of ${objects}: planned ${planned} in ${(byPhase[0]![1].ms / 1000).toFixed(1)} s; ` +
+    `index ${mb(before.total)} before (output ${mb(before.output)}, runs' contributions ${mb(before.runs)}); bytes put under any _index/: ${mb(written)} = ` +
+    `${((100 * written) / Math.max(1, before.total)).toFixed(2)} % of the index (${byPhase.map(([name, r]) => `${name} ${mb(r.counts.indexPutBytes)} in ${(r.ms / 1000).toFixed(1)} s, peak RSS ${mb(r.peakRssBytes)}`).join('; ')})\n\n`
+  );
 }
 
 main().catch((error: unknown) => {

@@ -22,6 +22,7 @@ import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { bytesUnder, indexBytesOf } from './index-bytes';
 import { Redis } from 'ioredis';
 import { queueNameForModel } from '@siglip-batch/jobs';
 import { writeInventory } from './inventory-files';
@@ -132,32 +133,6 @@ async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
     cursor = next;
     if (keys.length > 0) await redis.unlink(...keys);
   } while (cursor !== '0');
-}
-
-function bytesUnder(path: string, match: (name: string) => boolean = () => true): number {
-  let total = 0;
-  let entries;
-  try {
-    entries = readdirSync(path, { withFileTypes: true });
-  } catch {
-    return 0;
-  }
-  for (const entry of entries) {
-    const full = join(path, entry.name);
-    if (entry.isDirectory()) total += bytesUnder(full, match);
-    else if (match(entry.name)) total += statSync(full).size;
-  }
-  return total;
-}
-
-/** Bytes of the processed index: the output's `_index/` and the runs' own `<run>/_index/` (contributions). */
-function indexBytesOf(root: string): { output: number; runs: number; total: number } {
-  const output = bytesUnder(join(root, '_index'));
-  let runs = 0;
-  for (const entry of readdirSync(root, { withFileTypes: true })) {
-    if (entry.isDirectory() && !entry.name.startsWith('_')) runs += bytesUnder(join(root, entry.name, '_index'));
-  }
-  return { output, runs, total: output + runs };
 }
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
