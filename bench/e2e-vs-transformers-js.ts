@@ -6,13 +6,20 @@
  * per call (`probes/transformers-js-e2e.mjs`, on the transformers.js copy of the same model made
  * by `make-tjs-model.py`). Alternating A B A B, medians; used by `run-all.ts`, or alone:
  *
- *   npx tsx bench/e2e-vs-transformers-js.ts [--reps 3]      (after run-all made bench/out/photos and bench/out/models)
+ *   npx tsx bench/e2e-vs-transformers-js.ts [--reps 3] [--fast] [--cores 1,2]
+ *
+ * (after run-all made bench/out/photos and bench/out/models). `--cores 1,2` runs the same pairs
+ * with both processes pinned to the first 1, then 2 CPUs (`taskset -c 0-<n-1>`) and prints a row
+ * per core count: how each side's wall time scales with the cores it is given. Both sides are
+ * bound by CPU; the ratio at n cores is ours(1)/ours(n) × the ratio at one core, as long as
+ * transformers.js (one image per call) does not get faster with more cores.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -39,11 +46,15 @@ export interface EndToEndOptions {
   log(message: string): void;
   /** Extra `embed` flags (e.g. `--decode fast`). */
   embedFlags?: readonly string[];
+  /** Pin both processes to these CPUs (`taskset -c`, e.g. `0` or `0-1`); absent: every CPU. */
+  cpus?: string;
 }
 
-function timed(argv: string[], env: NodeJS.ProcessEnv): { seconds: number; stdout: string } {
+function timed(argv: string[], env: NodeJS.ProcessEnv, cpus?: string): { seconds: number; stdout: string } {
   const started = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, argv, { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 1 << 24 });
+  const [command, args] = cpus === undefined ? [process.execPath, argv] : ['taskset', ['-c', cpus, process.execPath, ...argv]];
+  const result = spawnSync(command, args, { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (result.error) throw result.error;
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (result.status !== 0) throw new Error(`${argv.slice(0, 2).join(' ')} exited ${result.status}: ${result.stderr.slice(-2000)}`);
   return { seconds, stdout: result.stdout };
@@ -66,6 +77,7 @@ export function endToEndVsTransformersJs(options: EndToEndOptions): EndToEndResu
     const { seconds, stdout } = timed(
       [bin, 'embed', '--source', photos, '--out', runs, '--model', tiny, '--labels', options.labels.join(','), '--run', `e2e-${rep}`, '--json', ...(options.embedFlags ?? [])],
       { SIGLIP_BATCH_RUN_FROM: 'bundle' },
+      options.cpus,
     );
     const counts = (JSON.parse(stdout.trim().split('\n').pop()!) as { counts: { ok: number } }).counts;
     if (counts.ok !== images) throw new Error(`embed: ${counts.ok} of ${images} images embedded`);
@@ -75,6 +87,7 @@ export function endToEndVsTransformersJs(options: EndToEndOptions): EndToEndResu
     const { seconds, stdout } = timed(
       [join(ROOT, 'bench/probes/transformers-js-e2e.mjs'), options.tjsModels, 'tiny-siglip-tjs', photos, JSON.stringify(options.labels), join(options.out, 'tjs-e2e.jsonl')],
       {},
+      options.cpus,
     );
     const { images } = JSON.parse(stdout.trim().split('\n').pop()!) as { images: number };
     if (images !== expected) throw new Error(`transformers.js: ${images} of ${expected} images classified`);
@@ -95,16 +108,38 @@ export function endToEndVsTransformersJs(options: EndToEndOptions): EndToEndResu
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const reps = Number(process.argv[process.argv.indexOf('--reps') + 1] ?? 3) || 3;
-  const flags = process.argv.includes('--fast') ? ['--decode', 'fast'] : [];
+  const { values: args } = parseArgs({ options: { reps: { type: 'string', default: '3' }, fast: { type: 'boolean', default: false }, cores: { type: 'string' } } });
+  const reps = Number(args.reps);
+  if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps must be a positive integer, got ${args.reps}`);
+  const flags = args.fast ? ['--decode', 'fast'] : [];
+  const cores = args.cores === undefined ? [undefined] : args.cores.split(',').map((c) => {
+    const n = Number(c);
+    if (!Number.isInteger(n) || n < 1 || n > availableParallelism()) throw new Error(`--cores: ${c} is not a core count between 1 and ${availableParallelism()}`);
+    return n;
+  });
   const out = join(ROOT, 'bench/out');
   const labels = ['cat', 'dog', 'astronaut', 'rocket', 'coffee', 'moon', 'motorcycle', 'coins', 'camera', 'galaxy', 'person', 'tree'];
-  const r = endToEndVsTransformersJs({ photos: join(out, 'photos'), images: 320, labels, tjsModels: join(out, 'models'), out, reps, log: console.error, embedFlags: flags });
   const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1]!;
-  const ratios = r.oursSeconds.map((s, i) => r.tjsSeconds[i]! / s);
-  console.log(
-    `end to end, start-up included: siglip-batch embed ${median(r.oursSeconds).toFixed(2)} s vs transformers.js ${median(r.tjsSeconds).toFixed(2)} s → ${median(ratios).toFixed(2)}× ` +
-      `(one photo: ${median(r.oursOneSeconds).toFixed(2)} s vs ${median(r.tjsOneSeconds).toFixed(2)} s) ` +
-      `(per rep ${ratios.map((x) => x.toFixed(2)).join(', ')}; load ${Math.min(...r.loads).toFixed(1)}–${Math.max(...r.loads).toFixed(1)})`,
-  );
+  const rows: Array<{ cores: number | undefined; ours: number; tjs: number; ratio: number }> = [];
+  for (const n of cores) {
+    if (n !== undefined) console.error(`pinned to ${n} core(s): taskset -c 0-${n - 1}`);
+    const r = endToEndVsTransformersJs({
+      photos: join(out, 'photos'), images: 320, labels, tjsModels: join(out, 'models'), out, reps, log: console.error, embedFlags: flags,
+      ...(n === undefined ? {} : { cpus: `0-${n - 1}` }),
+    });
+    const ratios = r.oursSeconds.map((s, i) => r.tjsSeconds[i]! / s);
+    rows.push({ cores: n, ours: median(r.oursSeconds), tjs: median(r.tjsSeconds), ratio: median(ratios) });
+    console.log(
+      `end to end, start-up included${n === undefined ? '' : `, ${n} core(s)`}: siglip-batch embed ${median(r.oursSeconds).toFixed(2)} s vs transformers.js ${median(r.tjsSeconds).toFixed(2)} s → ${median(ratios).toFixed(2)}× ` +
+        `(one photo: ${median(r.oursOneSeconds).toFixed(2)} s vs ${median(r.tjsOneSeconds).toFixed(2)} s) ` +
+        `(per rep ${ratios.map((x) => x.toFixed(2)).join(', ')}; load ${Math.min(...r.loads).toFixed(1)}–${Math.max(...r.loads).toFixed(1)})`,
+    );
+  }
+  if (rows.length > 1 && rows[0]!.cores !== undefined) {
+    const first = rows[0]!;
+    console.log(
+      `scaling from ${first.cores} core(s): ` +
+        rows.map((row) => `${row.cores}: ours ${(first.ours / row.ours).toFixed(2)}×, transformers.js ${(first.tjs / row.tjs).toFixed(2)}×`).join('; '),
+    );
+  }
 }

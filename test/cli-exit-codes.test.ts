@@ -3,6 +3,7 @@
  * JSON on stdout for `--json` commands — errors included —, `--config` files under the flags,
  * `--print-config`, `--log-level`, and plain progress lines when stderr is not a terminal.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { describe, expect, test } from '@siglip-batch/testing';
 import { runSpecSchema } from '@siglip-batch/jobs';
 import { BROKEN_OBJECTS, makeSampleImage } from './support/sample-images';
-import { TINY_MODEL, runCli } from './support/cli';
+import { CLI, REPO_ROOT, TINY_MODEL, runCli } from './support/cli';
 
 const work = mkdtempSync(join(tmpdir(), 'siglip-cli-codes-'));
 const images = join(work, 'images');
@@ -37,6 +38,22 @@ describe('siglip-batch exit codes, JSON and config files', () => {
     for (const [i, [args, message]] of cases.entries()) {
       expect(results[i]!.code, `${args.join(' ')}: ${results[i]!.stderr}`).toBe(2);
       expect(results[i]!.stderr).toMatch(message);
+    }
+  });
+
+  test('a reader that closes the pipe early (| head) ends the command quietly, with its own exit code', async () => {
+    for (const args of [['--help'], ['embed', '--help']]) {
+      const result = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+        const child = spawn(CLI, args, { env: offline, cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+        // Closed before the command has started: every write to stdout fails with EPIPE.
+        child.stdout.destroy();
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        child.on('error', reject);
+        child.on('exit', (code) => resolve({ code, stderr }));
+      });
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0);
+      expect(result.stderr).not.toMatch(/EPIPE|Unhandled|\n\s+at /);
     }
   });
 

@@ -3,6 +3,13 @@ import { buildProgram } from './program';
 import { logs } from './shared/cli-log';
 import { describeFailure, failureJson, jsonRequested } from './shared/exit-codes';
 
+// A reader that stops early (`siglip-batch … --help | head`, `status --json | head -c 100`) closes
+// the pipe: what is left to print is dropped, the command itself goes on and exits as it would
+// have. Unhandled, the stream's EPIPE error would end the process with a stack trace instead.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+});
+
 buildProgram(process.argv)
   .then((program) => program.parseAsync(process.argv))
   .catch((error: unknown) => {
