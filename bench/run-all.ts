@@ -24,7 +24,7 @@ import sharp from 'sharp';
 import { createS3Client } from '@siglip-batch/io';
 import { encodePartFile, type PartFileInput } from '@siglip-batch/run-format';
 import type { DecodeSpec, LabelSpec } from '@siglip-batch/jobs';
-import { loadModelDir, PreprocessPool } from '@siglip-batch/model';
+import { defaultPreprocessThreads, loadModelDir, PreprocessPool } from '@siglip-batch/model';
 import {
   buildRunSpec,
   createRunContext,
@@ -341,12 +341,12 @@ const loadModel = (dir: string, preprocessThreads?: number, intraOpThreads?: num
   log('sweep: preprocessing threads and batch size, tiny model, worker end to end');
   const threadRates: string[] = [];
   for (const threads of [1, 2, 4]) {
-    const model = threads === CORES ? after : await loadModel(TINY, threads);
+    const model = threads === defaultPreprocessThreads() ? after : await loadModel(TINY, threads);
     const rate = median(await repeat(Math.max(1, REPS - 1), () => worker(model, 's3://bench/photos/', PHOTO_COUNT)));
     if (model !== after) await closeModel(model);
     threadRates.push(`${threads}: ${fmt(rate, 1)}`);
   }
-  row('sweep, tiny worker e2e img/s by preprocessing threads (default = cores)', `0: ${fmt(median(ratesBefore), 1)}, ${threadRates.join(', ')}`);
+  row(`sweep, tiny worker e2e img/s by preprocessing threads (default = cores − 1 = ${defaultPreprocessThreads()})`, `0: ${fmt(median(ratesBefore), 1)}, ${threadRates.join(', ')}`);
   const batchRates: string[] = [];
   for (const batchSize of [1, 8, 32, 64]) {
     const rate = median(await repeat(Math.max(1, REPS - 1), () => worker(after, 's3://bench/photos/', PHOTO_COUNT, { batchSize })));

@@ -84,7 +84,10 @@ describe('npm pack', () => {
       }
     }
     const external = [...imported].filter((name) => !name.startsWith('node:') && !builtinModules.includes(name));
-    expect(external).toEqual(expect.arrayContaining(['commander', 'onnxruntime-node', 'sharp', 'bullmq', '@aws-sdk/client-s3']));
+    expect(external).toEqual(expect.arrayContaining(['onnxruntime-node', 'sharp', 'bullmq', '@aws-sdk/client-s3']));
+    // Bundled in (tools/build.mjs, BUNDLED_PACKAGES), so never loaded from node_modules.
+    expect(external).not.toContain('commander');
+    expect(external).not.toContain('zod');
     expect(external.filter((name) => !Object.hasOwn(pkg.dependencies, name))).toEqual([]);
     expect(external).not.toContain('tsx');
   });
@@ -103,15 +106,18 @@ function staticPackages(dir: string, file: string, seen = new Set<string>()): Se
 }
 
 describe('start-up of the bundle', () => {
-  it('loads no npm package but commander for the top-level help and --version (subcommands are chunks of their own)', () => {
+  it('loads no npm package for the top-level help and --version (commander is bundled in; subcommands are chunks of their own)', () => {
     const dir = join(installed, 'dist/apps/producer');
-    expect([...staticPackages(dir, 'main.mjs')]).toEqual(['commander']);
+    expect([...staticPackages(dir, 'main.mjs')]).toEqual([]);
     // …while a subcommand's chunk brings its own: the walk does see packages. (sharp, ioredis,
     // the AWS SDK and parquet-wasm are not among them: they load on first use, so a local run never
     // pays for S3 or Redis, and a command compiles parquet-wasm's WebAssembly only if it needs it.)
     const chunks = readdirSync(dir).filter((file) => file.startsWith('chunk-'));
     const all = new Set(chunks.flatMap((chunk) => [...staticPackages(dir, chunk)]));
-    expect([...all]).toEqual(expect.arrayContaining(['zod', 'bullmq']));
+    expect([...all]).toEqual(expect.arrayContaining(['bullmq', 'cli-progress']));
+    // zod and commander are bundled (tools/build.mjs, BUNDLED_PACKAGES): no chunk imports them.
+    expect([...all]).not.toContain('zod');
+    expect([...all]).not.toContain('commander');
     expect([...all]).not.toContain('@aws-sdk/client-s3');
     expect([...all]).not.toContain('parquet-wasm');
     expect([...all]).not.toContain('ioredis');
@@ -121,7 +127,7 @@ describe('start-up of the bundle', () => {
     const embed = chunks.find((chunk) => /function registerEmbedCommand\(/.test(readFileSync(join(dir, chunk), 'utf8')));
     expect(embed).toBeDefined();
     const embedPackages = [...staticPackages(dir, embed!)];
-    expect(embedPackages).toEqual(expect.arrayContaining(['zod']));
+    expect(embedPackages).toEqual(expect.arrayContaining(['cli-progress']));
     expect(embedPackages).not.toContain('bullmq');
   });
 });

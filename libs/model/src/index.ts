@@ -14,7 +14,7 @@ export {
   type ImagePreprocessConfig,
   type ImagePreprocessorOptions,
 } from './image-preprocessor';
-export { PreprocessPool } from './preprocess-pool';
+export { PreprocessPool, defaultPreprocessThreads } from './preprocess-pool';
 export { decodeMode, describeDecodeMode, scaledDecodeFactor, DECODE_MODES, DEFAULT_REDUCING_GAP, type DecodeMode } from './decode-mode';
 export { assertPixelLimit, MAX_PIXELS_CEILING } from './image-size-limits';
 export { loadTokenizer } from './load-tokenizer';

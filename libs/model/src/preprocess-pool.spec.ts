@@ -4,7 +4,7 @@ import type { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageError } from './image-error';
 import { ImagePreprocessor, type ImagePreprocessConfig } from './image-preprocessor';
-import { PreprocessPool } from './preprocess-pool';
+import { PreprocessPool, defaultPreprocessThreads } from './preprocess-pool';
 import { BROKEN_IMAGES_DIR, IMAGES_DIR } from './testing/model-fixtures';
 
 const SIGLIP: ImagePreprocessConfig = {
@@ -19,6 +19,21 @@ const SIGLIP: ImagePreprocessConfig = {
 
 /** The pool's threads (private), to end one for real as a crash would. */
 const threadsOf = (pool: PreprocessPool) => (pool as unknown as { threads: Array<{ worker: Worker }> }).threads;
+
+describe('defaultPreprocessThreads', () => {
+  it('is one thread per core but one, and at least one', () => {
+    expect([1, 2, 3, 8, 64].map((cores) => defaultPreprocessThreads(cores))).toEqual([1, 1, 2, 7, 63]);
+  });
+
+  it('is what a pool starts without a thread count', async () => {
+    const pool = await PreprocessPool.start(SIGLIP);
+    try {
+      expect(pool.size).toBe(defaultPreprocessThreads());
+    } finally {
+      await pool.close();
+    }
+  });
+});
 
 describe('PreprocessPool', () => {
   let pool: PreprocessPool;

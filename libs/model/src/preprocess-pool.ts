@@ -10,7 +10,7 @@ export interface PreprocessPoolOptions {
   /**
    * Preprocessing threads. Each decodes (sharp, on libuv's pool) and resizes (our Pillow
    * resampler, synchronous JavaScript) its images; `bench/run-all.ts` measures the choice.
-   * @defaultValue `os.availableParallelism()`
+   * @defaultValue {@link defaultPreprocessThreads}: one per core but one
    */
   readonly threads?: number;
   /**
@@ -51,6 +51,18 @@ interface PoolThread {
   failure?: Error;
 }
 
+/**
+ * Preprocessing threads when none are asked for: one per core, but one. The core left over is
+ * what the process's other busy threads share: libvips decodes on threads of its own while a
+ * preprocessing thread resizes the image before, and the main thread (fetching, hashing,
+ * Parquet) and the inference thread run beside them. On two cores one preprocessing thread
+ * embeds as fast as two and starts a Node environment less (~0.25 s of CPU at every start-up;
+ * bench/README.md, issue 18).
+ */
+export function defaultPreprocessThreads(cores = availableParallelism()): number {
+  return Math.max(1, cores - 1);
+}
+
 /** A thread that dies this often in a row without answering once is given up. */
 const MAX_DEATHS_WITHOUT_ANSWER = 3;
 
@@ -87,7 +99,7 @@ export class PreprocessPool {
 
   /** Starts the threads (they load sharp once each; about 100 ms). */
   static async start(config: ImagePreprocessConfig, options: PreprocessPoolOptions = {}): Promise<PreprocessPool> {
-    const count = options.threads ?? availableParallelism();
+    const count = options.threads ?? defaultPreprocessThreads();
     if (!Number.isInteger(count) || count < 1) throw new RangeError(`preprocessing threads must be a positive integer, got ${count}`);
     const init: PreprocessThreadInit = { config };
     const workers = Array.from({ length: count }, () => new Worker(threadEntry('preprocess'), { workerData: init }));

@@ -34,7 +34,7 @@ export interface LoadSiglipOptions {
   faults?: InferenceFaults;
   /**
    * Preprocessing threads (decode + Pillow resize off the event loop, see `PreprocessPool`);
-   * 0 preprocesses on the calling thread. @defaultValue `os.availableParallelism()`
+   * 0 preprocesses on the calling thread. @defaultValue `defaultPreprocessThreads()` (one per core but one)
    */
   preprocessThreads?: number;
   /**
