@@ -1,4 +1,5 @@
 import { redactSecrets } from '@siglip-batch/io/secret-redaction';
+import { inferenceThreadPending } from '@siglip-batch/model/inference-prestart';
 import { buildProgram } from './program';
 import { logs } from './shared/cli-log';
 import { describeFailure, failureJson, jsonRequested } from './shared/exit-codes';
@@ -14,12 +15,14 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
  * Commands whose work is over when they return (the run written, the model's threads closed): the
  * process exits then, once stdout and stderr have flushed, instead of after Node has torn every
  * heap down page by page (~30–40 ms; bench/README.md, issue 18). Only as the top-level command:
- * `demo` runs `embed` in its own process and prints more after it.
+ * `demo` runs `embed` in its own process and prints more after it. Not while the inference thread
+ * started ahead is still unadopted (`embed --print-config` loads no model): exiting under its
+ * native start-up can abort the process.
  */
 const EXIT_ON_RETURN = new Set(['embed']);
 
 async function exitIfDone(argv: readonly string[]): Promise<void> {
-  if (!EXIT_ON_RETURN.has(argv[2] ?? '')) return;
+  if (!EXIT_ON_RETURN.has(argv[2] ?? '') || inferenceThreadPending()) return;
   await Promise.all([process.stdout, process.stderr].map((stream) => new Promise<void>((resolve) => stream.write('', () => resolve()))));
   process.exit();
 }

@@ -44,6 +44,16 @@ export function prestartInferenceThread(): Worker {
 }
 
 /**
+ * True while a prestarted thread has not been adopted: it may still be inside ONNX Runtime's
+ * native start-up, and a `process.exit()` then can abort the process (the addon throws while its
+ * thread is torn down). A command that ends without loading a model (`embed --print-config`)
+ * leaves it so; the process must then end by itself.
+ */
+export function inferenceThreadPending(): boolean {
+  return prestarted !== undefined;
+}
+
+/**
  * The prestarted thread, if any, handed over once (the caller owns it from then on): its
  * listeners are removed, and a failure it had meanwhile is returned instead of the worker.
  */

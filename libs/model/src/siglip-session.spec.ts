@@ -6,7 +6,7 @@ import { DeviceUnavailableError } from './device-unavailable-error';
 import { allocatePixelBatch } from './image-preprocessor';
 import { InferenceOutOfMemoryError } from './inference-out-of-memory-error';
 import { buildLabelSet } from './label-scorer';
-import { prestartInferenceThread, takePrestartedInferenceThread } from './inference-prestart';
+import { inferenceThreadPending, prestartInferenceThread, takePrestartedInferenceThread } from './inference-prestart';
 import { ModelLoadError } from './model-load-error';
 import { availableExecutionProviders, SiglipModel, toInferenceError } from './siglip-session';
 import { IMAGES_DIR, TINY_MODEL_DIR } from './testing/model-fixtures';
@@ -120,10 +120,14 @@ describe('SiglipModel.load', () => {
   });
 
   it('adopts a thread started ahead (prestartInferenceThread) and embeds as a thread started by the load does', async () => {
+    expect(inferenceThreadPending()).toBe(false);
     prestartInferenceThread();
+    // Started and not adopted yet: the CLI must not process.exit() under it.
+    expect(inferenceThreadPending()).toBe(true);
     const ahead = await SiglipModel.load(TINY_MODEL_DIR, { intraOpThreads: 1 });
     try {
       // Taken by the load: nothing is left to adopt.
+      expect(inferenceThreadPending()).toBe(false);
       expect(takePrestartedInferenceThread()).toBeUndefined();
       const pixels = allocatePixelBatch(model.preprocessor, 1);
       await model.preprocessor.preprocessInto(readFileSync(join(IMAGES_DIR, 'chelsea.webp')), pixels, 0);
