@@ -56,8 +56,8 @@ interface PoolThread {
  * what the process's other busy threads share: libvips decodes on threads of its own while a
  * preprocessing thread resizes the image before, and the main thread (fetching, hashing,
  * Parquet) and the inference thread run beside them. On two cores one preprocessing thread
- * embeds as fast as two and starts a Node environment less (~0.25 s of CPU at every start-up;
- * bench/README.md, issue 18).
+ * embeds as fast as two (205–222 against 203–228 img/s) and starts one Node environment fewer:
+ * a one-image `embed` took 1.03 s against 1.07 s (bench/README.md, issue 18).
  */
 export function defaultPreprocessThreads(cores = availableParallelism()): number {
   return Math.max(1, cores - 1);
