@@ -22,6 +22,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ALLOCATOR_TUNABLES } from '../tools/run-app.mjs';
 import { ROOT, at, read, PackageJson, readJson, APPS, bundleOf, CLI_APP, WORKER_APP, workspaces, OUR_ENV, DockerStage, parseDockerfile, envPairs, workdirOf, copyOf, threadSources } from './support/infra-files';
 
 describe('container images (infra/docker)', () => {
@@ -100,6 +101,11 @@ describe('container images (infra/docker)', () => {
       for (const name of env.keys()) {
         if (name.startsWith('SIGLIP_BATCH_')) expect(OUR_ENV, `ENV ${name} is read by the code`).toContain(name);
       }
+    });
+
+    it('sets the allocator settings the bin sets for itself (GLIBC_TUNABLES): the image runs the bundle, not the bin', () => {
+      const env = new Map(runtime.instructions.filter((i) => i.keyword === 'ENV').flatMap((i) => envPairs(i.args)));
+      expect(env.get('GLIBC_TUNABLES')).toBe(ALLOCATOR_TUNABLES);
     });
 
     it('runs as a numeric non-root user (Kubernetes can verify runAsNonRoot)', () => {

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import module from 'node:module';
-import { chooseEntry, shareCompileCache } from './run-app.mjs';
+import { spawnSync } from 'node:child_process';
+import { ALLOCATOR_TUNABLES, allocatorRestartEnv, chooseEntry, shareCompileCache } from './run-app.mjs';
 
 const APP = 'apps/producer';
 const BUILT_AT = Date.parse('2026-01-01T00:00:00Z');
@@ -90,5 +91,47 @@ describe("the bundle's compile cache, shared with worker threads", () => {
     shareCompileCache({ status: ALREADY_ENABLED, directory: '/mine' }, env);
     shareCompileCache({ status: ENABLED, directory: '/other' }, env);
     expect(env).toEqual({ NODE_COMPILE_CACHE: '/mine' });
+  });
+});
+
+describe('the allocator settings a process that decodes images restarts with', () => {
+  const argv = (...args: string[]) => ['node', 'bin/siglip-batch.mjs', ...args];
+
+  it('asks for a restart of `embed` and `worker`, and of the worker app, on Linux with glibc, when GLIBC_TUNABLES is not set', () => {
+    for (const [app, args] of [
+      ['apps/producer', ['embed', '--source', 'photos']],
+      ['apps/producer', ['worker', '--model', 'm']],
+      ['apps/worker', ['--model', 'm']],
+    ] as const) {
+      const env = allocatorRestartEnv(app, argv(...args), { PATH: '/bin', HOME: '/home/u' }, () => 'glibc');
+      expect(env, `${app} ${args.join(' ')}`).toEqual({ PATH: '/bin', HOME: '/home/u', GLIBC_TUNABLES: ALLOCATOR_TUNABLES });
+    }
+  });
+
+  it('leaves every other command, another C library, and a GLIBC_TUNABLES already set (even empty) as they are', () => {
+    const glibc = () => 'glibc' as const;
+    expect(allocatorRestartEnv('apps/producer', argv('status', 'run-1'), {}, glibc)).toBeUndefined();
+    expect(allocatorRestartEnv('apps/producer', argv(), {}, glibc)).toBeUndefined();
+    expect(allocatorRestartEnv('apps/producer', argv('embed'), {}, () => 'other')).toBeUndefined();
+    expect(allocatorRestartEnv('apps/producer', argv('embed'), { GLIBC_TUNABLES: 'glibc.malloc.check=0' }, glibc)).toBeUndefined();
+    expect(allocatorRestartEnv('apps/producer', argv('embed'), { GLIBC_TUNABLES: '' }, glibc)).toBeUndefined();
+    // Nothing to decide for other commands: the C library is not even looked up.
+    expect(allocatorRestartEnv('apps/producer', argv('status'), {}, () => { throw new Error('looked up'); })).toBeUndefined();
+  });
+
+  it('is read by this machine\'s glibc as meant: huge pages, and freed memory kept rather than handed back', () => {
+    // The dynamic loader prints the tunables it read (glibc ≥ 2.33); it is named in Node's report.
+    const loader = process.report.getReport() as unknown as { sharedObjects: string[] };
+    const ld = loader.sharedObjects.find((path) => /\/ld-linux[^/]*\.so/.test(path));
+    expect(ld, 'the dynamic loader among the shared objects').toBeDefined();
+    const listed = spawnSync(ld!, ['--list-tunables'], { env: { GLIBC_TUNABLES: ALLOCATOR_TUNABLES }, encoding: 'utf8' });
+    expect(listed.status, listed.stderr).toBe(0);
+    const value = (name: string) => Number(new RegExp(`^glibc\\.malloc\\.${name}: (0x[0-9a-f]+|\\d+)`, 'm').exec(listed.stdout)?.[1]);
+    expect({ hugetlb: value('hugetlb'), mmap: value('mmap_threshold'), trim: value('trim_threshold'), topPad: value('top_pad') }).toEqual({
+      hugetlb: 1,
+      mmap: 32 * 1024 * 1024,
+      trim: 256 * 1024 * 1024,
+      topPad: 32 * 1024 * 1024,
+    });
   });
 });

@@ -82,6 +82,19 @@ export interface PreprocessedImage {
   readonly height: number;
 }
 
+/**
+ * One image resized but not yet normalised: `H × W × 3` interleaved uint8 RGB (step 4's output), a
+ * quarter of {@link PreprocessedImage}'s bytes. The inference thread normalises a batch of these
+ * through {@link normalizationTables} (the same floats as `preprocess`).
+ */
+export interface ResizedImage {
+  readonly rgb: Uint8Array;
+  /** Width of the source image after EXIF orientation. */
+  readonly width: number;
+  /** Height of the source image after EXIF orientation. */
+  readonly height: number;
+}
+
 export { DEFAULT_MAX_PIXELS } from './image-size-limits';
 
 const requireSharp = createRequire(import.meta.url);
@@ -150,9 +163,8 @@ export class ImagePreprocessor {
     this.maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
     this.maxSide = options.maxSide ?? DEFAULT_MAX_SIDE;
     this.decodeMode = options.decode ?? EXACT_DECODE;
-    this.lookup = [channelLookup(config, 0), channelLookup(config, 1), channelLookup(config, 2)];
-    this.tables = new Float32Array(768);
-    this.lookup.forEach((table, channel) => this.tables.set(table, channel * 256));
+    this.tables = normalizationTables(config);
+    this.lookup = [this.tables.subarray(0, 256), this.tables.subarray(256, 512), this.tables.subarray(512, 768)];
   }
 
   /** Decode, resize and normalise one image into a new `3 × H × W` array. */
@@ -172,7 +184,7 @@ export class ImagePreprocessor {
     if (!Number.isInteger(index) || index < 0 || offset + this.valuesPerImage > batch.length) {
       throw new RangeError(`batch of ${batch.length} values has no slot ${index} for ${this.valuesPerImage}-value images`);
     }
-    try {
+    return asImageError(async () => {
       const decoded = await this.decode(bytes);
       const { width, height } = this.config;
       // Resize and normalise in one step in WebAssembly (same bytes, same floats); else in JS.
@@ -181,12 +193,21 @@ export class ImagePreprocessor {
       }
       release(decoded.rgb);
       return { width: decoded.width, height: decoded.height };
-    } catch (error) {
-      // Whatever else goes wrong with one image (an allocation, the resampler, libvips) is
-      // that image's fault as far as a caller can tell: a row of its own, not a failed batch.
-      if (error instanceof ImageError) throw error;
-      throw new ImageError('preprocess_failed', `preprocessing failed: ${messageOf(error)}`, { cause: error });
-    }
+    });
+  }
+
+  /**
+   * Steps 1–4 only: decode and resize one image to `H × W × 3` uint8 RGB, for a caller that
+   * normalises later (the inference thread, through {@link normalizationTables}: the same floats as
+   * {@link preprocess}). A quarter of the bytes to hand between threads.
+   */
+  async preprocessResized(bytes: Uint8Array): Promise<ResizedImage> {
+    return asImageError(async () => {
+      const decoded = await this.decode(bytes);
+      const rgb = this.resize(decoded);
+      if (rgb.buffer !== decoded.rgb.buffer) release(decoded.rgb);
+      return { rgb, width: decoded.width, height: decoded.height };
+    });
   }
 
   /**
@@ -294,6 +315,31 @@ export class ImagePreprocessor {
 /** A new zeroed batch for `count` images of this preprocessor. */
 export function allocatePixelBatch(preprocessor: ImagePreprocessor, count: number): Float32Array {
   return new Float32Array(count * preprocessor.valuesPerImage);
+}
+
+/**
+ * Step 5 as three lookups end to end (R, G, B; 3 × 256 float32): the normalised value of every
+ * uint8 level of each channel. `tables[c · 256 + v]` is what `preprocess` writes for level `v` of
+ * channel `c`.
+ */
+export function normalizationTables(config: ImagePreprocessConfig): Float32Array {
+  const tables = new Float32Array(768);
+  for (const channel of [0, 1, 2] as const) tables.set(channelLookup(config, channel), channel * 256);
+  return tables;
+}
+
+/**
+ * Runs one image's preprocessing: whatever goes wrong with it (an allocation, the resampler,
+ * libvips) is that image's fault as far as a caller can tell, an `ImageError` (a row of its own,
+ * not a failed batch).
+ */
+async function asImageError<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof ImageError) throw error;
+    throw new ImageError('preprocess_failed', `preprocessing failed: ${messageOf(error)}`, { cause: error });
+  }
 }
 
 /**

@@ -13,6 +13,7 @@ export {
   DEFAULT_MAX_PIXELS,
   type ImagePreprocessConfig,
   type ImagePreprocessorOptions,
+  type ResizedImage,
 } from './image-preprocessor';
 export { PreprocessPool, defaultPreprocessThreads } from './preprocess-pool';
 export { decodeMode, describeDecodeMode, scaledDecodeFactor, DECODE_MODES, DEFAULT_REDUCING_GAP, type DecodeMode } from './decode-mode';

@@ -11,6 +11,11 @@ export interface InferenceThreadInit {
   readonly graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
   /** Width every pooled output must have. */
   readonly embedDim: number;
+  /**
+   * The image processor's normalisation as 3 × 256 float32 lookups (R, G, B; `normalizationTables`),
+   * for vision batches sent resized but not normalised (`run` with `resized`).
+   */
+  readonly normalization?: Float32Array;
   /** Test seams (see {@link InferenceFaults}); absent in production. */
   readonly faults?: InferenceFaults;
 }
@@ -45,9 +50,15 @@ export type ToThread =
       readonly type: 'run';
       readonly id: number;
       readonly tower: Tower;
-      /** float32 pixels (vision) or int64 ids (text), transferred. */
+      /**
+       * float32 pixels (vision), `count × H × W × 3` uint8 RGB (vision with `resized`) or int64 ids
+       * (text), transferred.
+       */
       readonly buffer: ArrayBuffer;
+      /** The model input's dims: `[count, 3, H, W]` for vision, also when `resized`. */
       readonly dims: readonly number[];
+      /** The vision batch is resized uint8 RGB, to normalise through `init.normalization` here. */
+      readonly resized?: boolean;
     }
   | { readonly type: 'close' };
 

@@ -10,6 +10,7 @@ import { fromFloat16Bits, toFloat16Bits } from './float16';
 import { isOutOfMemoryMessage } from './inference-out-of-memory-error';
 import type { ErrorPayload, FromThread, InferenceThreadInit, SessionDescription, ToThread, Tower } from './inference-protocol';
 import { l2NormalizeRows } from './label-scorer';
+import { ResizedBatchInput } from './resized-batch';
 
 // What to load comes in the first message (`init`), not in `workerData`: the thread can be started
 // before the model directory is even read (see `prestartInferenceThread`), loading ONNX Runtime's
@@ -70,13 +71,21 @@ function freeNow(buffer: ArrayBuffer): void {
   if (transferable.detached === false && typeof transferable.transfer === 'function') transferable.transfer(0);
 }
 
-async function run(tower: Tower, buffer: ArrayBuffer, dims: readonly number[]): Promise<ArrayBuffer> {
+// The input of resized batches, made here (see ResizedBatchInput): created with the first one.
+let resizedInput: ResizedBatchInput | undefined;
+
+async function run(tower: Tower, buffer: ArrayBuffer, dims: readonly number[], resized: boolean): Promise<ArrayBuffer> {
   const session = sessions?.[tower];
   if (!session) throw new Error(`the ${tower} tower was not loaded (SiglipModel.load option towers)`);
   const inputName = session.inputNames[0]!;
   let input: ort.Tensor;
   if (tower === 'text') {
     input = new ort.Tensor('int64', new BigInt64Array(buffer), dims);
+  } else if (resized) {
+    if (!init.normalization) throw new Error('this inference thread was started without the normalisation lookups resized batches need');
+    resizedInput ??= new ResizedBatchInput(init.normalization);
+    const half = inputType(session) === 'float16';
+    input = new ort.Tensor(half ? 'float16' : 'float32', resizedInput.normalize(new Uint8Array(buffer), dims, half), dims);
   } else if (inputType(session) === 'float16') {
     input = new ort.Tensor('float16', toFloat16Bits(new Float32Array(buffer)), dims);
   } else {
@@ -102,6 +111,8 @@ async function run(tower: Tower, buffer: ArrayBuffer, dims: readonly number[]): 
   return values.buffer as ArrayBuffer;
 }
 
+let queue: Promise<void> = Promise.resolve();
+
 port.on('message', (message: ToThread) => {
   if (message.type === 'init') {
     init = message.init;
@@ -117,9 +128,12 @@ port.on('message', (message: ToThread) => {
     });
     return;
   }
-  run(message.tower, message.buffer, message.dims).then(
-    (buffer) => post({ type: 'result', id: message.id, buffer }, [buffer]),
-    (error: unknown) => post({ type: 'error', id: message.id, error: errorPayload(error) }),
+  // One batch after the other, in the order sent (resized batches share one input buffer).
+  queue = queue.then(() =>
+    run(message.tower, message.buffer, message.dims, message.resized === true).then(
+      (buffer) => post({ type: 'result', id: message.id, buffer }, [buffer]),
+      (error: unknown) => post({ type: 'error', id: message.id, error: errorPayload(error) }),
+    ),
   );
 });
 

@@ -57,6 +57,22 @@ describe('PreprocessPool', () => {
     expect(bytes[0]!.length).toBeGreaterThan(0);
   }, 60_000);
 
+  it('gives exactly the resized bytes of ImagePreprocessor.preprocessResized, and its errors', async () => {
+    const local = new ImagePreprocessor(SIGLIP);
+    const files = ['astronaut_large_4000x3000.jpg', 'chelsea.webp', 'coffee_palette.png', 'motorcycle_exif6.jpg', 'chelsea_crop_64x64.png'];
+    const bytes = files.map((file) => readFileSync(join(IMAGES_DIR, file)));
+    const pooled = await Promise.all(bytes.map((b) => pool.preprocessResized(b)));
+    for (const [i, b] of bytes.entries()) {
+      const expected = await local.preprocessResized(b);
+      expect(pooled[i]!.rgb, files[i]).toBeInstanceOf(Uint8Array);
+      expect(pooled[i]!.rgb.length, files[i]).toBe(224 * 224 * 3);
+      expect([pooled[i]!.width, pooled[i]!.height], files[i]).toEqual([expected.width, expected.height]);
+      expect(Buffer.from(pooled[i]!.rgb).equals(Buffer.from(expected.rgb)), files[i]).toBe(true);
+    }
+    const empty = await pool.preprocessResized(new Uint8Array(0)).catch((e: unknown) => e);
+    expect((empty as ImageError).code).toBe('empty_object');
+  }, 60_000);
+
   it('rejects bad images with ImageError and its code, and honours a per-call pixel limit', async () => {
     const broken = readdirSync(BROKEN_IMAGES_DIR).sort()[0]!;
     const error = await pool.preprocess(readFileSync(join(BROKEN_IMAGES_DIR, broken))).catch((e: unknown) => e);

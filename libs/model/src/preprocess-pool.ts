@@ -2,8 +2,8 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { EXACT_DECODE, type DecodeMode } from './decode-mode';
 import { ImageError } from './image-error';
-import { DEFAULT_MAX_PIXELS, type ImagePreprocessConfig, type PreprocessedImage } from './image-preprocessor';
-import type { FromPreprocessThread, PreprocessThreadInit, ToPreprocessThread } from './preprocess-protocol';
+import { DEFAULT_MAX_PIXELS, type ImagePreprocessConfig, type PreprocessedImage, type ResizedImage } from './image-preprocessor';
+import type { FromPreprocessThread, PreprocessOutput, PreprocessThreadInit, ToPreprocessThread } from './preprocess-protocol';
 import { threadEntry } from './thread-entry';
 
 export interface PreprocessPoolOptions {
@@ -31,7 +31,8 @@ interface Request {
   bytes: Uint8Array;
   maxPixels: number;
   decode: DecodeMode;
-  resolve(image: PreprocessedImage): void;
+  output: PreprocessOutput;
+  resolve(image: { pixels: ArrayBuffer; width: number; height: number }): void;
   reject(error: Error): void;
   thread?: PoolThread;
   /** Was in flight on a thread that died under several requests: runs alone from then on. */
@@ -126,12 +127,27 @@ export class PreprocessPool {
   }
 
   /** Decode, resize and normalise one image into a new `3 × H × W` array on a pool thread. */
-  preprocess(bytes: Uint8Array, options: { maxPixels?: number; decode?: DecodeMode } = {}): Promise<PreprocessedImage> {
+  async preprocess(bytes: Uint8Array, options: { maxPixels?: number; decode?: DecodeMode } = {}): Promise<PreprocessedImage> {
+    const { pixels, width, height } = await this.request(bytes, options, 'normalized');
+    return { pixels: new Float32Array(pixels), width, height };
+  }
+
+  /**
+   * Decode and resize one image to `H × W × 3` uint8 RGB on a pool thread
+   * (`ImagePreprocessor.preprocessResized`): a quarter of the bytes of {@link preprocess}'s, for
+   * `SiglipModel.embedResizedImages`, which normalises them on the inference thread.
+   */
+  async preprocessResized(bytes: Uint8Array, options: { maxPixels?: number; decode?: DecodeMode } = {}): Promise<ResizedImage> {
+    const { pixels, width, height } = await this.request(bytes, options, 'resized');
+    return { rgb: new Uint8Array(pixels), width, height };
+  }
+
+  private request(bytes: Uint8Array, options: { maxPixels?: number; decode?: DecodeMode }, output: PreprocessOutput): Promise<{ pixels: ArrayBuffer; width: number; height: number }> {
     if (this.closing) return Promise.reject(new Error('the preprocessing pool is closed'));
     const broken = this.allFailed();
     if (broken) return Promise.reject(broken);
-    return new Promise<PreprocessedImage>((resolve, reject) => {
-      this.waiting.push({ id: this.nextId++, bytes, maxPixels: options.maxPixels ?? this.maxPixels, decode: options.decode ?? this.decode, resolve, reject });
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ id: this.nextId++, bytes, maxPixels: options.maxPixels ?? this.maxPixels, decode: options.decode ?? this.decode, output, resolve, reject });
       this.dispatch();
     });
   }
@@ -179,7 +195,7 @@ export class PreprocessPool {
     if (thread.busy++ === 0) thread.worker.ref();
     request.thread = thread;
     this.inFlight.set(request.id, request);
-    const message: ToPreprocessThread = { type: 'run', id: request.id, bytes: buffer, maxPixels: request.maxPixels, decode: request.decode };
+    const message: ToPreprocessThread = { type: 'run', id: request.id, bytes: buffer, maxPixels: request.maxPixels, decode: request.decode, output: request.output };
     thread.worker.postMessage(message, [buffer]);
   }
 
@@ -200,7 +216,7 @@ export class PreprocessPool {
     this.inFlight.delete(message.id);
     thread.deaths = 0;
     if (message.type === 'result') {
-      request.resolve({ pixels: new Float32Array(message.pixels), width: message.width, height: message.height });
+      request.resolve({ pixels: message.pixels, width: message.width, height: message.height });
     } else {
       request.reject(new ImageError(message.code, message.message));
     }

@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { describeDecodeMode, type DecodeMode } from './decode-mode';
 import { ImageError } from './image-error';
 import { ImagePreprocessor, loadSharp } from './image-preprocessor';
-import type { FromPreprocessThread, PreprocessThreadInit, ToPreprocessThread } from './preprocess-protocol';
+import type { FromPreprocessThread, PreprocessOutput, PreprocessThreadInit, ToPreprocessThread } from './preprocess-protocol';
 
 const init = workerData as PreprocessThreadInit;
 const port = parentPort!;
@@ -28,11 +28,16 @@ function preprocessorFor(maxPixels: number, decode: DecodeMode): ImagePreprocess
   return preprocessor;
 }
 
-async function run(id: number, bytes: ArrayBuffer, maxPixels: number, decode: DecodeMode): Promise<void> {
+async function run(id: number, bytes: ArrayBuffer, maxPixels: number, decode: DecodeMode, output: PreprocessOutput): Promise<void> {
   let reply: FromPreprocessThread;
   try {
-    const { pixels, width, height } = await preprocessorFor(maxPixels, decode).preprocess(new Uint8Array(bytes));
-    reply = { type: 'result', id, pixels: pixels.buffer as ArrayBuffer, width, height };
+    const preprocessor = preprocessorFor(maxPixels, decode);
+    const input = new Uint8Array(bytes);
+    const { pixels, width, height } =
+      output === 'resized' ? await preprocessor.preprocessResized(input).then((image) => ({ ...image, pixels: image.rgb })) : await preprocessor.preprocess(input);
+    // Transferred whole: a view into a larger buffer is copied out first.
+    const own = pixels.byteOffset === 0 && pixels.byteLength === pixels.buffer.byteLength ? pixels : pixels.slice();
+    reply = { type: 'result', id, pixels: own.buffer as ArrayBuffer, width, height };
     port.postMessage(reply, [reply.pixels]);
     return;
   } catch (error) {
@@ -50,5 +55,5 @@ port.on('message', (message: ToPreprocessThread) => {
     port.close();
     return;
   }
-  void run(message.id, message.bytes, message.maxPixels, message.decode);
+  void run(message.id, message.bytes, message.maxPixels, message.decode, message.output);
 });

@@ -46,6 +46,26 @@ describe('SiglipModel', () => {
     expect(big.length).toBe(3 * model.preprocessor.valuesPerImage);
   });
 
+  it('embeds resized images (normalised on the inference thread) exactly as their normalised pixels', async () => {
+    const files = ['chelsea.webp', 'rocket.tif', 'motorcycle_exif6.jpg'];
+    const bytes = files.map((file) => readFileSync(join(IMAGES_DIR, file)));
+    const batch = allocatePixelBatch(model.preprocessor, files.length);
+    for (const [i, b] of bytes.entries()) await model.preprocessor.preprocessInto(b, batch, i);
+    const resized = Buffer.concat(await Promise.all(bytes.map(async (b) => (await model.preprocessor.preprocessResized(b)).rgb)));
+    const rgb = new Uint8Array(resized.buffer.slice(resized.byteOffset, resized.byteOffset + resized.length));
+    const [fromPixels, fromResized] = [await model.embedImages(batch, files.length), await model.embedResizedImages(rgb, files.length)];
+    expect(Array.from(fromResized)).toEqual(Array.from(fromPixels));
+    expect(rgb.byteLength).toBe(0); // transferred to the inference thread
+    // Twice more, one image then all three: the thread's kept input buffer holds no stale values.
+    // (A batch of one against a batch of one: ONNX Runtime's sums may differ in the last bit by batch size.)
+    const first = await model.preprocessor.preprocessResized(bytes[0]!);
+    const { pixels } = await model.preprocessor.preprocess(bytes[0]!);
+    expect(Array.from(await model.embedResizedImages(first.rgb, 1))).toEqual(Array.from(await model.embedImages(pixels, 1)));
+    const again = Buffer.concat(await Promise.all(bytes.map(async (b) => (await model.preprocessor.preprocessResized(b)).rgb)));
+    expect(Array.from(await model.embedResizedImages(again, files.length))).toEqual(Array.from(fromPixels));
+    await expect(model.embedResizedImages(new Uint8Array(224 * 224 * 3 - 1), 1)).rejects.toThrow(RangeError);
+  });
+
   it('runs concurrent requests and keeps them apart', async () => {
     const [a, b] = await Promise.all([model.embedTexts(['a cat']), model.embedTexts(['a dog'])]);
     expect(Array.from(a)).toEqual(Array.from(await model.embedTexts(['a cat'])));

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { DeviceUnavailableError } from './device-unavailable-error';
-import { ImagePreprocessor } from './image-preprocessor';
+import { ImagePreprocessor, normalizationTables } from './image-preprocessor';
 import { InferenceOutOfMemoryError } from './inference-out-of-memory-error';
 import type { ErrorPayload, FromThread, InferenceThreadInit, SessionDescription, ToThread, Tower } from './inference-protocol';
 import { flattenPrompts, labelEmbeddings, LabelScorer, type LabelSet } from './label-scorer';
@@ -66,6 +66,7 @@ export class SiglipModel {
         intraOpThreads: resolved.intraOpThreads,
         graphOptimizationLevel: resolved.graphOptimizationLevel,
         embedDim: info.embedDim,
+        normalization: normalizationTables(info.preprocess),
         ...(resolved.faults ? { faults: resolved.faults } : {}),
       },
       resolved.deviceName,
@@ -109,6 +110,22 @@ export class SiglipModel {
     return this.run('vision', buffer, [count, 3, height, width]);
   }
 
+  /**
+   * Embeds `count` images resized but not normalised: `count × H × W × 3` uint8 RGB, e.g. from
+   * `preprocessor.preprocessResized` or `PreprocessPool.preprocessResized`. The inference thread
+   * normalises them (the same floats as `preprocessor.preprocess`, so the same embeddings as
+   * {@link embedImages}): a quarter of the bytes to pack and hand over. The buffer is transferred
+   * like `embedImages`'.
+   */
+  async embedResizedImages(rgb: Uint8Array, count: number): Promise<Float32Array> {
+    const { height, width } = this.info.imageSize;
+    const expected = count * height * width * 3;
+    if (!Number.isInteger(count) || count < 1 || rgb.length < expected) {
+      throw new RangeError(`embedResizedImages: ${rgb.length} bytes cannot hold ${count} RGB images of ${height}×${width}`);
+    }
+    return this.run('vision', ownBuffer(rgb.subarray(0, expected)), [count, 3, height, width], true);
+  }
+
   /** Embeds texts through the tokenizer (padded to the model's text length). `texts.length × embedDim`, normalised. */
   async embedTexts(texts: readonly string[]): Promise<Float32Array> {
     if (texts.length === 0) return new Float32Array(0);
@@ -142,15 +159,15 @@ export class SiglipModel {
     await this.thread.close();
   }
 
-  private async run(tower: Tower, buffer: ArrayBuffer, dims: number[]): Promise<Float32Array> {
+  private async run(tower: Tower, buffer: ArrayBuffer, dims: number[], resized = false): Promise<Float32Array> {
     if (this.closed) throw new Error('the model is closed');
     if (!this.sessions[tower]) throw new Error(`this model was loaded without its ${tower} tower (option towers: ${this.options.towers.join(', ')})`);
-    return new Float32Array(await this.thread.run(tower, buffer, dims));
+    return new Float32Array(await this.thread.run(tower, buffer, dims, resized));
   }
 }
 
 /** The buffer of `view` when the view covers it exactly (so it can be transferred), else a copy's. */
-function ownBuffer(view: Float32Array | BigInt64Array): ArrayBuffer {
+function ownBuffer(view: Float32Array | BigInt64Array | Uint8Array): ArrayBuffer {
   if (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && view.buffer instanceof ArrayBuffer) return view.buffer;
   return view.slice().buffer as ArrayBuffer;
 }
@@ -250,13 +267,13 @@ class InferenceThread {
     return { thread, sessions: { ...(ready.vision ? { vision: ready.vision } : {}), ...(ready.text ? { text: ready.text } : {}) } };
   }
 
-  run(tower: Tower, buffer: ArrayBuffer, dims: number[]): Promise<ArrayBuffer> {
+  run(tower: Tower, buffer: ArrayBuffer, dims: number[], resized: boolean): Promise<ArrayBuffer> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise<ArrayBuffer>((resolveRun, rejectRun) => {
       if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, { resolve: resolveRun, reject: rejectRun, batchSize: dims[0]! });
-      const message: ToThread = { type: 'run', id, tower, buffer, dims };
+      const message: ToThread = { type: 'run', id, tower, buffer, dims, ...(resized ? { resized } : {}) };
       this.worker.postMessage(message, [buffer]);
     });
   }

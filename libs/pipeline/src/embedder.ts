@@ -8,10 +8,11 @@ import type { DecodeSpec } from '@siglip-batch/jobs';
 /** One image of a shard between the decode and the infer step (libs/model's `PreprocessedImage`, as the shard path holds it). */
 export interface ShardImage {
   /**
-   * Normalised CHW float32 pixels of one image (3·H·W values); a buffer of its own, which the
-   * shard processor frees (detaches) once the image is embedded.
+   * One image's pixels in its embedder's {@link ImageEmbedder.pixelFormat}: normalised CHW float32
+   * (3·H·W values), or resized HWC uint8 RGB (H·W·3 bytes) that the embedder normalises itself. A
+   * buffer of its own, which the shard processor frees (detaches) once the image is embedded.
    */
-  pixels: Float32Array;
+  pixels: Float32Array | Uint8Array;
   /** Size after EXIF orientation, before resizing. */
   width: number;
   height: number;
@@ -26,8 +27,13 @@ export interface ImageFailure {
 export interface ImageEmbedder {
   /** Embedding width D. */
   readonly embedDim: number;
-  /** Values per preprocessed image (3·H·W). */
+  /** Values per preprocessed image (3·H·W), whichever the format. */
   readonly pixelsPerImage: number;
+  /**
+   * What `preprocess` gives and `embedImages` takes: `normalized` (the default), float32 model
+   * input; `resized`, uint8 RGB normalised by `embedImages` (a quarter of the bytes to move).
+   */
+  readonly pixelFormat?: 'normalized' | 'resized';
   /**
    * Decode + preprocess. Any failure of this image (bad bytes, over a limit, or anything
    * unexpected while preprocessing it) resolves to an {@link ImageFailure}; it throws only when
@@ -40,7 +46,7 @@ export interface ImageEmbedder {
    * L2-normalised embeddings of `count` images packed in `pixels` (count·pixelsPerImage),
    * count·D values. The buffer may be transferred to another thread: callers must not reuse it.
    */
-  embedImages(pixels: Float32Array, count: number): Promise<Float32Array>;
+  embedImages(pixels: Float32Array | Uint8Array, count: number): Promise<Float32Array>;
   /** True when an error of `embedImages` means "not enough memory for this batch". */
   isOutOfMemory(error: unknown): boolean;
 }

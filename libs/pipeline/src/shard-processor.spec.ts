@@ -196,6 +196,35 @@ describe('processShard', () => {
     expect(part.map((row) => row['sha256'])).toEqual(names.slice(0, 10).map((name) => createHash('sha256').update(readFileSync(join(dir, 'src', name))).digest('hex')));
   });
 
+  it('packs an embedder\'s resized images as bytes: batches of uint8, each image\'s bytes once, freed once embedded', async () => {
+    const names = await prepareSource();
+    await writePlan(names.slice(0, 6));
+    const embedder = fakeEmbedder();
+    const images: Uint8Array[] = [];
+    const batches: Array<{ type: string; values: number[] }> = [];
+    const embed = embedder.embedImages.bind(embedder);
+    const resized: ImageEmbedder = {
+      ...embedder,
+      pixelFormat: 'resized',
+      async preprocess(bytes, options) {
+        const image = await embedder.preprocess(bytes, options);
+        if (!('pixels' in image)) return image;
+        const pixels = Uint8Array.from(image.pixels);
+        images.push(pixels);
+        return { ...image, pixels };
+      },
+      async embedImages(pixels, count) {
+        batches.push({ type: pixels.constructor.name, values: Array.from(pixels) });
+        return embed(Float32Array.from(pixels), count);
+      },
+    };
+    await processShard(context(resized), 0, { workerId: 'w', attempt: 1, batchSize: 4 });
+    expect(batches.map((b) => [b.type, b.values.length])).toEqual([['Uint8Array', 8], ['Uint8Array', 4]]);
+    expect(batches.flatMap((b) => b.values.filter((_, i) => i % 2 === 0)).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(images.map((image) => image.byteLength)).toEqual(new Array(6).fill(0)); // detached: freed, not left to a GC
+    expect((await rows('parts/part-00000000.parquet')).length).toBe(6);
+  });
+
   it('gives every row the id of its plan position, in whichever file it lands; float16 when the run says so', async () => {
     const names = await prepareSource();
     // Failures among the embedded objects: part rows are not plan positions.

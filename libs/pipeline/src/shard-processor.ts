@@ -12,7 +12,7 @@ export type { ShardContext, ShardProcessorOptions } from './shard-types';
 
 interface Decoded {
   index: number;
-  pixels: Float32Array;
+  pixels: Float32Array | Uint8Array;
 }
 
 /**
@@ -213,7 +213,7 @@ async function inferBatch(
   const perImage = embedder.pixelsPerImage;
   const dim = embedder.embedDim;
   const run = async (part: Decoded[]): Promise<void> => {
-    const pixels = uninitialisedFloats(part.length * perImage);
+    const pixels = embedder.pixelFormat === 'resized' ? uninitialisedBytes(part.length * perImage) : uninitialisedFloats(part.length * perImage);
     for (let i = 0; i < part.length; i++) pixels.set(part[i]!.pixels, i * perImage);
     const started = performance.now();
     let result: Float32Array;
@@ -250,6 +250,12 @@ async function inferBatch(
 function uninitialisedFloats(length: number): Float32Array {
   const bytes = Buffer.allocUnsafeSlow(length * Float32Array.BYTES_PER_ELEMENT);
   return new Float32Array(bytes.buffer, bytes.byteOffset, length);
+}
+
+/** The same for a batch of resized uint8 images. */
+function uninitialisedBytes(length: number): Uint8Array {
+  const bytes = Buffer.allocUnsafeSlow(length);
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, length);
 }
 
 function transientIndices(outcomes: Array<Outcome | undefined>): number[] {
