@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { turnOffOrtTelemetryUnlessSet } from './ort-telemetry';
 import { threadEntry } from './thread-entry';
 
 /**
@@ -26,6 +27,7 @@ let prestarted: Prestarted | undefined;
  */
 export function prestartInferenceThread(): Worker {
   if (prestarted) return prestarted.worker;
+  turnOffOrtTelemetryUnlessSet();
   const worker = new Worker(threadEntry('inference'));
   const entry: Prestarted = {
     worker,

@@ -13,6 +13,7 @@ import { loadModelDir, type SiglipModelInfo } from './siglip-config';
 import { loadTokenizer } from './load-tokenizer';
 import type { TextTokenizer } from './text-tokenizer';
 import { takePrestartedInferenceThread } from './inference-prestart';
+import { turnOffOrtTelemetryUnlessSet } from './ort-telemetry';
 import { threadEntry } from './thread-entry';
 
 /**
@@ -174,6 +175,7 @@ function ownBuffer(view: Float32Array | BigInt64Array | Uint8Array): ArrayBuffer
 
 /** Execution providers this onnxruntime-node install can use, e.g. `['cpu']` or `['cpu', 'cuda']`. */
 export async function availableExecutionProviders(): Promise<string[]> {
+  turnOffOrtTelemetryUnlessSet();
   // A namespace import: tsx gives CommonJS modules no `default` in it, Node does.
   const ort = await import('onnxruntime-node');
   const providers: string[] = [];
@@ -236,6 +238,7 @@ class InferenceThread {
     // A thread started ahead (`prestartInferenceThread`) has loaded ONNX Runtime's module meanwhile.
     const prestarted = takePrestartedInferenceThread();
     if (prestarted instanceof Error) throw prestarted;
+    if (!prestarted) turnOffOrtTelemetryUnlessSet();
     const worker = prestarted ?? new Worker(threadEntry('inference'));
     worker.ref();
     const ready = await new Promise<FromThread>((resolveReady, rejectReady) => {
