@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import type SharpModule from 'sharp';
 import type { Metadata, OutputInfo, Sharp, SharpOptions } from 'sharp';
 import { EXACT_DECODE, scaledDecodeFactor, scratchImagePath, type DecodeMode } from './decode-mode';
+import { normalizeRgbInto } from './resized-batch';
 import { ImageError } from './image-error';
 import { describeUnknownBytes, SHARP_FORMAT, sniffImageFormat, type ImageFormat } from './image-format';
 import { readJpegHeader } from './jpeg-header';
@@ -149,9 +150,7 @@ export class ImagePreprocessor {
   private readonly maxPixels: number;
   private readonly maxSide: number;
   readonly decodeMode: DecodeMode;
-  /** For each channel, the float32 value of each uint8 level, computed as numpy does. */
-  private readonly lookup: readonly [Float32Array, Float32Array, Float32Array];
-  /** The three lookups end to end (R, G, B), as the WebAssembly normalisation takes them. */
+  /** For each channel (R, G, B end to end), the float32 value of each uint8 level, computed as numpy does. */
   private readonly tables: Float32Array;
 
   constructor(
@@ -164,7 +163,6 @@ export class ImagePreprocessor {
     this.maxSide = options.maxSide ?? DEFAULT_MAX_SIDE;
     this.decodeMode = options.decode ?? EXACT_DECODE;
     this.tables = normalizationTables(config);
-    this.lookup = [this.tables.subarray(0, 256), this.tables.subarray(256, 512), this.tables.subarray(512, 768)];
   }
 
   /** Decode, resize and normalise one image into a new `3 × H × W` array. */
@@ -303,12 +301,7 @@ export class ImagePreprocessor {
   normalizeInto(rgb: Uint8Array, out: Float32Array, offset: number): void {
     const plane = this.config.width * this.config.height;
     if (rgb.length !== plane * 3) throw new RangeError(`expected ${plane * 3} RGB bytes, got ${rgb.length}`);
-    const [r, g, b] = this.lookup;
-    for (let i = 0, p = 0; i < plane; i++, p += 3) {
-      out[offset + i] = r[rgb[p]!]!;
-      out[offset + plane + i] = g[rgb[p + 1]!]!;
-      out[offset + 2 * plane + i] = b[rgb[p + 2]!]!;
-    }
+    normalizeRgbInto(rgb, out, this.tables, plane, 1, offset);
   }
 }
 

@@ -33,8 +33,9 @@ async function run(id: number, bytes: ArrayBuffer, maxPixels: number, decode: De
   try {
     const preprocessor = preprocessorFor(maxPixels, decode);
     const input = new Uint8Array(bytes);
-    const { pixels, width, height } =
-      output === 'resized' ? await preprocessor.preprocessResized(input).then((image) => ({ ...image, pixels: image.rgb })) : await preprocessor.preprocess(input);
+    const image = output === 'resized' ? await preprocessor.preprocessResized(input) : await preprocessor.preprocess(input);
+    const { width, height } = image;
+    const pixels = 'rgb' in image ? image.rgb : image.pixels;
     // Transferred whole: a view into a larger buffer is copied out first.
     const own = pixels.byteOffset === 0 && pixels.byteLength === pixels.buffer.byteLength ? pixels : pixels.slice();
     reply = { type: 'result', id, pixels: own.buffer as ArrayBuffer, width, height };

@@ -32,19 +32,24 @@ export class ResizedBatchInput {
     if (!this.scratch || this.scratch.byteLength < bytes) this.scratch = new ArrayBuffer(bytes);
     if (half) {
       const out = new Uint16Array(this.scratch, 0, values);
-      normalizeInto(rgb, out, (this.halfTables ??= toFloat16Bits(this.tables)), count, plane);
+      normalizeRgbInto(rgb, out, (this.halfTables ??= toFloat16Bits(this.tables)), plane, count);
       return out;
     }
     const out = new Float32Array(this.scratch, 0, values);
-    normalizeInto(rgb, out, this.tables, count, plane);
+    normalizeRgbInto(rgb, out, this.tables, plane, count);
     return out;
   }
 }
 
-function normalizeInto(rgb: Uint8Array, out: Float32Array | Uint16Array, tables: Float32Array | Uint16Array, count: number, plane: number): void {
+/**
+ * Step 5 for `count` images of `plane` pixels: interleaved uint8 RGB (`count × plane × 3`) → each
+ * byte through its channel's lookup (`tables`: R, G, B, 256 each), channels first, at
+ * `out[offset …]`. The one normalisation loop: `ImagePreprocessor.normalizeInto` runs it for one image.
+ */
+export function normalizeRgbInto(rgb: Uint8Array, out: Float32Array | Uint16Array, tables: Float32Array | Uint16Array, plane: number, count = 1, offset = 0): void {
   for (let image = 0; image < count; image++) {
-    const base = image * 3 * plane;
-    for (let i = 0, p = base; i < plane; i++, p += 3) {
+    const base = offset + image * 3 * plane;
+    for (let i = 0, p = image * 3 * plane; i < plane; i++, p += 3) {
       out[base + i] = tables[rgb[p]!]!;
       out[base + plane + i] = tables[256 + rgb[p + 1]!]!;
       out[base + 2 * plane + i] = tables[512 + rgb[p + 2]!]!;
