@@ -74,7 +74,7 @@ describe('fault: bad data', () => {
       expect(await world.waitEnd('bad')).toBe('completed');
       const rss = sampler.stop();
       const check = await world.check('bad');
-      expect(check.problems).toEqual([]);
+      expect(check.problems, check.problems.join('; ')).toEqual([]);
 
       const byName = new Map([...check.errorCodes].map(([uri, code]) => [uri.slice(uri.lastIndexOf('/') + 1), code]));
       expect(Object.fromEntries(byName)).toEqual(EXPECTED_ERRORS);

@@ -139,7 +139,7 @@ describe('fault: bad configuration', () => {
       expect(enqueued.code, enqueued.stderr).toBe(0);
       expect(await world.waitEnd('outside', 120_000)).toBe('completed');
       const check = await world.check('outside');
-      expect(check.problems).toEqual([]);
+      expect(check.problems, check.problems.join('; ')).toEqual([]);
       expect(check.ok).toBe(0);
       expect(check.error).toBe(6);
       expect([...new Set(check.errorCodes.values())]).toEqual(['not_allowed']);

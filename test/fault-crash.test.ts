@@ -59,7 +59,7 @@ describe('fault: crashes and shutdowns', () => {
       }
       expect(await world.waitEnd('kill')).toBe('completed');
       const check = await world.check('kill', uris);
-      expect(check.problems).toEqual([]);
+      expect(check.problems, check.problems.join('; ')).toEqual([]);
       return check;
     });
   });
@@ -86,7 +86,7 @@ describe('fault: crashes and shutdowns', () => {
       await world.worker();
       expect(await world.waitEnd('term')).toBe('completed');
       const check = await world.check('term', uris);
-      expect(check.problems).toEqual([]);
+      expect(check.problems, check.problems.join('; ')).toEqual([]);
       return { ...check, planned: check.planned };
     });
   });
@@ -110,7 +110,7 @@ describe('fault: crashes and shutdowns', () => {
         await world.worker();
         expect(await world.waitEnd(`crash-${point}`)).toBe('completed');
         const check = await world.check(`crash-${point}`, uris);
-        expect(check.problems).toEqual([]);
+        expect(check.problems, check.problems.join('; ')).toEqual([]);
         const shard = Number(/part-(\d{8})/.exec(parts[0]!)![1]);
         const shardStats = check.stats.find((s) => s.shard === shard)!;
         if (point === 'after-part-put') {

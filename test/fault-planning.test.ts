@@ -68,7 +68,7 @@ describe('fault: planners', () => {
       }
       expect(await world.waitEnd('plan-kill')).toBe('completed');
       const check = await world.check('plan-kill', uris);
-      expect(check.problems).toEqual([]);
+      expect(check.problems, check.problems.join('; ')).toEqual([]);
       return check;
     });
   });
@@ -98,7 +98,7 @@ describe('fault: planners', () => {
       }
       expect(await world.waitEnd('plan-restart')).toBe('completed');
       const check = await world.check('plan-restart', uris);
-      expect(check.problems).toEqual([]);
+      expect(check.problems, check.problems.join('; ')).toEqual([]);
       return check;
     });
   });

@@ -41,7 +41,7 @@ describe('fault: Redis restarts', () => {
       expect(enqueued.code, enqueued.stderr).toBe(0);
       expect(await world.waitEnd('aof')).toBe('completed');
       first = await world.check('aof', uris);
-      expect(first.problems).toEqual([]);
+      expect(first.problems, first.problems.join('; ')).toEqual([]);
       return first;
     });
   });
@@ -62,7 +62,7 @@ describe('fault: Redis restarts', () => {
       expect(await world.waitEnd('lost')).toBe('completed');
       // The counter restarted with Redis: no amplification bound is checkable across the loss.
       const check = await checkRun({ s3: world.s3, bucket: world.bucket, runPrefix: 'out/lost/', expectedUris: uris });
-      expect(check.problems).toEqual([]);
+      expect(check.problems, check.problems.join('; ')).toEqual([]);
       expect(check.fingerprints).toEqual(first.fingerprints);
       return check;
     });

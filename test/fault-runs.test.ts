@@ -42,7 +42,7 @@ describe('fault: runs', () => {
         await events.close();
       }
       const check = await world.check('long-batch', uris);
-      expect(check.problems).toEqual([]);
+      expect(check.problems, check.problems.join('; ')).toEqual([]);
       expect(stalled).toEqual([]);
       expect(check.stats.map((s) => s.attempt)).toEqual([1, 1, 1]);
       expect(check.inferred).toBe(check.planned);
@@ -63,7 +63,7 @@ describe('fault: runs', () => {
       const plans = (await listKeys(world.s3, world.bucket, 'out/twice/_plan/')).filter((key) => /\d{8}\.json$/.test(key));
       expect(plans.length).toBe(6);
       const check = await world.check('twice', uris);
-      expect(check.problems).toEqual([]);
+      expect(check.problems, check.problems.join('; ')).toEqual([]);
       expect(check.inferred).toBeLessThanOrEqual(check.ok + check.retriedObjects);
       return check;
     });
@@ -79,7 +79,7 @@ describe('fault: runs', () => {
       await world.worker();
       expect(await world.waitEnd('deleted')).toBe('completed');
       const check = await world.check('deleted', uris);
-      expect(check.problems).toEqual([]);
+      expect(check.problems, check.problems.join('; ')).toEqual([]);
       expect(Object.fromEntries(check.errorCodes)).toEqual(Object.fromEntries(gone.map((uri) => [uri, 'not_found'])));
       expect(check.ok).toBe(27);
       return check;

@@ -90,10 +90,10 @@ describe('fault: S3', () => {
       for (const name of ['get-source-503', 'get-source-reset', 'put-parquet-503', 'put-parquet-reset', 'put-parquet-slow']) {
         expect(byRule[name]!.injected, name).toBeGreaterThan(0);
       }
-      expect(watched.partial).toEqual([]);
+      expect(watched.partial, watched.partial.join('; ')).toEqual([]);
       expect(watched.seen).toBeGreaterThan(0);
       const check = await world.check('flaky', uris);
-      expect(check.problems).toEqual([]);
+      expect(check.problems, check.problems.join('; ')).toEqual([]);
       // Every source object exists: a transient fault must never become an error row.
       expect(Object.fromEntries(check.errorCodes)).toEqual({});
       return { ...check, problems: [] };
@@ -111,7 +111,7 @@ describe('fault: S3', () => {
       expect(await world.waitEnd('storm', 280_000)).toBe('completed');
       expect(proxy.stats().byRule['storm']!.injected).toBeGreaterThan(0);
       const check = await world.check('storm', uris);
-      expect(check.problems).toEqual([]);
+      expect(check.problems, check.problems.join('; ')).toEqual([]);
       expect(Object.fromEntries(check.errorCodes)).toEqual({});
       // Retried later by the queue: every shard needed more than one attempt.
       expect(check.stats.every((s) => s.attempt > 1)).toBe(true);

@@ -217,7 +217,7 @@ describe('hardening: operator mistakes', () => {
       expect(summaries.map((s) => s.shardsEnqueued)).toEqual([0, 0, 0, 0]);
       expect(await world.waitEnd('overlap')).toBe('completed');
       const check = await world.check('overlap');
-      expect(check.problems).toEqual([]);
+      expect(check.problems, check.problems.join('; ')).toEqual([]);
       expect({ lost: check.lost, duplicated: check.duplicated, amplification: check.amplification }).toEqual({ lost: 0, duplicated: 0, amplification: 1 });
       const doneLines = worker.log().split('\n').filter((line) => line.includes('"msg":"shard done"') && line.includes('"runId":"overlap"'));
       expect(doneLines).toHaveLength(40);

@@ -290,13 +290,13 @@ describe('pipeline end to end', () => {
   });
 });
 
-/** Objects of shards that needed more than one attempt (they may have been inferred twice). */
+/** Objects run again by later executions of their shard (each may have been inferred once more per execution). */
 async function retriedObjects(runPrefix: string): Promise<number> {
   const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${runPrefix}_stats/` }));
   let objects = 0;
   for (const object of listed.Contents ?? []) {
     const stats = JSON.parse((await readObject(object.Key!)).toString()) as { attempt: number; planned: number };
-    if (stats.attempt > 1) objects += stats.planned;
+    objects += stats.planned * (stats.attempt - 1);
   }
   return objects;
 }

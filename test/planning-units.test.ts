@@ -52,7 +52,7 @@ describe('planning units', () => {
     }
     expect(await world.waitEnd('units4')).toBe('completed');
     const split = await world.check('units4', uris);
-    expect(split.problems).toEqual([]);
+    expect(split.problems, split.problems.join('; ')).toEqual([]);
     const planKeys = (await listKeys(world.s3, world.bucket, 'out/units4/_plan/')).filter((key) => /_plan\/\d{8}\.json$/.test(key));
     const shards = planKeys.map((key) => Number(/(\d{8})\.json$/.exec(key)![1]));
     // Four units of 16 objects: shards u·B … u·B + 3.
@@ -64,7 +64,7 @@ describe('planning units', () => {
     expect(JSON.parse(serial.stdout)).toMatchObject({ shardsPlanned: 16, objectsPlanned: 64, planningUnits: 1 });
     expect(await world.waitEnd('units1')).toBe('completed');
     const one = await world.check('units1', uris);
-    expect(one.problems).toEqual([]);
+    expect(one.problems, one.problems.join('; ')).toEqual([]);
     // A run of one listing keeps the ids 0 … n−1 and no unit objects.
     expect(await listKeys(world.s3, world.bucket, 'out/units1/_plan/units/')).toEqual([]);
     // The same rows: every object, its hash and its embedding.
@@ -92,7 +92,7 @@ describe('planning units', () => {
     expect(summary.incremental).toEqual({ listed: 42, planned: 5, unchanged: 37, deleted: 2 });
     expect(await world.waitEnd('night-2')).toBe('completed');
     const check = await world.check('night-2', [...added, uris[20]!]);
-    expect(check.problems).toEqual([]);
+    expect(check.problems, check.problems.join('; ')).toEqual([]);
 
     // Each deletion is written once, beside a plan of the unit whose range holds it.
     const deletionKeys = (await listKeys(world.s3, world.bucket, 'out/night-2/deletions/')).filter((k) => k.endsWith('.parquet'));
