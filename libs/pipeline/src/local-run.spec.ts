@@ -1,13 +1,15 @@
 /**
- * One-process mode's hook for a caller done with its model: called once, after every shard is
- * processed and before the run is finalised.
+ * One-process mode: its hook for a caller done with its model (called once, after every shard is
+ * processed and before the run is finalised), and its label embeddings, computed while the run is
+ * planned and its images decoded.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LoadedModel } from './loaded-model';
+import { readParquetBatches } from '@siglip-batch/io';
+import type { EncodedLabels, LoadedModel } from './loaded-model';
 import { runLocally } from './local-run';
 import { buildRunSpec } from './run-spec-builder';
 import { loadSiglipModel } from './siglip-model-adapter';
@@ -49,5 +51,97 @@ describe('runLocally', () => {
     expect(manifest.counts.ok).toBe(3);
     expect(seen).toEqual([{ stats: ['00000000.json', '00000001.json'], manifest: false }]);
     expect(existsSync(join(out, 'hook', '_manifest.json'))).toBe(true);
+  }, 60_000);
+
+  /** The tiny model, its label encoding held back until `release` and logged with the decodes. */
+  function withHeldLabels(failure?: Error): { model: LoadedModel; events: string[]; release(): void } {
+    const events: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const wrapped: LoadedModel = {
+      ref: model.ref,
+      preprocessing: model.preprocessing,
+      embedder: {
+        ...model.embedder,
+        embedDim: model.embedder.embedDim,
+        pixelsPerImage: model.embedder.pixelsPerImage,
+        preprocess: (bytes, options) => {
+          events.push('preprocess');
+          return model.embedder.preprocess(bytes, options);
+        },
+        embedImages: (pixels, count) => model.embedder.embedImages(pixels, count),
+        isOutOfMemory: (error) => model.embedder.isOutOfMemory(error),
+      },
+      encodeLabels: async (labels, templates): Promise<EncodedLabels> => {
+        events.push('labels started');
+        await held;
+        events.push('labels done');
+        if (failure) throw failure;
+        return model.encodeLabels(labels, templates);
+      },
+      close: () => model.close(),
+    };
+    return { model: wrapped, events, release };
+  }
+
+  function photos(name: string): string {
+    const source = join(dir, name);
+    mkdirSync(source);
+    for (const file of ['astronaut_baseline.jpg', 'chelsea.webp', 'chelsea_crop_64x64.png']) copyFileSync(fixture(`images/${file}`), join(source, file));
+    return source;
+  }
+
+  it('decodes while the label embeddings are computed; the commit waits for them and scores every row', async () => {
+    const held = withHeldLabels();
+    const out = join(dir, 'out-held');
+    const spec = buildRunSpec({
+      runId: 'held',
+      source: photos('held-photos'),
+      output: out,
+      model: model.ref,
+      labels: [{ label: 'cat', threshold: 0.1, prompts: [] }, { label: 'rocket', threshold: 0.1, prompts: [] }],
+      suffixes: [],
+    });
+    const running = runLocally({ spec, model: held.model, onProgress: ({ objectsDone }) => held.events.push(`done ${objectsDone}`) });
+    // The labels are released only once the shard has started decoding without them.
+    await expect.poll(() => held.events.includes('preprocess'), { timeout: 30_000 }).toBe(true);
+    held.release();
+    const manifest = await running;
+    expect(manifest.counts.ok).toBe(3);
+    expect(held.events.indexOf('labels started')).toBeLessThan(held.events.indexOf('preprocess'));
+    expect(held.events.indexOf('labels done')).toBeLessThan(held.events.indexOf('done 3'));
+    expect(existsSync(join(out, 'held', 'labels.parquet'))).toBe(true);
+    const part = join(out, 'held', 'parts', readdirSync(join(out, 'held', 'parts'))[0]!);
+    const rows: Array<{ scores: number[]; tags: string[] }> = [];
+    for await (const batch of readParquetBatches(readFileSync(part), { columns: ['scores', 'tags'] })) {
+      for (const row of batch.toArray() as unknown as Array<{ scores: { toArray(): Float32Array }; tags: { toArray(): string[] } }>) {
+        rows.push({ scores: [...row.scores.toArray()], tags: [...row.tags.toArray()] });
+      }
+    }
+    expect(rows).toHaveLength(3);
+    for (const row of rows) {
+      expect(row.scores).toHaveLength(2);
+      for (const score of row.scores) expect(score).toBeGreaterThan(0);
+    }
+  }, 60_000);
+
+  it('fails the run with the labels\' error when they cannot be computed, after decoding began, and writes no manifest', async () => {
+    const held = withHeldLabels(new Error('text tower unavailable'));
+    const out = join(dir, 'out-failed');
+    const spec = buildRunSpec({
+      runId: 'failed',
+      source: photos('failed-photos'),
+      output: out,
+      model: model.ref,
+      labels: [{ label: 'cat', threshold: 0.1, prompts: [] }],
+      suffixes: [],
+    });
+    const running = runLocally({ spec, model: held.model });
+    running.catch(() => undefined);
+    await expect.poll(() => held.events.includes('preprocess'), { timeout: 30_000 }).toBe(true);
+    held.release();
+    await expect(running).rejects.toThrow('text tower unavailable');
+    expect(existsSync(join(out, 'failed', '_manifest.json'))).toBe(false);
+    expect(existsSync(join(out, 'failed', 'labels.parquet'))).toBe(false);
   }, 60_000);
 });

@@ -30,14 +30,19 @@ export interface LocalRunOptions {
 /**
  * One-process mode: the same planner, shard processor and finaliser as the distributed
  * pipeline, without Redis. Shards are processed as they are planned; a shard that already
- * has stats (an earlier, interrupted invocation) is not processed again.
+ * has stats (an earlier, interrupted invocation) is not processed again. The label embeddings
+ * are computed meanwhile (`labelsInBackground`): the first commit waits for them.
  */
 export async function runLocally(options: LocalRunOptions): Promise<RunManifest> {
   const { spec, model } = options;
-  const context = await createRunContext(spec, model, options.s3, {
-    roots: [sourceScopeOf(spec).uri, ...(options.allow ?? [])],
-    widenHint: 'pass --allow <location> to read objects outside the source folder',
-  });
+  // The label embeddings are computed while the run is planned and its first images decoded.
+  const context = await createRunContext(
+    spec,
+    model,
+    options.s3,
+    { roots: [sourceScopeOf(spec).uri, ...(options.allow ?? [])], widenHint: 'pass --allow <location> to read objects outside the source folder' },
+    { labelsInBackground: true },
+  );
   let objectsDone = 0;
   let objectsPlanned = 0;
   let listingComplete = false;
@@ -63,11 +68,16 @@ export async function runLocally(options: LocalRunOptions): Promise<RunManifest>
         report();
       },
     });
+    // labels.parquet is written (and a failure to compute the labels raised) even when no shard
+    // committed anything.
+    await context.scorer;
     options.onShardsDone?.();
     const outcome = await finalizeRun({ folder: context.folder, spec });
     if (outcome.state !== 'completed') throw new Error(`run ${spec.runId} could not be finalised: ${JSON.stringify(outcome)}`);
     return outcome.manifest;
   } finally {
+    // Nothing of the labels' work outlives the context (its write uses the folder's store).
+    await Promise.resolve(context.scorer).catch(() => undefined);
     context.close();
   }
 }

@@ -18,7 +18,8 @@ export async function commitShard(
   startedAt: Date,
   timings: Record<string, number>,
 ): Promise<ShardStats> {
-  const { folder, scorer } = ctx;
+  const { folder } = ctx;
+  const scorer = await ctx.scorer;
   const dim = ctx.embedder.embedDim;
   const okIndex: number[] = [];
   const errorIndex: number[] = [];

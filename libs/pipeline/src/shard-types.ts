@@ -46,7 +46,12 @@ export interface ShardContext {
   /** What may be read: every object passes it before its store is touched (see source-access.ts). */
   access: SourceAccess;
   embedder: ImageEmbedder;
-  scorer: ShardScorer | null;
+  /**
+   * The run's label scorer, or null for a run without labels. May still be computing (a promise):
+   * one-process mode starts fetching and decoding while the label embeddings are computed, and
+   * the shard's commit is the first to need them.
+   */
+  scorer: ShardScorer | null | Promise<ShardScorer | null>;
   /** Key-value metadata written into both Parquet files (run, model, labels …). */
   fileMetadata: Record<string, string>;
 }

@@ -178,13 +178,42 @@ export async function* readDeletions(folder: RunFolder, relativeKey: string, par
   if (out.length > 0) yield out;
 }
 
+/** The run's contribution files (store keys and sizes), in listing order. */
+async function* contributionFiles(folder: RunFolder): AsyncGenerator<{ key: string; size: number }> {
+  for await (const info of folder.store.list(folder.keyOf(CONTRIBUTIONS_DIR))) {
+    if (!info.key.endsWith('.parquet') || info.key.slice(folder.keyOf(CONTRIBUTIONS_DIR).length).includes('/')) continue;
+    yield { key: info.key, size: info.size };
+  }
+}
+
 /** Every input of a run's partition merge, as a lazily opened stream each, in listing order. */
 export async function* runInputs(folder: RunFolder, partition: number, partitions: number): AsyncGenerator<() => AsyncIterable<EntryColumns>> {
-  const store = folder.store;
-  for await (const info of store.list(folder.keyOf(CONTRIBUTIONS_DIR))) {
-    if (!info.key.endsWith('.parquet') || info.key.slice(folder.keyOf(CONTRIBUTIONS_DIR).length).includes('/')) continue;
-    yield () => readContribution(store, info.key, partition, partitions);
+  for await (const { key } of contributionFiles(folder)) yield () => readContribution(folder.store, key, partition, partitions);
+  yield* deletionInputs(folder, partition, partitions);
+}
+
+/**
+ * A small run's contributions, each read and decoded once for all P partitions: what one process
+ * merging every partition ({@link indexFinalizedRun}) hands each merge instead of P reads and
+ * decodes of every file. Undefined when the run has more than `maxFiles` files or `maxBytes` of
+ * them: then each merge reads its own slices (memory stays bounded by the limits).
+ */
+export async function decodeRunContributions(folder: RunFolder, partitions: number, limits: { maxFiles: number; maxBytes: number }): Promise<DecodedContribution[] | undefined> {
+  const files: Array<{ key: string; size: number }> = [];
+  let bytes = 0;
+  for await (const file of contributionFiles(folder)) {
+    files.push(file);
+    bytes += file.size;
+    if (files.length > limits.maxFiles || bytes > limits.maxBytes) return undefined;
   }
+  const decoded: DecodedContribution[] = [];
+  for (const file of files) decoded.push(await decodeContribution(await folder.store.get(file.key), file.key, partitions));
+  return decoded;
+}
+
+/** The inputs of partition `partition`'s merge from contributions decoded once ({@link decodeRunContributions}), then the deletions. */
+export async function* decodedRunInputs(folder: RunFolder, decoded: readonly DecodedContribution[], partition: number, partitions: number): AsyncGenerator<() => AsyncIterable<EntryColumns>> {
+  for (const contribution of decoded) yield () => contributionSlice(contribution, partition);
   yield* deletionInputs(folder, partition, partitions);
 }
 

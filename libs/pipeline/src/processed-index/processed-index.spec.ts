@@ -7,7 +7,7 @@ import { RunFolder, encodePartFile } from '@siglip-batch/run-format';
 import type { DecodeSpec, RunManifest } from '@siglip-batch/jobs';
 import { indexModelKey } from './index-entry';
 import { IncrementalListing } from './incremental-listing';
-import { ProcessedIndex, indexFinalizedRun } from './processed-index';
+import { ProcessedIndex, indexFinalizedRun, mergeRunPartition, prepareRunIndex } from './processed-index';
 
 let dir: string;
 let store: LocalObjectStore;
@@ -19,8 +19,8 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-async function finishedRun(runId: string, names: string[], finalizedAt: string, decode?: DecodeSpec): Promise<{ folder: RunFolder; manifest: RunManifest }> {
-  const folder = new RunFolder(output(), runId);
+async function finishedRun(runId: string, names: string[], finalizedAt: string, decode?: DecodeSpec, prefix = 'out/'): Promise<{ folder: RunFolder; manifest: RunManifest }> {
+  const folder = new RunFolder({ store, prefix }, runId);
   const uri = names.map((n) => `s3://b/src/${n}`);
   await store.put(
     folder.keyOf('part-00000000.parquet'),
@@ -55,9 +55,9 @@ async function finishedRun(runId: string, names: string[], finalizedAt: string, 
   return { folder, manifest };
 }
 
-async function entries(): Promise<string[]> {
+async function entries(prefix = 'out/'): Promise<string[]> {
   const out: string[] = [];
-  for await (const e of new ProcessedIndex(output()).entries()) out.push(`${e.uri.slice('s3://b/src/'.length)} ${e.run} ${e.etag}`);
+  for await (const e of new ProcessedIndex({ store, prefix }).entries()) out.push(`${e.uri.slice('s3://b/src/'.length)} ${e.run} ${e.etag} ${e.finalizedAt} ${e.status}`);
   return out;
 }
 
@@ -68,7 +68,7 @@ describe('ProcessedIndex', () => {
     await indexFinalizedRun(r1.folder, r1.manifest, output());
     await indexFinalizedRun(r2.folder, r2.manifest, output());
     await indexFinalizedRun(r2.folder, r2.manifest, output());
-    expect(await entries()).toEqual(['a.jpg r1 r1-a.jpg', 'b.jpg r2 r2-b.jpg', 'c.jpg r1 r1-c.jpg', 'd.jpg r2 r2-d.jpg']);
+    expect((await entries()).map((e) => e.split(' ').slice(0, 3).join(' '))).toEqual(['a.jpg r1 r1-a.jpg', 'b.jpg r2 r2-b.jpg', 'c.jpg r1 r1-c.jpg', 'd.jpg r2 r2-d.jpg']);
     const pointers = await new ProcessedIndex(output()).pointers();
     expect(new Set(pointers.flatMap((p) => p?.recentRuns ?? []))).toEqual(new Set(['r1', 'r2']));
   });
@@ -77,7 +77,7 @@ describe('ProcessedIndex', () => {
     const runs = await Promise.all(['r1', 'r2', 'r3', 'r4'].map((id, i) => finishedRun(id, [`${id}-x.jpg`, `shared-${i % 2}.jpg`], `2026-01-0${i + 1}T00:00:00Z`)));
     await Promise.all(runs.map((run) => indexFinalizedRun(run.folder, run.manifest, output())));
     // Whichever compaction won, every run's segment is read (one a pointer lacks is never deleted).
-    const all = await entries();
+    const all = (await entries()).map((e) => e.split(' ').slice(0, 3).join(' '));
     expect(all.filter((e) => /-x\.jpg/.test(e))).toHaveLength(4);
     expect(all.filter((e) => e.startsWith('shared-0.jpg'))).toEqual(['shared-0.jpg r3 r3-shared-0.jpg']);
     expect(all.filter((e) => e.startsWith('shared-1.jpg'))).toEqual(['shared-1.jpg r4 r4-shared-1.jpg']);
@@ -103,6 +103,33 @@ describe('ProcessedIndex', () => {
     expect(await plan('r2', fast)).toBe(0);
     // The exact entries stay (an entry without a decode mode means exact): one per uri and mode.
     expect(await plan('r1', undefined)).toBe(0);
-    expect((await entries()).sort()).toEqual(['a.jpg r1 r1-a.jpg', 'a.jpg r2 r2-a.jpg', 'b.jpg r1 r1-b.jpg', 'b.jpg r2 r2-b.jpg', 'c.jpg r1 r1-c.jpg', 'c.jpg r2 r2-c.jpg']);
+    expect((await entries()).map((e) => e.split(' ').slice(0, 3).join(' ')).sort()).toEqual(['a.jpg r1 r1-a.jpg', 'a.jpg r2 r2-a.jpg', 'b.jpg r1 r1-b.jpg', 'b.jpg r2 r2-b.jpg', 'c.jpg r1 r1-c.jpg', 'c.jpg r2 r2-c.jpg']);
+  });
+
+  it('reads and decodes a small run\'s contributions once for all its partitions; the index equals what its partition jobs write', async () => {
+    const names = Array.from({ length: 60 }, (_, i) => `photo-${String(i).padStart(3, '0')}.jpg`);
+    const inProcess = await finishedRun('r1', names, '2026-01-01T00:00:00Z');
+    const jobs = await finishedRun('r1', names, '2026-01-01T00:00:00Z', undefined, 'jobs/');
+    // The partition jobs' way (a worker each): every merge reads its own slice of every file.
+    const layout = await prepareRunIndex(jobs.folder, indexModelKey(jobs.manifest.model.hash, undefined));
+    for (let p = 0; p < layout.partitions; p++) await mergeRunPartition(jobs.folder, p, { finalizedAt: jobs.manifest.timings.finalizedAt });
+    const reads: string[] = [];
+    const get = store.get.bind(store);
+    const openBlob = store.openBlob.bind(store);
+    store.get = (key, ...rest) => {
+      reads.push(`get ${key}`);
+      return get(key, ...rest);
+    };
+    store.openBlob = (key) => {
+      reads.push(`openBlob ${key}`);
+      return openBlob(key);
+    };
+    await indexFinalizedRun(inProcess.folder, inProcess.manifest, output());
+    const contributionReads = reads.filter((read) => read.includes('/r1/_index/') && read.endsWith('.parquet'));
+    expect(contributionReads).toEqual(['get out/r1/_index/f-part-00000000.parquet']);
+    const written = await entries('out/');
+    expect(written).toHaveLength(60);
+    expect(written).toEqual(await entries('jobs/'));
+    expect(new Set((await new ProcessedIndex(output()).pointers()).map((pointer) => pointer?.recentRuns.join()))).toEqual(new Set(['r1']));
   });
 });

@@ -20,7 +20,7 @@ import type { RunFolder } from '@siglip-batch/run-format';
 import type { RunManifest } from '@siglip-batch/jobs';
 import { indexModelKey, type IndexEntry } from './index-entry';
 import { batchesOf, entriesOf, mergeBatches, type EntryColumns } from './index-batches';
-import { backfillContributions, deletionInputs, outputOf, runInputs } from './index-contribution';
+import { backfillContributions, decodeRunContributions, decodedRunInputs, deletionInputs, outputOf, runInputs, type DecodedContribution } from './index-contribution';
 import { deleteGroupFiles, deleteRunGroups, groupInputs, needsGroups, splitAllGroups, splitRunGroups } from './index-run-groups';
 import { ensureLayout, partitionDir, readLayout, type IndexLayout, type IndexOutput } from './index-layout';
 import { FAN_IN, IndexPartition, SEGMENT_FAN_IN, type PartitionOptions, type PartitionPointer } from './index-partition';
@@ -100,6 +100,11 @@ export async function prepareRunIndex(folder: RunFolder, modelKey: string): Prom
 export interface MergeRunPartitionOptions extends PartitionOptions {
   /** The run's finalisation time (its manifest's when not given). */
   finalizedAt?: string;
+  /**
+   * The run's contributions, decoded once by the caller for all partitions (a small run merged
+   * in one process, see {@link indexFinalizedRun}); read from the store when not given.
+   */
+  decoded?: readonly DecodedContribution[];
 }
 
 /**
@@ -116,14 +121,16 @@ export async function mergeRunPartition(folder: RunFolder, partition: number, op
   const index = new IndexPartition(output, partition, options);
   const tmp = `${folder.runId}/_index/tmp/${partitionDir(partition).slice('_index/'.length)}m`;
   // A big run is split by partition first, by all its partition merges together (index-run-groups.ts).
-  const grouped = !(await index.hasRun(folder.runId)) && (await needsGroups(folder, options.fanIn));
+  const grouped = !options.decoded && !(await index.hasRun(folder.runId)) && (await needsGroups(folder, options.fanIn));
   if (grouped) await splitRunGroups(folder, partition, layout.partitions);
   const inputs = grouped
     ? (async function* () {
         yield* groupInputs(folder, partition);
         yield* deletionInputs(folder, partition, layout.partitions);
       })()
-    : runInputs(folder, partition, layout.partitions);
+    : options.decoded
+      ? decodedRunInputs(folder, options.decoded, partition, layout.partitions)
+      : runInputs(folder, partition, layout.partitions);
   const added = await index.addRun(folder.runId, finalizedAt, inputs, tmp, grouped ? SEGMENT_FAN_IN : FAN_IN);
   if (grouped) await deleteGroupFiles(folder, partition);
   const pointer = await index.readPointer();
@@ -135,6 +142,12 @@ export async function mergeRunPartition(folder: RunFolder, partition: number, op
   }
   return added;
 }
+
+/**
+ * Contribution bytes a run may have for {@link indexFinalizedRun} to decode them once for all
+ * partitions (held decoded while the P merges run): a few tens of thousands of entries.
+ */
+const DECODE_ONCE_BYTES = 1024 * 1024;
 
 export interface IndexRunOptions extends PartitionOptions {
   /** Partition merges at once. @defaultValue 4 */
@@ -149,10 +162,13 @@ export async function indexFinalizedRun(folder: RunFolder, manifest: RunManifest
   const layout = await prepareRunIndex(folder, indexModelKey(manifest.model.hash, manifest.decode));
   const concurrency = Math.min(options.concurrency ?? 4, layout.partitions);
   // A big run is split by partition once, in parallel, before the partitions merge (index-run-groups.ts).
-  if (await needsGroups(folder, options.fanIn)) await splitAllGroups(folder, layout.partitions, concurrency);
+  const big = await needsGroups(folder, options.fanIn);
+  if (big) await splitAllGroups(folder, layout.partitions, concurrency);
+  // A small one (a local run, a nightly one) is read and decoded once here for all P merges.
+  const decoded = big ? undefined : await decodeRunContributions(folder, layout.partitions, { maxFiles: options.fanIn ?? FAN_IN, maxBytes: DECODE_ONCE_BYTES });
   let merged = 0;
   await forEachBounded(range(layout.partitions), concurrency, async (partition) => {
-    if (await mergeRunPartition(folder, partition, { ...options, finalizedAt: manifest.timings.finalizedAt })) merged++;
+    if (await mergeRunPartition(folder, partition, { ...options, finalizedAt: manifest.timings.finalizedAt, ...(decoded ? { decoded } : {}) })) merged++;
   });
   await deleteRunGroups(folder);
   return { partitions: layout.partitions, merged };
