@@ -91,17 +91,16 @@ describe('runLocally', () => {
     return source;
   }
 
+  /** A run of the three photos, with these labels, into its own output folder. */
+  function labelledRun(runId: string, labels: string[]): { out: string; spec: ReturnType<typeof buildRunSpec> } {
+    const out = join(dir, `out-${runId}`);
+    const labelSpecs = labels.map((label) => ({ label, threshold: 0.1, prompts: [] }));
+    return { out, spec: buildRunSpec({ runId, source: photos(`${runId}-photos`), output: out, model: model.ref, labels: labelSpecs, suffixes: [] }) };
+  }
+
   it('decodes while the label embeddings are computed; the commit waits for them and scores every row', async () => {
     const held = withHeldLabels();
-    const out = join(dir, 'out-held');
-    const spec = buildRunSpec({
-      runId: 'held',
-      source: photos('held-photos'),
-      output: out,
-      model: model.ref,
-      labels: [{ label: 'cat', threshold: 0.1, prompts: [] }, { label: 'rocket', threshold: 0.1, prompts: [] }],
-      suffixes: [],
-    });
+    const { out, spec } = labelledRun('held', ['cat', 'rocket']);
     const running = runLocally({ spec, model: held.model, onProgress: ({ objectsDone }) => held.events.push(`done ${objectsDone}`) });
     // The labels are released only once the shard has started decoding without them.
     await expect.poll(() => held.events.includes('preprocess'), { timeout: 30_000 }).toBe(true);
@@ -127,15 +126,7 @@ describe('runLocally', () => {
 
   it('fails the run with the labels\' error when they cannot be computed, after decoding began, and writes no manifest', async () => {
     const held = withHeldLabels(new Error('text tower unavailable'));
-    const out = join(dir, 'out-failed');
-    const spec = buildRunSpec({
-      runId: 'failed',
-      source: photos('failed-photos'),
-      output: out,
-      model: model.ref,
-      labels: [{ label: 'cat', threshold: 0.1, prompts: [] }],
-      suffixes: [],
-    });
+    const { out, spec } = labelledRun('failed', ['cat']);
     const running = runLocally({ spec, model: held.model });
     running.catch(() => undefined);
     await expect.poll(() => held.events.includes('preprocess'), { timeout: 30_000 }).toBe(true);
