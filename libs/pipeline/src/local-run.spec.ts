@@ -101,14 +101,14 @@ describe('runLocally', () => {
   it('decodes while the label embeddings are computed; the commit waits for them and scores every row', async () => {
     const held = withHeldLabels();
     const { out, spec } = labelledRun('held', ['cat', 'rocket']);
-    const running = runLocally({ spec, model: held.model, onProgress: ({ objectsDone }) => held.events.push(`done ${objectsDone}`) });
+    const running = runLocally({ spec, model: held.model, onShardsDone: () => held.events.push('shards done') });
     // The labels are released only once the shard has started decoding without them.
     await expect.poll(() => held.events.includes('preprocess'), { timeout: 30_000 }).toBe(true);
     held.release();
     const manifest = await running;
     expect(manifest.counts.ok).toBe(3);
     expect(held.events.indexOf('labels started')).toBeLessThan(held.events.indexOf('preprocess'));
-    expect(held.events.indexOf('labels done')).toBeLessThan(held.events.indexOf('done 3'));
+    expect(held.events.indexOf('labels done')).toBeLessThan(held.events.indexOf('shards done'));
     expect(existsSync(join(out, 'held', 'labels.parquet'))).toBe(true);
     const part = join(out, 'held', 'parts', readdirSync(join(out, 'held', 'parts'))[0]!);
     const rows: Array<{ scores: number[]; tags: string[] }> = [];
@@ -134,5 +134,18 @@ describe('runLocally', () => {
     await expect(running).rejects.toThrow('text tower unavailable');
     expect(existsSync(join(out, 'failed', '_manifest.json'))).toBe(false);
     expect(existsSync(join(out, 'failed', 'labels.parquet'))).toBe(false);
+  }, 60_000);
+
+  it('reports a shard\'s objects as planned before processing it, and its objects as they are inferred', async () => {
+    const { spec } = labelledRun('progress', ['cat']);
+    const seen: Array<{ objectsPlanned: number; objectsDone: number; listingComplete: boolean }> = [];
+    const manifest = await runLocally({ spec, model, processor: { batchSize: 1 }, onProgress: (progress) => seen.push({ ...progress }) });
+    expect(manifest.counts.ok).toBe(3);
+    // One shard of three: planned (3, none done) before the first image is inferred, then one by one.
+    const firstDone = seen.findIndex((p) => p.objectsDone > 0);
+    expect(seen.slice(0, firstDone).some((p) => p.objectsPlanned === 3 && p.objectsDone === 0)).toBe(true);
+    expect([...new Set(seen.map((p) => p.objectsDone))]).toEqual([0, 1, 2, 3]);
+    for (const p of seen) expect(p.objectsDone).toBeLessThanOrEqual(p.objectsPlanned);
+    expect(seen.at(-1)).toEqual({ objectsPlanned: 3, objectsDone: 3, listingComplete: true });
   }, 60_000);
 });

@@ -62,7 +62,21 @@ export async function runLocally(options: LocalRunOptions): Promise<RunManifest>
       onShard: async (shard) => {
         let stats: ShardStats | undefined = await context.folder.readStats(shard);
         if (!stats) {
-          stats = await processShard(context, shard, { ...options.processor, workerId: `local:${process.pid}`, attempt: 1 });
+          // Progress within the shard: its objects inferred so far (error rows count once it commits).
+          const before = objectsDone;
+          let inferred = 0;
+          stats = await processShard(context, shard, {
+            ...options.processor,
+            workerId: `local:${process.pid}`,
+            attempt: 1,
+            onBatch: (batch) => {
+              options.processor?.onBatch?.(batch);
+              inferred += batch.images;
+              objectsDone = before + inferred;
+              report();
+            },
+          });
+          objectsDone = before;
         }
         objectsDone += stats.planned;
         report();

@@ -62,7 +62,8 @@ interface UnitAccess {
  * Lists the unit into frozen shard plans (`_plan/<shard>.json`), resuming where an earlier
  * listing of it stopped.
  *
- * Order of writes per shard: plan → `onShard` (the producer enqueues there), and the unit state
+ * Order of writes per shard: plan → progress → `onShard` (the producer enqueues there, one-process
+ * mode processes the shard), and the unit state
  * after every {@link STATE_EVERY}th plan. The plans are the truth: a unit resumed after a crash
  * adopts, as they are, the plans written after its last state (they may have been enqueued; their
  * content is final), in order, and goes on from the last one's cursor. Two planners that both run a unit (a lock that expired under a live planner)
@@ -112,8 +113,10 @@ export async function planUnit(options: PlanUnitOptions): Promise<PlanProgress> 
     state = advance(state, plan);
     if (state.shardsPlanned % STATE_EVERY === 0) await access.write(state);
     batch = [];
-    await options.onShard(plan.shard, { objects: plan.objects.length, resumed: false });
+    // Progress first: one-process mode processes the whole shard in onShard, and its progress
+    // line must know the shard's objects while it does.
     options.onProgress?.(progressOf(state));
+    await options.onShard(plan.shard, { objects: plan.objects.length, resumed: false });
   };
   const entries = options.listingFilter ? options.listingFilter.filter(listing.entries, state.cursor ?? access.after, access.upTo) : listing.entries;
   // A listing that gives arrays of entries (an inventory file) is read an array per await.
