@@ -63,14 +63,10 @@ describe('runLocally', () => {
       preprocessing: model.preprocessing,
       embedder: {
         ...model.embedder,
-        embedDim: model.embedder.embedDim,
-        pixelsPerImage: model.embedder.pixelsPerImage,
         preprocess: (bytes, options) => {
           events.push('preprocess');
           return model.embedder.preprocess(bytes, options);
         },
-        embedImages: (pixels, count) => model.embedder.embedImages(pixels, count),
-        isOutOfMemory: (error) => model.embedder.isOutOfMemory(error),
       },
       encodeLabels: async (labels, templates): Promise<EncodedLabels> => {
         events.push('labels started');

@@ -161,11 +161,10 @@ export interface IndexRunOptions extends PartitionOptions {
 export async function indexFinalizedRun(folder: RunFolder, manifest: RunManifest, _output?: IndexOutput, options: IndexRunOptions = {}): Promise<{ partitions: number; merged: number }> {
   const layout = await prepareRunIndex(folder, indexModelKey(manifest.model.hash, manifest.decode));
   const concurrency = Math.min(options.concurrency ?? 4, layout.partitions);
-  // A big run is split by partition once, in parallel, before the partitions merge (index-run-groups.ts).
-  const big = await needsGroups(folder, options.fanIn);
-  if (big) await splitAllGroups(folder, layout.partitions, concurrency);
-  // A small one (a local run, a nightly one) is read and decoded once here for all P merges.
-  const decoded = big ? undefined : await decodeRunContributions(folder, layout.partitions, { maxFiles: options.fanIn ?? FAN_IN, maxBytes: DECODE_ONCE_BYTES });
+  // A small run (a local run, a nightly one) is read and decoded once here for all P merges; a
+  // big one is split by partition once, in parallel, before the partitions merge (index-run-groups.ts).
+  const decoded = await decodeRunContributions(folder, layout.partitions, { maxFiles: options.fanIn ?? FAN_IN, maxBytes: DECODE_ONCE_BYTES });
+  if (!decoded && (await needsGroups(folder, options.fanIn))) await splitAllGroups(folder, layout.partitions, concurrency);
   let merged = 0;
   await forEachBounded(range(layout.partitions), concurrency, async (partition) => {
     if (await mergeRunPartition(folder, partition, { ...options, finalizedAt: manifest.timings.finalizedAt, ...(decoded ? { decoded } : {}) })) merged++;
