@@ -40,7 +40,8 @@ describe('fault: Redis restarts', () => {
       const enqueued = await producer;
       expect(enqueued.code, enqueued.stderr).toBe(0);
       expect(await world.waitEnd('aof')).toBe('completed');
-      first = await world.check('aof', uris);
+      // Two workers of batch 8: the batch each was counting when Redis went away may count twice.
+      first = await world.check('aof', uris, { inferredSlack: 2 * 8 });
       expect(first.problems, first.problems.join('; ')).toEqual([]);
       return first;
     });

@@ -10,7 +10,7 @@ import { inject } from 'vitest';
 import { queueNameForModel } from '@siglip-batch/jobs';
 import { RunRegistry, inspectSiglipModel } from '@siglip-batch/pipeline';
 import { TINY_MODEL, runCli, startWorker, waitForRunEnd, waitForWorkerStart, type CliResult, type WorkerProcess } from './cli';
-import { checkRun, type RunCheck } from './fault-checks';
+import { checkRun, type CheckRunOptions, type RunCheck } from './fault-checks';
 import { TEST_AWS_ENV, deleteKeysWithPrefix, emptyAndDeleteBucket, makeS3Client, uniqueName } from './harness';
 import { descendantPids } from './process-metrics';
 import { makeSampleImage } from './sample-images';
@@ -37,7 +37,7 @@ export interface FaultWorld {
   enqueue(runId: string, args?: string[], extraEnv?: NodeJS.ProcessEnv): Promise<CliResult>;
   worker(args?: string[], extraEnv?: NodeJS.ProcessEnv): Promise<WorkerProcess>;
   waitEnd(runId: string, timeoutMs?: number): Promise<string>;
-  check(runId: string, expectedUris?: string[]): Promise<RunCheck>;
+  check(runId: string, expectedUris?: string[], options?: Pick<CheckRunOptions, 'inferredSlack'>): Promise<RunCheck>;
   queue(): Promise<Queue>;
   close(): Promise<void>;
 }
@@ -131,9 +131,10 @@ export async function createFaultWorld(options: FaultWorldOptions = {}): Promise
         );
       }
     },
-    async check(runId, expectedUris) {
+    async check(runId, expectedUris, options = {}) {
       const record = await registry.get(runId);
       return checkRun({
+        ...options,
         s3,
         bucket,
         runPrefix: `out/${runId}/`,
